@@ -1,0 +1,82 @@
+// Command sextant is the DC/OS networking and service-discovery stack in one
+// binary: each subcommand runs a role (or several) or talks to one.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"up", "run a whole single-node cluster here: runtime, Marathon and Mesos APIs, every role", runUp},
+		{"mesos-dns", "drop-in Mesos-DNS: -config config.json", runMesosDNS},
+		{"agent", "node roles: DNS forwarder (dcos-dns)", runAgent},
+		{"master", "master roles: zone building and distribution, DNS", runMaster},
+		{"app", "manage apps on a Marathon API: add, list, show, rm, scale, logs", runApp},
+		{"dig", "ask Sextant's DNS: dig NAME [TYPE]", runDig},
+		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer, _ io.Writer) error {
+			fmt.Fprintln(w, "sextant", version)
+			return nil
+		}},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: sextant COMMAND [flags]")
+	fmt.Fprintln(w)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'sextant COMMAND -h' for a command's flags.")
+}
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if args[0] == "-version" || args[0] == "--version" {
+		args[0] = "version"
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		// SIGTERM and SIGINT cancel the context: every role shuts down
+		// cleanly from it.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := c.run(ctx, args[1:], stdout, stderr); err != nil {
+			if err == errUsage {
+				return 2
+			}
+			fmt.Fprintf(stderr, "sextant %s: %v\n", c.name, err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stderr, "sextant: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}

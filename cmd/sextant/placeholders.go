@@ -1,0 +1,18 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// These commands are wired in by the files that implement them; until then
+// they say so plainly.
+var errNotBuilt = errors.New("this command is not built yet")
+
+func runUp(context.Context, []string, io.Writer, io.Writer) error       { return errNotBuilt }
+func runMesosDNS(context.Context, []string, io.Writer, io.Writer) error { return errNotBuilt }
+func runAgent(context.Context, []string, io.Writer, io.Writer) error    { return errNotBuilt }
+func runMaster(context.Context, []string, io.Writer, io.Writer) error   { return errNotBuilt }
+func runApp(context.Context, []string, io.Writer, io.Writer) error      { return errNotBuilt }
+func runDig(context.Context, []string, io.Writer, io.Writer) error      { return errNotBuilt }
