@@ -10,7 +10,6 @@
 package master
 
 import (
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -62,6 +61,3 @@ type Options struct {
 	// Now is the clock (for start/registration times); default time.Now.
 	Now func() time.Time
 }
-
-// Compile-time check that the constructor keeps its documented shape.
-var _ func(Provider, Options, *slog.Logger) http.Handler = NewHandler

@@ -35,6 +35,9 @@ type FromV0Options struct {
 	// Registered is reported as the registration time of every agent and
 	// framework (v0 /master/state as modelled here keeps no times).
 	Registered time.Time
+	// Now stamps statuses the converter has to invent; nil leaves them
+	// without a timestamp.
+	Now func() time.Time
 }
 
 // TimeOf converts a time to a TimeInfo.
