@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	v1 "github.com/sextantdc/sextant/internal/mesos/operator/v1"
 	"github.com/sextantdc/sextant/internal/mesos/operator/recordio"
+	v1 "github.com/sextantdc/sextant/internal/mesos/operator/v1"
 )
 
 // heartbeatRecord is the framed HEARTBEAT event, the same bytes for every
