@@ -1,0 +1,681 @@
+package records
+
+import (
+	"crypto/sha1" // #nosec G505: the task-id hash is a naming scheme fixed by Mesos-DNS, not security
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/sextantdc/sextant/internal/mesos/state"
+	"github.com/sextantdc/sextant/internal/mesosdns/labels"
+	"github.com/sextantdc/sextant/internal/model"
+)
+
+// Config holds the settings that shape the record set. It mirrors the
+// Mesos-DNS configuration fields of the same names.
+type Config struct {
+	// Domain is the zone, without trailing dot (e.g. "mesos").
+	Domain string
+	// EnforceRFC952 selects 24-character labels without leading digits.
+	EnforceRFC952 bool
+	// IPSources orders the task IP sources: "netinfo", "docker", "mesos",
+	// "host". Unknown names are ignored, as Mesos-DNS did.
+	IPSources []string
+	// SOAMname is the name-server name (with trailing dot) that gets the
+	// listener's addresses.
+	SOAMname string
+	// Listener is the DNS listen address: "0.0.0.0" (all interfaces, see
+	// ListenerAddrs), "127.0.0.1", or another IP literal.
+	Listener string
+	// ListenerAddrs are the host's non-loopback interface addresses, used
+	// when Listener is 0.0.0.0. The caller gathers them so that generation
+	// does no I/O.
+	ListenerAddrs []netip.Addr
+	// Masters is the current masters list; Masters[0] is the presumed
+	// leader and may be "" (ZooKeeper has not reported one yet).
+	Masters []string
+}
+
+// Record kinds, as /v1/enumerate names them.
+const (
+	KindA    = "A"
+	KindAAAA = "AAAA"
+	KindSRV  = "SRV"
+)
+
+// Generate builds the record set of a snapshot from scratch, exactly as
+// Mesos-DNS (master e888ef4) generated it, in its order: frameworks, agents,
+// the name server, leader and masters, then tasks.
+//
+// Where Mesos-DNS panicked or failed the whole reload (a host name as
+// leader, master or listener, an agent without a usable pid, a pid host that
+// did not resolve), the item is skipped, a Problem names it, and the rest is
+// built. Problems the model already reported (bad port strings, bad pids)
+// stay in snap.Problems and are not repeated, unless generation adds
+// something to say about them.
+//
+// Generate does no I/O; host names are looked up in snap.HostIPs.
+func Generate(snap *model.Snapshot, cfg Config) (*RecordSet, []model.Problem) {
+	var g Generator
+	return g.generate(snap, cfg, false)
+}
+
+// Generator builds record sets like Generate, and remembers each task's
+// records keyed by everything that determines them, so that the next build
+// only computes the tasks that changed. Its results are always identical to
+// Generate's. It is safe for concurrent use (builds are serialised).
+type Generator struct {
+	mu    sync.Mutex
+	key   string // the Config fields task records depend on
+	cache map[string]slot
+}
+
+// NewGenerator returns a Generator with an empty memory.
+func NewGenerator() *Generator { return &Generator{} }
+
+// Generate builds the record set of snap, reusing the records of tasks
+// that did not change since the previous call.
+func (g *Generator) Generate(snap *model.Snapshot, cfg Config) (*RecordSet, []model.Problem) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.generate(snap, cfg, true)
+}
+
+// slot holds the remembered tasks with one task id. Almost always there is
+// one; Mesos allows the same id twice (the Mesos-DNS fixture does it).
+type slot struct {
+	first *entry
+	more  []*entry
+}
+
+func (s *slot) find(in *taskInput) *entry {
+	if s.first != nil && s.first.in.equal(in) {
+		return s.first
+	}
+	for _, e := range s.more {
+		if e.in.equal(in) {
+			return e
+		}
+	}
+	return nil
+}
+
+func (s *slot) add(e *entry) {
+	if s.first == nil {
+		s.first = e
+		return
+	}
+	if s.first == e || slices.Contains(s.more, e) {
+		return
+	}
+	s.more = append(s.more, e)
+}
+
+// entry is one task's remembered records, in generation order, before
+// duplicates across tasks are removed. It is immutable.
+type entry struct {
+	in   taskInput
+	recs []EnumRecord
+}
+
+// taskInput is everything a task's records depend on, besides the Config.
+type taskInput struct {
+	id, name, agentID string
+	fname             string // sanitised framework name
+	ports             []uint64
+	diName            string
+	diPorts           []state.DiscoveryPort
+	taskIPs           []netip.Addr
+	agentIPs          []string // the agent's IP strings, or its leaked host string
+	agentKinds        []string // derived from agentIPs
+}
+
+func (a *taskInput) equal(b *taskInput) bool {
+	return a.id == b.id && a.name == b.name && a.agentID == b.agentID && a.fname == b.fname &&
+		a.diName == b.diName && slices.Equal(a.ports, b.ports) && slices.Equal(a.taskIPs, b.taskIPs) &&
+		slices.Equal(a.agentIPs, b.agentIPs) && diPortsEqual(a.diPorts, b.diPorts)
+}
+
+func diPortsEqual(a, b []state.DiscoveryPort) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Number != b[i].Number || a[i].Name != b[i].Name || a[i].Protocol != b[i].Protocol {
+			return false
+		}
+	}
+	return true
+}
+
+// agentInfo is an agent's contribution to its tasks' records.
+type agentInfo struct {
+	addrs []netip.Addr // for the "host" IP source
+	strs  []string     // for the .slave records: IP strings, or the leaked host
+	kinds []string     // the record kind of each of strs
+}
+
+// run is the state of one build.
+type run struct {
+	cfg    Config
+	tail   string // "." + domain + "."
+	rs     *RecordSet
+	big    map[bigKey]map[string]struct{}
+	probs  []model.Problem
+	agents []agentInfo
+	fnames []string
+	ipbuf  []netip.Addr
+}
+
+type bigKey struct {
+	kind string
+	name string
+}
+
+// bigSet is the value count from which a name's duplicates are found with
+// a set rather than by scanning its values.
+const bigSet = 16
+
+func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*RecordSet, []model.Problem) {
+	nt := len(snap.Tasks)
+	r := &run{
+		cfg:  cfg,
+		tail: "." + cfg.Domain + ".",
+		rs: &RecordSet{
+			Domain:  cfg.Domain,
+			Version: snap.Version,
+			A:       make(map[string][]string, 4*nt+16),
+			AAAA:    make(map[string][]string),
+			SRV:     make(map[string][]string, nt+16),
+		},
+		big: map[bigKey]map[string]struct{}{},
+	}
+	r.frameworks(snap)
+	r.agentRecords(snap)
+	r.listener()
+	r.masters(snap)
+
+	var old, next map[string]slot
+	if remember {
+		if key := configKey(cfg); key != g.key {
+			g.key, g.cache = key, nil
+		}
+		old = g.cache
+		next = make(map[string]slot, nt)
+	}
+	if len(snap.Frameworks) > 0 {
+		r.rs.Frameworks = make([]EnumFramework, len(snap.Frameworks))
+	}
+	for fi := range snap.Frameworks {
+		f := &snap.Frameworks[fi]
+		ef := &r.rs.Frameworks[fi]
+		ef.Name = f.Name
+		ef.Tasks = []EnumTask{}
+		for ti := f.First; ti < f.End; ti++ {
+			t := &snap.Tasks[ti]
+			if !t.Running() || t.Agent < 0 || t.Agent >= len(r.agents) {
+				continue
+			}
+			in := r.input(t, fi)
+			var e *entry
+			if remember {
+				if s, ok := old[t.ID]; ok {
+					e = s.find(&in)
+				}
+			}
+			if e == nil {
+				in.taskIPs = slices.Clone(in.taskIPs) // ipbuf is reused
+				e = &entry{in: in, recs: r.taskRecords(&in)}
+			}
+			if remember {
+				s := next[t.ID]
+				s.add(e)
+				next[t.ID] = s
+			}
+			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(e.recs)})
+		}
+	}
+	if remember {
+		g.cache = next
+	}
+	return r.rs, r.probs
+}
+
+// configKey renders the Config fields that task records depend on.
+func configKey(cfg Config) string {
+	return cfg.Domain + "\x00" + strconv.FormatBool(cfg.EnforceRFC952) + "\x00" + strings.Join(cfg.IPSources, "\x00")
+}
+
+func (r *run) problem(item, field, reason string) {
+	r.probs = append(r.probs, model.Problem{Item: item, Field: field, Reason: reason})
+}
+
+// add inserts one (name, value) pair unless it is already there, and
+// reports whether it was added. Empty values are never added (Mesos-DNS
+// ignored them too).
+func (r *run) add(kind, name, value string) bool {
+	if value == "" {
+		return false
+	}
+	var m map[string][]string
+	switch kind {
+	case KindA:
+		m = r.rs.A
+	case KindAAAA:
+		m = r.rs.AAAA
+	default:
+		m = r.rs.SRV
+	}
+	vals := m[name]
+	if len(vals) >= bigSet {
+		k := bigKey{kind, name}
+		set := r.big[k]
+		if set == nil {
+			set = make(map[string]struct{}, 2*len(vals))
+			for _, v := range vals {
+				set[v] = struct{}{}
+			}
+			r.big[k] = set
+		}
+		if _, dup := set[value]; dup {
+			return false
+		}
+		set[value] = struct{}{}
+	} else {
+		for _, v := range vals {
+			if v == value {
+				return false
+			}
+		}
+	}
+	m[name] = append(vals, value)
+	return true
+}
+
+// replay inserts a task's records and returns those it was first to insert.
+// When it was first for all of them (the usual case) the remembered slice
+// itself is returned, so nothing is copied.
+func (r *run) replay(recs []EnumRecord) []EnumRecord {
+	var out []EnumRecord
+	for i := range recs {
+		rec := &recs[i]
+		if r.add(rec.RType, rec.Name, rec.Host) {
+			if out != nil {
+				out = append(out, *rec)
+			}
+			continue
+		}
+		if out == nil {
+			out = make([]EnumRecord, i, len(recs))
+			copy(out, recs[:i])
+		}
+	}
+	if out == nil {
+		if len(recs) == 0 {
+			return nil
+		}
+		return recs
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// parseIP parses an IP literal the way Go's net.ParseIP accepts it (no
+// zone), with IPv4-mapped IPv6 turned into IPv4.
+func parseIP(s string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(s)
+	if err != nil || ip.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return ip.Unmap(), true
+}
+
+func kindOf(ip netip.Addr) string {
+	if ip.Is4() || ip.Is4In6() {
+		return KindA
+	}
+	return KindAAAA
+}
+
+// frameworks makes <fname>.<domain>. and _framework._tcp.<fname>.<domain>.
+func (r *run) frameworks(snap *model.Snapshot) {
+	r.fnames = make([]string, len(snap.Frameworks))
+	for i := range snap.Frameworks {
+		f := &snap.Frameworks[i]
+		fname := labels.DomainFrag(f.Name, r.cfg.EnforceRFC952)
+		r.fnames[i] = fname
+		if len(f.Addrs) == 0 {
+			if f.HasPort && f.Host != "" {
+				// Mesos-DNS resolved pid hosts while decoding the state; one
+				// that did not resolve failed the whole reload.
+				r.problem("framework "+strconv.Quote(f.Name), "pid",
+					"host "+strconv.Quote(f.Host)+" did not resolve; the framework gets no records")
+			}
+			continue
+		}
+		a := fname + r.tail
+		for _, ip := range f.Addrs {
+			r.add(kindOf(ip), a, ip.String())
+		}
+		if f.HasPort {
+			r.add(KindSRV, "_framework._tcp."+a, a+":"+strconv.Itoa(int(f.Port)))
+		}
+	}
+}
+
+// agentRecords makes slave.<domain>. and _slave._tcp.<domain>., and
+// remembers each agent's addresses for its tasks.
+func (r *run) agentRecords(snap *model.Snapshot) {
+	r.agents = make([]agentInfo, len(snap.Agents))
+	a := "slave" + r.tail
+	for i := range snap.Agents {
+		ag := &snap.Agents[i]
+		item := "agent " + strconv.Quote(ag.ID)
+		if ag.Host == "" {
+			// Mesos-DNS panicked on an agent without pid and failed the
+			// reload on a bad one. Its tasks keep their own records.
+			r.problem(item, "pid", "no usable pid: no agent records, and its tasks get no .slave addresses")
+			continue
+		}
+		info := &r.agents[i]
+		if len(ag.Addrs) == 0 {
+			// Mesos-DNS failed the reload on a pid host that did not resolve;
+			// where it got this far, it used the sanitised host string as
+			// the agent's "IP", and so do we (it shows up over HTTP only).
+			r.problem(item, "pid", "host "+strconv.Quote(ag.Host)+" did not resolve; its sanitised name stands in for its address")
+			leak := labels.DomainFrag(ag.Host, r.cfg.EnforceRFC952)
+			if ip, ok := parseIP(leak); ok {
+				// The sanitised name can itself read as an IP ("1.2.3.4_");
+				// Mesos-DNS then used it as one.
+				info.addrs = []netip.Addr{ip}
+				info.strs, info.kinds = []string{ip.String()}, []string{kindOf(ip)}
+			} else {
+				info.strs, info.kinds = []string{leak}, []string{KindA}
+			}
+			continue
+		}
+		info.addrs = ag.Addrs
+		info.strs = make([]string, len(ag.Addrs))
+		info.kinds = make([]string, len(ag.Addrs))
+		for j, ip := range ag.Addrs {
+			info.strs[j], info.kinds[j] = ip.String(), kindOf(ip)
+			r.add(info.kinds[j], a, info.strs[j])
+		}
+		r.add(KindSRV, "_slave._tcp"+r.tail, a+":"+strconv.Itoa(int(ag.Port)))
+	}
+}
+
+// listener makes the name-server record.
+func (r *run) listener() {
+	ns := r.cfg.SOAMname
+	if ns == "" {
+		return
+	}
+	switch r.cfg.Listener {
+	case "0.0.0.0":
+		for _, ip := range r.cfg.ListenerAddrs {
+			if !ip.IsValid() || ip.IsLoopback() {
+				continue
+			}
+			ip = ip.Unmap()
+			r.add(kindOf(ip), ns, ip.String())
+		}
+	case "127.0.0.1":
+		r.add(KindA, ns, "127.0.0.1")
+	default:
+		ip, ok := parseIP(r.cfg.Listener)
+		if !ok {
+			r.problem("listener "+strconv.Quote(r.cfg.Listener), "listener",
+				"not an IP address; no record for "+strconv.Quote(ns))
+			return
+		}
+		r.add(kindOf(ip), ns, r.cfg.Listener)
+	}
+}
+
+// masters makes leader.<domain>., master.<domain>., masterN.<domain>. and
+// the _leader SRVs, following the masters list as Mesos-DNS did.
+func (r *run) masters(snap *model.Snapshot) {
+	l := snap.Leader
+	item := "leader " + strconv.Quote(l.Raw)
+	if !l.OK {
+		r.problem(item, "leader", "not name@host:port; no leader or master records")
+		return
+	}
+	ip, ok := parseIP(l.Host)
+	if !ok {
+		r.problem(item, "leader", "host is not an IP address; no leader or master records")
+		return
+	}
+	// The masters entries are compared with the text after '@' as it is.
+	_, leaderAddr, _ := strings.Cut(strings.Trim(l.Raw, " \""), "@")
+	leaderAddr = strings.Trim(leaderAddr, " \"")
+	kind := kindOf(ip)
+	leader := "leader" + r.tail
+	all := "master" + r.tail
+	r.add(kind, leader, l.Host)
+	r.add(kind, all, l.Host)
+	target := leader + ":" + strconv.Itoa(int(l.Port))
+	r.add(KindSRV, "_leader._tcp"+r.tail, target)
+	r.add(KindSRV, "_leader._udp"+r.tail, target)
+
+	addedLeader := false
+	idx := 0
+	for _, m := range r.cfg.Masters {
+		host, _, err := net.SplitHostPort(m)
+		if err != nil {
+			if m != "" {
+				r.problem("master "+strconv.Quote(m), "masters", "not host:port; skipped")
+			}
+			continue
+		}
+		mip, ok := parseIP(host)
+		if !ok {
+			r.problem("master "+strconv.Quote(m), "masters", "host is not an IP address; skipped")
+			continue
+		}
+		mkind := kindOf(mip)
+		isLeader := m == leaderAddr
+		if !isLeader && !r.add(mkind, all, host) {
+			continue // duplicate master
+		}
+		if isLeader && addedLeader {
+			continue
+		}
+		r.add(mkind, "master"+strconv.Itoa(idx)+r.tail, host)
+		idx++
+		if isLeader {
+			addedLeader = true
+		}
+	}
+	if !addedLeader {
+		r.add(kind, "master"+strconv.Itoa(idx)+r.tail, l.Host)
+	}
+}
+
+// input gathers what a task's records depend on. Its taskIPs alias a
+// buffer reused for the next task.
+func (r *run) input(t *model.Task, fi int) taskInput {
+	ag := &r.agents[t.Agent]
+	in := taskInput{
+		id:         t.ID,
+		name:       t.Name,
+		agentID:    t.AgentID,
+		fname:      r.fnames[fi],
+		ports:      t.Ports,
+		agentIPs:   ag.strs,
+		agentKinds: ag.kinds,
+	}
+	if d := t.Discovery; d != nil && d.Name != "" {
+		in.diName = d.Name
+		if d.Ports != nil {
+			in.diPorts = d.Ports.Ports
+		}
+	}
+	r.ipbuf = taskIPs(r.ipbuf[:0], t, ag.addrs, r.cfg.IPSources)
+	in.taskIPs = r.ipbuf
+	return in
+}
+
+// Label keys of the "docker" and "mesos" IP sources.
+const (
+	dockerIPLabel = "Docker.NetworkSettings.IPAddress"
+	mesosIPLabel  = "MesosContainerizer.NetworkSettings.IPAddress"
+)
+
+// taskIPs appends the IPs of the first source that yields any.
+func taskIPs(buf []netip.Addr, t *model.Task, agent []netip.Addr, sources []string) []netip.Addr {
+	var st *state.Status
+	stDone := false
+	for _, src := range sources {
+		n := len(buf)
+		switch src {
+		case "host":
+			buf = append(buf, agent...)
+		case "netinfo", "docker", "mesos":
+			if !stDone {
+				st, stDone = t.LatestRunningStatus(), true
+			}
+			if st == nil {
+				continue
+			}
+			switch src {
+			case "netinfo":
+				if st.ContainerStatus == nil {
+					continue
+				}
+				for _, ni := range st.ContainerStatus.NetworkInfos {
+					if len(ni.IPAddresses) > 0 {
+						for _, a := range ni.IPAddresses {
+							if ip, ok := parseIP(a.IPAddress); ok {
+								buf = append(buf, ip)
+							}
+						}
+					} else if ip, ok := parseIP(ni.IPAddress); ok {
+						buf = append(buf, ip)
+					}
+				}
+			default:
+				key := dockerIPLabel
+				if src == "mesos" {
+					key = mesosIPLabel
+				}
+				for _, l := range st.Labels {
+					if l.Key == key {
+						if ip, ok := parseIP(l.Value); ok {
+							buf = append(buf, ip)
+						}
+					}
+				}
+			}
+		}
+		if len(buf) > n {
+			return buf
+		}
+	}
+	return buf
+}
+
+// zbase32 is the z-base-32 alphabet.
+const zbase32 = "ybndrfg8ejkmcpqxot1uwisza345h769"
+
+// hashID is the first 5 z-base-32 characters of SHA-1(id): its first 25
+// bits, most significant first.
+func hashID(id string) string {
+	sum := sha1.Sum([]byte(id)) // #nosec G401: naming, not security
+	v := uint32(sum[0])<<24 | uint32(sum[1])<<16 | uint32(sum[2])<<8 | uint32(sum[3])
+	var b [5]byte
+	for i := range b {
+		b[i] = zbase32[v>>27]
+		v <<= 5
+	}
+	return string(b[:])
+}
+
+// agentTail is the last '-'-separated field of an agent id, lower-cased.
+func agentTail(id string) string {
+	return strings.ToLower(id[strings.LastIndexByte(id, '-')+1:])
+}
+
+// taskRecords computes a task's records in Mesos-DNS' order.
+func (r *run) taskRecords(in *taskInput) []EnumRecord {
+	n := 2*len(in.taskIPs) + 2*len(in.agentIPs) + 4*len(in.ports)
+	if in.diName != "" {
+		n = 2*n + 8*len(in.diPorts)
+	}
+	recs := make([]EnumRecord, 0, n)
+	hs := "-" + hashID(in.id) + "-" + agentTail(in.agentID) + "."
+	ips := make([]string, len(in.taskIPs))
+	for i, ip := range in.taskIPs {
+		ips[i] = ip.String()
+	}
+	if in.diName == "" {
+		return r.pass(recs, in, labels.Label(in.name, r.cfg.EnforceRFC952), hs, ips)
+	}
+	// Mesos-DNS generates DiscoveryInfo tasks twice: under the raw name
+	// (its "legacy" pass) and under the sanitised one.
+	recs = r.pass(recs, in, in.diName, hs, ips)
+	return r.pass(recs, in, labels.Label(in.diName, r.cfg.EnforceRFC952), hs, ips)
+}
+
+// pass appends the records of one task name T.
+func (r *run) pass(recs []EnumRecord, in *taskInput, T, hs string, ips []string) []EnumRecord {
+	fw := in.fname
+	tail := r.tail
+	canonical := T + hs + fw
+	arec := T + "." + fw
+	aName, cName := arec+tail, canonical+tail
+	for i, ip := range in.taskIPs {
+		k := kindOf(ip)
+		recs = append(recs, EnumRecord{Name: aName, Host: ips[i], RType: k}, EnumRecord{Name: cName, Host: ips[i], RType: k})
+	}
+	if len(in.agentIPs) > 0 {
+		aSlave, cSlave := arec+".slave"+tail, canonical+".slave"+tail
+		for i, s := range in.agentIPs {
+			k := in.agentKinds[i] // a leaked host string is stored as "A"
+			recs = append(recs, EnumRecord{Name: aSlave, Host: s, RType: k}, EnumRecord{Name: cSlave, Host: s, RType: k})
+		}
+	}
+	di := in.diName != ""
+	if len(in.ports) > 0 {
+		slaveTarget := canonical + ".slave" + tail + ":"
+		srv := "_" + T + "._"
+		names := []string{srv + "tcp." + fw + ".slave" + tail, srv + "udp." + fw + ".slave" + tail}
+		if !di {
+			names = append(names, srv+"tcp."+fw+tail, srv+"udp."+fw+tail)
+		}
+		for _, p := range in.ports {
+			target := slaveTarget + strconv.FormatUint(p, 10)
+			for _, name := range names {
+				recs = append(recs, EnumRecord{Name: name, Host: target, RType: KindSRV})
+			}
+		}
+	}
+	if !di {
+		return recs
+	}
+	spec := r.cfg.EnforceRFC952
+	for _, dp := range in.diPorts {
+		target := canonical + tail + ":" + strconv.FormatUint(uint64(dp.Number), 10)
+		var names []string
+		if p := labels.Label(dp.Protocol, spec); p != "" {
+			names = []string{"_" + T + "._" + p + "." + fw + tail}
+		} else {
+			names = []string{"_" + T + "._tcp." + fw + tail, "_" + T + "._udp." + fw + tail}
+		}
+		if pn := labels.Label(dp.Name, spec); pn != "" {
+			for _, name := range names[:len(names):len(names)] {
+				names = append(names, "_"+pn+"."+name)
+			}
+		}
+		for _, name := range names {
+			recs = append(recs, EnumRecord{Name: name, Host: target, RType: KindSRV})
+		}
+	}
+	return recs
+}
