@@ -124,7 +124,7 @@ func TestBackendRules(t *testing.T) {
 			{AgentIP: b, IP: b, Port: 31000, Weight: 1, TaskID: "host"},
 			{AgentIP: a, IP: ip("fd01:b::2"), Port: 8080, Weight: 1, TaskID: "overlay"},
 		},
-		"tcp 1.2.3.4":       {{AgentIP: b, IP: ip("9.0.2.4"), Port: 5000, Weight: 1, TaskID: "ipvip"}},
+		"tcp 1.2.3.4":      {{AgentIP: b, IP: ip("9.0.2.4"), Port: 5000, Weight: 1, TaskID: "ipvip"}},
 		"udp dns.marathon": {{AgentIP: a, IP: ip("9.0.1.3"), Port: 53, Weight: 1, TaskID: "other"}},
 	}
 	if len(got) != len(want) {
