@@ -106,3 +106,26 @@ func Append(dst, record []byte) []byte {
 func Frame(record []byte) []byte {
 	return Append(make([]byte, 0, len(record)+12), record)
 }
+
+// HasRecord reports whether a complete record is already buffered, so the
+// next Next call will not wait for the underlying reader. A caller uses it
+// to batch work over records that arrived together.
+func (r *Reader) HasRecord() bool {
+	b, _ := r.r.Peek(r.r.Buffered())
+	i := 0
+	for i < len(b) && b[i] == '\n' {
+		i++
+	}
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' && i-start < maxLengthLine {
+		i++
+	}
+	if i == start || i >= len(b) || b[i] != '\n' {
+		return false
+	}
+	size, err := strconv.ParseUint(string(b[start:i]), 10, 64)
+	if err != nil {
+		return false
+	}
+	return uint64(len(b)-i-1) >= size
+}
