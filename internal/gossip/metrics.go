@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // metrics of one Node, registered on the registry the role passes in.
 type metrics struct {
-	received    *prometheus.CounterVec // by path: broadcast, reliable, pushpull
+	received    prometheus.Counter
 	applied     prometheus.Counter
 	stale       prometheus.Counter
 	invalid     *prometheus.CounterVec // by message type
@@ -22,10 +22,10 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sextant_gossip_zone_versions_received_total",
-			Help: "Zone versions received from peers, by path (broadcast, reliable); duplicates included.",
-		}, []string{"path"}),
+			Help: "Zone messages received from peers (broadcast or reliable), duplicates included.",
+		}),
 		applied: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sextant_gossip_zone_versions_applied_total",
 			Help: "Zone versions that were newer than the held one and replaced it.",
