@@ -366,6 +366,9 @@ func (z *Zone) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := checkName(name); err != nil {
+		return d.errf("zone name", "%v", err)
+	}
 	// Each owner takes at least 3 bytes and each record at least 3, which
 	// bounds the counts by the input size before anything is allocated.
 	owners, err := d.uvarint("owner count", uint64(len(b)-d.off)/3)
@@ -382,6 +385,9 @@ func (z *Zone) UnmarshalBinary(b []byte) error {
 		owner := name
 		if rel != "" {
 			owner = rel + "." + name
+			if err := checkName(owner); err != nil {
+				return d.errf(f+" name", "%v", err)
+			}
 		}
 		n, err := d.uvarint(f+" record count", uint64(len(b)-d.off)/3)
 		if err != nil {
