@@ -1,0 +1,368 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/sextantdc/sextant/internal/marathon"
+	"github.com/sextantdc/sextant/internal/mesos/state"
+)
+
+const (
+	stateStaging  = "TASK_STAGING"
+	stateStarting = "TASK_STARTING"
+	stateRunning  = "TASK_RUNNING"
+	stateKilling  = "TASK_KILLING"
+	stateKilled   = "TASK_KILLED"
+	stateFinished = "TASK_FINISHED"
+	stateFailed   = "TASK_FAILED"
+	stateError    = "TASK_ERROR"
+)
+
+// maxStatuses bounds a task's status history (health flips add statuses).
+const maxStatuses = 20
+
+type task struct {
+	id, instanceID string
+	appID          string
+	app            *marathon.App // the definition this task runs
+	version        string
+	configVersion  string
+	state          string
+	ports          marathon.TaskPorts
+	stagedAt       time.Time
+	startedAt      time.Time
+	runningAt      time.Time
+	statuses       []state.Status
+	sandbox        string
+	pid            int
+	killing        bool
+	killReason     string
+	exitMsg        string
+	health         []*hcState
+	healthy        *bool // last published aggregate
+	cancel         context.CancelFunc
+	done           chan struct{}
+}
+
+// ready is "counts for a deployment": running, and healthy when the app
+// has health checks.
+func (t *task) ready(a *marathon.App) bool {
+	if t.state != stateRunning || t.killing {
+		return false
+	}
+	if len(a.HealthChecks) == 0 {
+		return true
+	}
+	h := t.aggregateHealth()
+	return h != nil && *h
+}
+
+// aggregateHealth is nil until every check has a result, then whether all
+// of them are alive.
+func (t *task) aggregateHealth() *bool {
+	if len(t.health) == 0 {
+		return nil
+	}
+	all := true
+	for _, h := range t.health {
+		if !h.hasResult {
+			return nil
+		}
+		all = all && h.alive
+	}
+	return &all
+}
+
+func statusUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+func (r *Runtime) addStatus(t *task, st string, healthy *bool, msg string) {
+	s := state.Status{State: st, Timestamp: float64(time.Now().UnixNano()) / 1e9, Healthy: healthy}
+	if st == stateRunning || st == stateKilling {
+		s.ContainerStatus = &state.ContainerStatus{NetworkInfos: []state.NetworkInfo{{
+			IPAddresses: []state.IPAddress{{Protocol: "IPv4", IPAddress: r.cfg.IP}}}}}
+	}
+	t.statuses = append(t.statuses, s)
+	if len(t.statuses) > maxStatuses {
+		t.statuses = append([]state.Status(nil), t.statuses[len(t.statuses)-maxStatuses:]...)
+	}
+	t.state = st
+	r.bus.Publish("status_update_event", r.statusEvent(t, msg))
+	r.bus.Publish("instance_changed_event", map[string]any{"instanceId": t.instanceID, "condition": condition(st),
+		"runSpecId": t.appID, "agentId": r.ident.agentID(), "host": r.cfg.Hostname, "runSpecVersion": t.version})
+}
+
+func condition(st string) string {
+	switch st {
+	case stateStaging:
+		return "Staging"
+	case stateStarting:
+		return "Starting"
+	case stateRunning:
+		return "Running"
+	case stateKilling:
+		return "Killing"
+	case stateKilled:
+		return "Killed"
+	case stateFinished:
+		return "Finished"
+	case stateFailed:
+		return "Failed"
+	case stateError:
+		return "Error"
+	}
+	return "Unknown"
+}
+
+func (r *Runtime) statusEvent(t *task, msg string) map[string]any {
+	ports := []int{}
+	for _, p := range t.ports {
+		if p > 0 {
+			ports = append(ports, p)
+		}
+	}
+	return map[string]any{"slaveId": r.ident.agentID(), "taskId": t.id, "taskStatus": t.state, "message": msg,
+		"appId": t.appID, "host": r.cfg.Hostname, "ipAddresses": []map[string]string{{"ipAddress": r.cfg.IP, "protocol": "IPv4"}},
+		"ports": ports, "version": t.version}
+}
+
+// launchLocked starts one new task of ar. The task is published as
+// STAGING, then its process is started.
+func (r *Runtime) launchLocked(ar *appRec) (*task, error) {
+	a := ar.app
+	ports, err := r.allocatePorts(a)
+	if err != nil {
+		return nil, err
+	}
+	inst := marathon.NewInstanceID(a.ID)
+	t := &task{id: marathon.TaskID(inst, 1), instanceID: inst, appID: a.ID, app: a, version: a.Version,
+		configVersion: a.VersionInfo.LastConfigChangeAt, ports: ports, stagedAt: time.Now(), done: make(chan struct{})}
+	t.sandbox = filepath.Join(r.cfg.StateDir, "tasks", t.id)
+	for _, p := range ports {
+		if p > 0 {
+			r.usedHost[p] = t.id
+		}
+	}
+	ar.tasks[t.id] = t
+	r.m.launched.Inc()
+	r.addStatus(t, stateStaging, nil, "")
+	if ar.backoff != nil {
+		ar.backoff.stamp = time.Now()
+	}
+	if err := r.startProcess(t); err != nil {
+		r.log.Warn("task launch failed", "task", t.id, "err", err)
+		t.exitMsg = err.Error()
+		close(t.done)
+		r.finishLocked(ar, t, stateFailed, "Failed to launch: "+err.Error())
+		return t, nil
+	}
+	r.addStatus(t, stateStarting, nil, "")
+	t.startedAt = time.Now()
+	t.runningAt = t.startedAt
+	r.addStatus(t, stateRunning, nil, "")
+	r.startHealthChecks(t)
+	return t, nil
+}
+
+func (r *Runtime) startProcess(t *task) error {
+	if err := os.MkdirAll(t.sandbox, 0o755); err != nil {
+		return err
+	}
+	stdout, err := os.OpenFile(filepath.Join(t.sandbox, "stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	stderr, err := os.OpenFile(filepath.Join(t.sandbox, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		stdout.Close()
+		return err
+	}
+	a := t.app
+	var cmd *exec.Cmd
+	if a.Cmd != "" {
+		cmd = exec.Command("/bin/sh", "-c", a.Cmd)
+	} else if len(a.Args) > 0 {
+		cmd = exec.Command(a.Args[0], a.Args[1:]...)
+	} else {
+		stdout.Close()
+		stderr.Close()
+		return errors.New("app has neither cmd nor args (container images are not supported by this runtime)")
+	}
+	env := os.Environ()
+	env = append(env, marathon.Env(a, marathon.EnvInput{TaskID: t.id, Host: r.cfg.Hostname, Ports: t.ports, Sandbox: t.sandbox})...)
+	cmd.Env = env
+	cmd.Dir = t.sandbox
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// Its own process group, so that a kill reaches every process the task
+	// started, and a Ctrl-C on the terminal reaches only sextant, which
+	// then stops the tasks with their grace period.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		stdout.Close()
+		stderr.Close()
+		return err
+	}
+	stdout.Close()
+	stderr.Close()
+	t.pid = cmd.Process.Pid
+	// The pid file lets a later start reap the group if sextant itself
+	// died without stopping its tasks.
+	_ = os.WriteFile(filepath.Join(t.sandbox, "pid"), []byte(strconv.Itoa(t.pid)), 0o644)
+	r.tasks.Add(1)
+	go r.wait(t, cmd)
+	return nil
+}
+
+// wait reaps the task's process, clears the rest of its group, and records
+// the terminal state.
+func (r *Runtime) wait(t *task, cmd *exec.Cmd) {
+	defer r.tasks.Done()
+	err := cmd.Wait()
+	// Whatever the leader left behind in its group goes with it.
+	_ = syscall.Kill(-t.pid, syscall.SIGKILL)
+	_ = os.Remove(filepath.Join(t.sandbox, "pid"))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	close(t.done)
+	if t.cancel != nil {
+		t.cancel()
+	}
+	st, msg := stateFinished, "Command exited with status 0"
+	if t.killing {
+		st, msg = stateKilled, "Command terminated with signal ("+t.killReason+")"
+	} else if err != nil {
+		st, msg = stateFailed, "Command "+exitText(err)
+	}
+	ar := r.apps[t.appID]
+	r.finishLocked(ar, t, st, msg)
+	r.publishLocked()
+	r.poke()
+}
+
+func exitText(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "terminated with signal " + ws.Signal().String()
+		}
+		return "exited with status " + strconv.Itoa(ee.ExitCode())
+	}
+	return err.Error()
+}
+
+// finishLocked records a terminal state: status, back-off, bookkeeping.
+// ar may be nil when the app was deleted meanwhile.
+func (r *Runtime) finishLocked(ar *appRec, t *task, st, msg string) {
+	r.addStatus(t, st, nil, msg)
+	for _, p := range t.ports {
+		if r.usedHost[p] == t.id {
+			delete(r.usedHost, p)
+		}
+	}
+	r.m.terminal.WithLabelValues(st).Inc()
+	t.exitMsg = msg
+	r.lingerUntil = time.Now().Add(2100 * time.Millisecond)
+	r.completed = append(r.completed, t)
+	if len(r.completed) > 1000 {
+		old := r.completed[0]
+		r.completed = r.completed[1:]
+		_ = os.RemoveAll(old.sandbox)
+	}
+	if ar == nil || ar.tasks[t.id] != t {
+		return
+	}
+	delete(ar.tasks, t.id)
+	if st != stateKilled {
+		a := ar.app
+		ar.lastErr = &taskFailure{AppID: a.ID, Host: r.cfg.Hostname, Message: msg, State: st, TaskID: t.id,
+			Timestamp: marathon.Timestamp(time.Now()), Version: t.version, SlaveID: r.ident.agentID()}
+		// Back-off (B.9): a failure or a clean exit of the current
+		// config version grows the delay.
+		if t.configVersion == a.VersionInfo.LastConfigChangeAt {
+			maxD := time.Duration(a.MaxLaunchDelaySeconds) * time.Second
+			if ar.backoff == nil {
+				d := time.Duration(a.BackoffSeconds) * time.Second
+				ar.backoff = &backoff{configVersion: t.configVersion, delay: min(d, maxD)}
+			} else {
+				ar.backoff.delay = min(time.Duration(float64(ar.backoff.delay)*a.BackoffFactor), maxD)
+			}
+			ar.backoff.stamp = time.Now()
+		}
+	}
+	if len(ar.tasks) == 0 && ar.app.Instances == 0 {
+		r.bus.Publish("app_terminated_event", map[string]any{"appId": ar.app.ID})
+	}
+}
+
+// killLocked starts killing a task: TASK_KILLING, SIGTERM to its group,
+// SIGKILL after the grace period (the app's taskKillGracePeriodSeconds,
+// default 3 s, capped by maxGrace when > 0).
+func (r *Runtime) killLocked(t *task, maxGrace time.Duration, reason string) {
+	if t.killing {
+		return
+	}
+	t.killing = true
+	t.killReason = reason
+	if t.pid == 0 {
+		return
+	}
+	grace := 3 * time.Second
+	if g := t.app.TaskKillGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	if maxGrace > 0 && grace > maxGrace {
+		grace = maxGrace
+	}
+	r.addStatus(t, stateKilling, t.healthy, "")
+	_ = syscall.Kill(-t.pid, syscall.SIGTERM)
+	pid, done := t.pid, t.done
+	go func() {
+		select {
+		case <-done:
+		case <-time.After(grace):
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	}()
+}
+
+// reapStale kills process groups of tasks a previous run left behind
+// (sextant killed without stopping them). A group is killed only when its
+// leader still carries that task's MESOS_TASK_ID, so a recycled pid of an
+// unrelated process is never touched.
+func reapStale(dir string, log interface{ Warn(string, ...any) }) {
+	pids, _ := filepath.Glob(filepath.Join(dir, "tasks", "*", "pid"))
+	for _, f := range pids {
+		b, err := os.ReadFile(f)
+		_ = os.Remove(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(string(bytes.TrimSpace(b)))
+		if err != nil || pid <= 1 {
+			continue
+		}
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil {
+			continue
+		}
+		want := []byte("MESOS_TASK_ID=" + filepath.Base(filepath.Dir(f)) + "\x00")
+		if bytes.Contains(env, want) {
+			log.Warn("killing a task left over by a previous run", "pid", pid, "task", filepath.Base(filepath.Dir(f)))
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	}
+}
