@@ -67,7 +67,9 @@ func writeErr(w http.ResponseWriter, err error) {
 	writeJSON(w, http.StatusInternalServerError, map[string]string{"message": err.Error()})
 }
 
-func msg(w http.ResponseWriter, code int, m string) { writeJSON(w, code, map[string]string{"message": m}) }
+func msg(w http.ResponseWriter, code int, m string) {
+	writeJSON(w, code, map[string]string{"message": m})
+}
 
 func boolParam(r *http.Request, name string, def bool) bool {
 	v := r.URL.Query().Get(name)
