@@ -1,14 +1,14 @@
 package testutil
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -95,7 +95,9 @@ maxSessionTimeout=60000
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if ruok(addr) {
+		// ruok answers imok as soon as the process runs; srvr shows
+		// "Mode:" only once the server accepts client sessions.
+		if ruok(addr) && strings.Contains(fourLetter(addr, "srvr"), "Mode:") {
 			t.Cleanup(stop)
 			return addr, nil
 		}
@@ -117,17 +119,23 @@ maxSessionTimeout=60000
 
 // ruok sends ZooKeeper's four-letter health command.
 func ruok(addr string) bool {
+	return strings.HasPrefix(fourLetter(addr, "ruok"), "imok")
+}
+
+// fourLetter sends one of ZooKeeper's four-letter commands and returns
+// the answer ("" on any error).
+func fourLetter(addr, cmd string) string {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return false
+		return ""
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("ruok")); err != nil {
-		return false
+	if _, err := c.Write([]byte(cmd)); err != nil {
+		return ""
 	}
-	line, _ := bufio.NewReader(c).ReadString('\n')
-	return bytes.HasPrefix([]byte(line), []byte("imok"))
+	b, _ := io.ReadAll(io.LimitReader(c, 64<<10))
+	return string(b)
 }
 
 func freePort() (int, error) {

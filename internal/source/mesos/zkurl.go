@@ -80,6 +80,7 @@ func ParseZKURL(spec string, readFile func(string) ([]byte, error)) (ZKURL, erro
 		return ZKURL{}, errors.New("zk URL has no path (want zk://host:port/mesos)")
 	}
 	path = "/" + strings.TrimRight(path, "/")
+	z.Path = path
 	if path == "/" {
 		return ZKURL{}, errors.New("zk URL has an empty path (want zk://host:port/mesos)")
 	}
