@@ -1,0 +1,277 @@
+package dcosdns
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sextantdc/sextant/internal/dnsserver"
+	"github.com/sextantdc/sextant/internal/forward"
+)
+
+// Destination says where a query goes.
+type Destination uint8
+
+// Destinations of the routing table (spec §A.2).
+const (
+	ToLocal    Destination = iota // the local zones
+	ToMesos                       // the masters' Mesos-DNS
+	ToZone                        // a forward_zones entry
+	ToUpstream                    // the default upstream resolvers
+)
+
+func (d Destination) String() string {
+	switch d {
+	case ToLocal:
+		return "local"
+	case ToMesos:
+		return "mesos"
+	case ToZone:
+		return "forward_zone"
+	}
+	return "upstream"
+}
+
+// Route is the routing decision for one name.
+type Route struct {
+	Dest Destination
+	// Zone is the matched forward zone (ToZone), "mesos." (ToMesos) or "."
+	// (ToUpstream); the metrics' zone label.
+	Zone string
+	// Alias rewriting (rules 1–4): Canonical is the suffix to resolve,
+	// Alias the suffix the client asked for; empty when no alias applied.
+	Alias, Canonical string
+}
+
+// Router applies the dcos-dns routing table (spec §A.2) to names.
+type Router struct {
+	// clusterID is this cluster's crypto id for rule 4 ("" disables it).
+	clusterID string
+	// zones are the forward_zones names (lower-case FQDNs), longest first.
+	zones []string
+}
+
+// NewRouter builds a router; forwardZones are zone names (with or without
+// a trailing dot).
+func NewRouter(clusterID string, forwardZones []string) *Router {
+	r := &Router{clusterID: strings.ToLower(clusterID)}
+	for _, z := range forwardZones {
+		r.zones = append(r.zones, dns.Fqdn(strings.ToLower(z)))
+	}
+	// GO: longest matching suffix explicitly (dcos-dns used Erlang map
+	// order, which happens to prefer the most specific zone for ≤32 zones).
+	sort.SliceStable(r.zones, func(i, j int) bool { return dns.CountLabel(r.zones[i]) > dns.CountLabel(r.zones[j]) })
+	return r
+}
+
+// Route classifies a lower-case FQDN. First match wins.
+func (r *Router) Route(name string) Route {
+	labels := dns.SplitDomainName(name) // nil for "."
+	n := len(labels)
+	last := func(k int) string { // k-th label from the right, 1-based
+		if k > n {
+			return ""
+		}
+		return labels[n-k]
+	}
+	// 1. *.dclb.thisdcos.directory → *.l4lb.thisdcos.directory
+	if n >= 4 && last(1) == "directory" && last(2) == "thisdcos" && last(3) == "dclb" {
+		return Route{Dest: ToLocal, Alias: ".dclb.thisdcos.directory.", Canonical: ".l4lb.thisdcos.directory."}
+	}
+	if n >= 4 && last(1) == "global" && last(2) == "thisdcos" {
+		// 2. *.dclb.thisdcos.global → *.l4lb.thisdcos.directory
+		if last(3) == "dclb" {
+			return Route{Dest: ToLocal, Alias: ".dclb.thisdcos.global.", Canonical: ".l4lb.thisdcos.directory."}
+		}
+		// 3. *.<label>.thisdcos.global → *.<label>.thisdcos.directory
+		l := last(3)
+		return Route{Dest: ToLocal, Alias: "." + l + ".thisdcos.global.", Canonical: "." + l + ".thisdcos.directory."}
+	}
+	// 4. *.<label>.<cryptoid>.dcos.directory, only for this cluster's id.
+	if r.clusterID != "" && n >= 5 && last(1) == "directory" && last(2) == "dcos" && last(3) == r.clusterID {
+		l := last(4)
+		return Route{Dest: ToLocal, Alias: "." + l + "." + r.clusterID + ".dcos.directory.", Canonical: "." + l + ".thisdcos.directory."}
+	}
+	switch {
+	case n >= 1 && last(1) == "mesos": // 5
+		return Route{Dest: ToMesos, Zone: "mesos."}
+	case n >= 1 && last(1) == "localhost", // 6
+		n >= 1 && last(1) == "zk",                                 // 7
+		n >= 1 && last(1) == "spartan",                            // 8
+		n >= 3 && last(1) == "directory" && last(2) == "thisdcos": // 9
+		return Route{Dest: ToLocal}
+	}
+	// 10. forward_zones by longest suffix, else the upstream resolvers.
+	for _, z := range r.zones {
+		if dns.IsSubDomain(z, name) {
+			return Route{Dest: ToZone, Zone: z}
+		}
+	}
+	return Route{Dest: ToUpstream, Zone: "."}
+}
+
+// Handler answers DNS queries on a node: local zones from memory, the rest
+// through the forwarders. It implements dnsserver.Handler.
+type Handler struct {
+	router *Router
+	zones  atomic.Pointer[Zones]
+	// fwd forwards by route; wrapped by the cache when one is configured.
+	fwd forward.Forwarder
+	// mesos, zone forwarders and upstream, consulted by forwardRoute.
+	mesos    forward.Forwarder
+	byZone   map[string]forward.Forwarder
+	upstream forward.Forwarder
+	metrics  *handlerMetrics
+}
+
+var _ dnsserver.Handler = (*Handler)(nil)
+
+type handlerMetrics struct {
+	queries  *prometheus.CounterVec // queries_total{route}
+	failures *prometheus.CounterVec // forwarder_failures_total is in forward.Metrics; this counts multi-question mismatches
+}
+
+// HandlerConfig wires a Handler.
+type HandlerConfig struct {
+	Router *Router
+	// Mesos forwards `.mesos` (nil: SERVFAIL, as dcos-dns did before the
+	// master list was known).
+	Mesos forward.Forwarder
+	// Zones maps forward zone names (lower-case FQDN) to forwarders.
+	Zones map[string]forward.Forwarder
+	// Upstream forwards everything else (nil: SERVFAIL).
+	Upstream forward.Forwarder
+	// Cache, when set, caches forwarded answers (local zones never are).
+	Cache *forward.CacheConfig
+	// Registry receives the handler and cache metrics (nil: none).
+	Registry prometheus.Registerer
+	// Namespace prefixes metric names.
+	Namespace string
+}
+
+// NewHandler builds a Handler with an empty zone set.
+func NewHandler(cfg HandlerConfig) (*Handler, error) {
+	h := &Handler{router: cfg.Router, mesos: cfg.Mesos, byZone: cfg.Zones, upstream: cfg.Upstream}
+	if h.router == nil {
+		h.router = NewRouter("", nil)
+	}
+	h.zones.Store(NewZones())
+	h.metrics = &handlerMetrics{
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: cfg.Namespace, Name: "queries_total",
+			Help: "DNS queries by routing destination."}, []string{"route"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: cfg.Namespace, Name: "mixed_route_queries_total",
+			Help: "Queries with several questions routed to different places (answered locally, as dcos-dns did)."}, nil),
+	}
+	if cfg.Registry != nil {
+		for _, c := range []prometheus.Collector{h.metrics.queries, h.metrics.failures} {
+			if err := cfg.Registry.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	h.fwd = forward.Func(h.forwardRoute)
+	if cfg.Cache != nil {
+		cc := *cfg.Cache
+		if cc.Namespace == "" {
+			cc.Namespace = cfg.Namespace
+		}
+		c, err := forward.NewCache(h.fwd, cc, cfg.Registry)
+		if err != nil {
+			return nil, err
+		}
+		h.fwd = c
+	}
+	return h, nil
+}
+
+// SetZones swaps the zone set atomically.
+func (h *Handler) SetZones(z *Zones) { h.zones.Store(z) }
+
+// Zones returns the current zone set.
+func (h *Handler) Zones() *Zones { return h.zones.Load() }
+
+// AnswerFast implements dnsserver.Handler; every query takes the parsed
+// path (local answers rotate per query ID and forwarded ones need parsing).
+func (h *Handler) AnswerFast(_, _ []byte, _ dnsserver.Network) (int, bool) { return 0, false }
+
+// ServeDNS implements dnsserver.Handler.
+func (h *Handler) ServeDNS(ctx context.Context, req *dnsserver.Request) *dns.Msg {
+	if req.Err != nil || req.Msg == nil {
+		return dnsserver.FormErr(req.Raw)
+	}
+	return h.Answer(ctx, req.Msg, req.Network.String())
+}
+
+// Answer resolves one query message received over network ("udp"/"tcp").
+func (h *Handler) Answer(ctx context.Context, req *dns.Msg, network string) *dns.Msg {
+	if len(req.Question) == 0 {
+		m := new(dns.Msg)
+		m.SetRcode(req, dns.RcodeFormatError)
+		return m
+	}
+	qname := strings.ToLower(dns.Fqdn(req.Question[0].Name))
+	rt := h.router.Route(qname)
+	if len(req.Question) > 1 {
+		for _, q := range req.Question[1:] {
+			if h.router.Route(strings.ToLower(dns.Fqdn(q.Name))) != rt {
+				// dcos-dns answered such a query from zone "." and counted
+				// a forwarder failure.
+				h.metrics.failures.WithLabelValues().Inc()
+				rt = Route{Dest: ToLocal}
+				break
+			}
+		}
+	}
+	h.metrics.queries.WithLabelValues(rt.Dest.String()).Inc()
+	if rt.Dest == ToLocal {
+		name := qname
+		if rt.Alias != "" {
+			name = rewriteSuffix(qname, rt.Alias, rt.Canonical)
+		}
+		m := answerLocal(req, name, h.zones.Load())
+		if rt.Alias != "" {
+			// answerLocal echoed the client's question; only the records
+			// need renaming back.
+			renameReply(m, rt.Canonical, rt.Alias)
+		}
+		fitReply(req, m, network)
+		return m
+	}
+	m, _ := h.fwd.Forward(ctx, req, network)
+	if m == nil {
+		m = forward.Reply(req, dns.RcodeServerFailure)
+	}
+	if !strings.HasPrefix(network, "tcp") {
+		// A cached TCP answer may be larger than this UDP client takes.
+		limit := dns.MinMsgSize
+		if opt := req.IsEdns0(); opt != nil && opt.UDPSize() > dns.MinMsgSize {
+			limit = int(opt.UDPSize())
+		}
+		if m.Len() > limit {
+			m.Truncate(limit)
+		}
+	}
+	return m
+}
+
+// forwardRoute sends a query to the forwarder of its route.
+func (h *Handler) forwardRoute(ctx context.Context, req *dns.Msg, network string) (*dns.Msg, error) {
+	rt := h.router.Route(strings.ToLower(dns.Fqdn(req.Question[0].Name)))
+	var f forward.Forwarder
+	switch rt.Dest {
+	case ToMesos:
+		f = h.mesos
+	case ToZone:
+		f = h.byZone[rt.Zone]
+	default:
+		f = h.upstream
+	}
+	if f == nil {
+		return forward.Reply(req, dns.RcodeServerFailure), forward.ErrNoUpstreams
+	}
+	return f.Forward(ctx, req, network)
+}

@@ -1,0 +1,139 @@
+package dcosdns
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/sextantdc/sextant/internal/dnsserver"
+	"github.com/sextantdc/sextant/internal/testutil"
+)
+
+// The spartan setup changes interfaces, so it only ever runs inside a
+// network namespace the test creates: the test re-executes its own binary
+// under `ip netns exec`, with an environment variable that selects the
+// helper below, and deletes the namespace in Cleanup.
+const spartanHelperEnv = "SEXTANT_DCOSDNS_SPARTAN_HELPER"
+
+func TestSpartanInNetns(t *testing.T) {
+	if os.Getenv(spartanHelperEnv) != "" {
+		t.Skip("running as the helper")
+	}
+	if !testutil.IsRoot() {
+		t.Skip("needs root to create a network namespace")
+	}
+	ip := testutil.NeedTool(t, "ip")
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	ns := "sx-dcosdns-" + hex.EncodeToString(b)
+	if out, err := exec.Command(ip, "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command(ip, "netns", "delete", ns).Run() })
+	if out, err := exec.Command(ip, "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v: %s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ip, "netns", "exec", ns, os.Args[0], "-test.run=^TestSpartanHelper$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), spartanHelperEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("helper output:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestSpartanHelper") {
+		t.Fatalf("helper failed: %v", err)
+	}
+}
+
+// TestSpartanHelper runs inside the namespace only.
+func TestSpartanHelper(t *testing.T) {
+	if os.Getenv(spartanHelperEnv) == "" {
+		t.Skip("helper for TestSpartanInNetns; runs only inside its namespace")
+	}
+	s, err := SetupSpartan(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("link %s created %v added %v", s.Link, s.CreatedLink, s.Added)
+	if len(s.Added) != 3 {
+		t.Fatalf("added %v", s.Added)
+	}
+	has := func(want bool) {
+		t.Helper()
+		ifaces, err := HostInterfaces()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ip := range SpartanIPs {
+			found := false
+			for _, it := range ifaces {
+				if it.Name == s.Link && slices.Contains(it.Addrs, ip) {
+					found = true
+				}
+			}
+			if found != want {
+				t.Fatalf("%s on %s: %v, want %v", ip, s.Link, found, want)
+			}
+		}
+	}
+	has(true)
+	// A second setup finds everything in place and adds nothing.
+	s2, err := SetupSpartan(nil)
+	if err != nil || len(s2.Added) != 0 {
+		t.Fatalf("second setup: %v, added %v", err, s2.Added)
+	}
+	// BindIPs with bind_interface spartan sees the addresses when the
+	// interface exists; on the lo fallback they are used directly.
+	ifaces, _ := HostInterfaces()
+	cfg := &Config{BindInterface: s.Link}
+	got := BindIPs(cfg, ifaces)
+	for _, ip := range SpartanIPs {
+		if !slices.Contains(got, ip) {
+			t.Fatalf("bind ips %v lack %s", got, ip)
+		}
+	}
+	// Serve DNS on all three addresses, port 53, and ask each.
+	h, err := NewHandler(HandlerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.SetZones(NewZones(StaticZones(nil, netip.Addr{}, nil)...))
+	ctx, cancel := context.WithCancel(t.Context())
+	var srvs []*dnsserver.Server
+	for _, a := range ListenAddrs(SpartanIPs, 53) {
+		srv, err := dnsserver.Listen(dnsserver.Config{Addr: a, Handler: h, UDPSockets: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srvs = append(srvs, srv)
+		go func() { _ = srv.Serve(ctx) }()
+	}
+	for _, ip := range SpartanIPs {
+		for _, nw := range []string{"udp", "tcp"} {
+			c := &dns.Client{Net: nw, Timeout: 2 * time.Second}
+			q := new(dns.Msg)
+			q.SetQuestion("ready.spartan.", dns.TypeA)
+			r, _, err := c.Exchange(q, net.JoinHostPort(ip.String(), "53"))
+			if err != nil || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "127.0.0.1" {
+				t.Fatalf("%s %s: %v %v", nw, ip, r, err)
+			}
+		}
+	}
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	if err := s.Teardown(nil); err != nil {
+		t.Fatal(err)
+	}
+	has(false)
+	fmt.Println("spartan helper done")
+}
