@@ -70,26 +70,26 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m := &metrics{}
 	qv := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "mesosdns_dns_queries_total",
+		Name: "sextant_mesosdns_dns_queries_total",
 		Help: "DNS replies sent, by question type and response code.",
 	}, []string{"qtype", "rcode"})
 	lv := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "mesosdns_dns_handler_duration_seconds",
+		Name:    "sextant_mesosdns_dns_handler_duration_seconds",
 		Help:    "Time to build a DNS reply, by path. The fast path is sampled (1 query in 64) so timing never dominates it.",
 		Buckets: []float64{1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 5e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 5},
 	}, []string{"path"})
 	m.forwarded = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "mesosdns_dns_forwarded_total",
+		Name: "sextant_mesosdns_dns_forwarded_total",
 		Help: "Queries for names outside the domain, by zone and result (ok, failed, refused).",
 	}, []string{"zone", "result"})
 	m.prepare = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "mesosdns_dns_prepare_seconds",
+		Name:    "sextant_mesosdns_dns_prepare_seconds",
 		Help:    "Time to prepare the DNS answers of a new record set.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
 	})
-	m.names = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mesosdns_dns_names", Help: "Names served in the domain."})
-	m.records = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mesosdns_records", Help: "Record values in the served record set, by type."}, []string{"type"})
-	m.serial = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mesosdns_soa_serial", Help: "SOA serial being served (Unix time of the last successful reload)."})
+	m.names = prometheus.NewGauge(prometheus.GaugeOpts{Name: "sextant_mesosdns_dns_names", Help: "Names served in the domain."})
+	m.records = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sextant_mesosdns_records", Help: "Record values in the served record set, by type."}, []string{"type"})
+	m.serial = prometheus.NewGauge(prometheus.GaugeOpts{Name: "sextant_mesosdns_soa_serial", Help: "SOA serial being served (Unix time of the last successful reload)."})
 	for _, c := range []prometheus.Collector{qv, lv, m.forwarded, m.prepare, m.names, m.records, m.serial} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
