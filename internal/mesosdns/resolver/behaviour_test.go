@@ -348,7 +348,7 @@ func TestMetrics(t *testing.T) {
 	if got := testutil.ToFloat64(r.m.serial); got != 5 {
 		t.Errorf("serial gauge %v", got)
 	}
-	n, err := testutil.GatherAndCount(reg, "mesosdns_dns_queries_total", "mesosdns_records")
+	n, err := testutil.GatherAndCount(reg, "sextant_mesosdns_dns_queries_total", "sextant_mesosdns_records")
 	if err != nil || n == 0 {
 		t.Errorf("gather: %d %v", n, err)
 	}
