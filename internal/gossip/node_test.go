@@ -42,9 +42,9 @@ type tnode struct {
 
 type nodeOpt func(*Config)
 
-func withKey(k []byte) nodeOpt      { return func(c *Config) { c.Key = k } }
-func withLabel(l string) nodeOpt    { return func(c *Config) { c.Label = l } }
-func withPort(p int) nodeOpt        { return func(c *Config) { c.BindPort = p } }
+func withKey(k []byte) nodeOpt   { return func(c *Config) { c.Key = k } }
+func withLabel(l string) nodeOpt { return func(c *Config) { c.Label = l } }
+func withPort(p int) nodeOpt     { return func(c *Config) { c.BindPort = p } }
 
 // startNode starts a member on 127.0.0.1 with a free port. Its node IP (in
 // metadata) is 10.0.0.<n> so reachability can be checked per node.
