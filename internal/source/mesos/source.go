@@ -98,8 +98,11 @@ type Options struct {
 	// Name is the Snapshot.Source of polled snapshots (default "mesos");
 	// streamed ones get Name + "-stream".
 	Name string
-	// Streamer, when set, is used to follow the leader's event stream.
+	// Streamer follows the leader's event stream (default: the v1
+	// operator API via OperatorStreamer). NoStream turns streaming off:
+	// polling only, as the original Mesos-DNS.
 	Streamer Streamer
+	NoStream bool
 	// StreamCoalesce is the minimum time between two builds from stream
 	// updates (default 20 ms): a burst of events yields one snapshot.
 	StreamCoalesce time.Duration
@@ -166,6 +169,11 @@ func (o *Options) fill() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.NoStream {
+		o.Streamer = nil
+	} else if o.Streamer == nil {
+		o.Streamer = defaultStreamer(o.Logger)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
