@@ -10,7 +10,6 @@ import (
 // they say so plainly.
 var errNotBuilt = errors.New("this command is not built yet")
 
-func runUp(context.Context, []string, io.Writer, io.Writer) error       { return errNotBuilt }
 func runMesosDNS(context.Context, []string, io.Writer, io.Writer) error { return errNotBuilt }
 func runAgent(context.Context, []string, io.Writer, io.Writer) error    { return errNotBuilt }
 func runMaster(context.Context, []string, io.Writer, io.Writer) error   { return errNotBuilt }

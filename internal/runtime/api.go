@@ -235,12 +235,11 @@ func (h *api) apps(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, err)
 			return
 		}
-		submitted, res, err := h.rt.CreateApp(a)
+		submitted, res, err := h.rt.CreateApp(a, &Origin{ClientIP: clientIP(r), URI: r.URL.Path})
 		if err != nil {
 			writeErr(w, err)
 			return
 		}
-		h.rt.Bus().Publish("api_post_event", map[string]any{"clientIp": clientIP(r), "uri": r.URL.Path, "appDefinition": submitted})
 		body := toMap(submitted)
 		body["tasksStaged"], body["tasksRunning"], body["tasksHealthy"], body["tasksUnhealthy"] = 0, 0, 0, 0
 		body["deployments"] = []map[string]string{{"id": res.DeploymentID}}
@@ -468,12 +467,11 @@ func (h *api) update(w http.ResponseWriter, r *http.Request, id string) {
 		writeErr(w, err)
 		return
 	}
-	app, res, err := h.rt.UpdateApp(a, boolParam(r, "force", false))
+	_, res, err := h.rt.UpdateApp(a, boolParam(r, "force", false), &Origin{ClientIP: clientIP(r), URI: r.URL.Path})
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	h.rt.Bus().Publish("api_post_event", map[string]any{"clientIp": clientIP(r), "uri": r.URL.Path, "appDefinition": app})
 	w.Header().Set("Marathon-Deployment-Id", res.DeploymentID)
 	code := http.StatusOK
 	if res.Created {

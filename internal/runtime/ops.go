@@ -179,15 +179,27 @@ func (r *Runtime) groupConflict(id string) bool {
 	return false
 }
 
-// CreateApp adds a new app (POST /v2/apps). It returns the definition as
-// submitted (service ports still 0, as Marathon answers) and the result.
-func (r *Runtime) CreateApp(a *marathon.App) (*marathon.App, Result, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.createLocked(a)
+// Origin names the API client of a change, for api_post_event; nil for
+// changes that do not come from the app API.
+type Origin struct {
+	ClientIP, URI string
 }
 
-func (r *Runtime) createLocked(a *marathon.App) (*marathon.App, Result, error) {
+func (r *Runtime) apiPostLocked(o *Origin, a *marathon.App) {
+	if o != nil {
+		r.bus.Publish("api_post_event", map[string]any{"clientIp": o.ClientIP, "uri": o.URI, "appDefinition": a})
+	}
+}
+
+// CreateApp adds a new app (POST /v2/apps). It returns the definition as
+// submitted (service ports still 0, as Marathon answers) and the result.
+func (r *Runtime) CreateApp(a *marathon.App, o *Origin) (*marathon.App, Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.createLocked(a, o)
+}
+
+func (r *Runtime) createLocked(a *marathon.App, o *Origin) (*marathon.App, Result, error) {
 	if r.closing {
 		return nil, Result{}, marathon.Errorf(http.StatusServiceUnavailable, "Runtime is shutting down")
 	}
@@ -207,6 +219,7 @@ func (r *Runtime) createLocked(a *marathon.App) (*marathon.App, Result, error) {
 	}
 	r.apps[a.ID] = &appRec{app: a, tasks: map[string]*task{}}
 	_ = r.saveLocked()
+	r.apiPostLocked(o, submitted)
 	d := r.newDeploymentLocked(now, a.ID, "StartApplication", "ScaleApplication")
 	r.bus.Publish("group_change_success", map[string]any{"groupId": parentGroup(a.ID), "version": now})
 	r.publishLocked()
@@ -225,12 +238,12 @@ func parentGroup(id string) string {
 // UpdateApp replaces an app's definition (PUT), creating it when absent.
 // A change of instances only is a scale (tasks kept); any other change is
 // a new config version (tasks replaced per upgradeStrategy).
-func (r *Runtime) UpdateApp(a *marathon.App, force bool) (*marathon.App, Result, error) {
+func (r *Runtime) UpdateApp(a *marathon.App, force bool, o *Origin) (*marathon.App, Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ar, ok := r.apps[a.ID]
 	if !ok {
-		return r.createLocked(a)
+		return r.createLocked(a, o)
 	}
 	if ar.depID != "" {
 		if !force {
@@ -252,6 +265,7 @@ func (r *Runtime) UpdateApp(a *marathon.App, force bool) (*marathon.App, Result,
 	}
 	ar.app = a
 	_ = r.saveLocked()
+	r.apiPostLocked(o, a)
 	d := r.newDeploymentLocked(now, a.ID, step)
 	r.bus.Publish("group_change_success", map[string]any{"groupId": parentGroup(a.ID), "version": now})
 	r.publishLocked()
