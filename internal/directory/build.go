@@ -117,7 +117,7 @@ func buildZone(name string, version uint64, recs []Record, probs *[]model.Proble
 		}
 		ok = append(ok, r)
 	}
-	z, err := NewZone(name, version, ok)
+	z, err := newZone(name, version, ok, false)
 	if err != nil {
 		*probs = append(*probs, model.Problem{Item: "zone " + strconv.Quote(name), Field: "records", Reason: err.Error()})
 		z, _ = NewZone(name, version, Apex(name))

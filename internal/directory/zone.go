@@ -36,7 +36,12 @@ type Record struct {
 	Target string
 	// SRV fields.
 	Priority, Weight, Port uint16
-	// SOA fields besides mname.
+	// SOA holds the SOA fields besides mname (nil for other types).
+	SOA *SOA
+}
+
+// SOA is the data of an SOA record besides its mname (Record.Target).
+type SOA struct {
 	Rname                                   string
 	Serial, Refresh, Retry, Expire, Minimum uint32
 }
@@ -68,29 +73,40 @@ func (r *Record) RR() dns.RR {
 	case dns.TypeNS:
 		return &dns.NS{Hdr: h, Ns: dns.Fqdn(r.Target)}
 	case dns.TypeSOA:
-		return &dns.SOA{Hdr: h, Ns: dns.Fqdn(r.Target), Mbox: dns.Fqdn(r.Rname), Serial: r.Serial,
-			Refresh: r.Refresh, Retry: r.Retry, Expire: r.Expire, Minttl: r.Minimum}
+		return &dns.SOA{Hdr: h, Ns: dns.Fqdn(r.Target), Mbox: dns.Fqdn(r.SOA.Rname), Serial: r.SOA.Serial,
+			Refresh: r.SOA.Refresh, Retry: r.SOA.Retry, Expire: r.SOA.Expire, Minttl: r.SOA.Minimum}
 	}
 	return nil
 }
 
 func compareRecords(a, b Record) int {
-	return cmp.Or(
-		cmp.Compare(a.Name, b.Name),
-		cmp.Compare(a.Type, b.Type),
-		a.Addr.Compare(b.Addr),
-		cmp.Compare(a.Target, b.Target),
-		cmp.Compare(a.Port, b.Port),
-		cmp.Compare(a.Priority, b.Priority),
-		cmp.Compare(a.Weight, b.Weight),
-		cmp.Compare(a.TTL, b.TTL),
-		cmp.Compare(a.Rname, b.Rname),
-		cmp.Compare(a.Serial, b.Serial),
-		cmp.Compare(a.Refresh, b.Refresh),
-		cmp.Compare(a.Retry, b.Retry),
-		cmp.Compare(a.Expire, b.Expire),
-		cmp.Compare(a.Minimum, b.Minimum),
-	)
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	if a.Type != b.Type {
+		return cmp.Compare(a.Type, b.Type)
+	}
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Target, b.Target); c != 0 {
+		return c
+	}
+	if a.Port != b.Port || a.Priority != b.Priority || a.Weight != b.Weight || a.TTL != b.TTL {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Priority, b.Priority),
+			cmp.Compare(a.Weight, b.Weight), cmp.Compare(a.TTL, b.TTL))
+	}
+	switch {
+	case a.SOA == nil && b.SOA == nil:
+		return 0
+	case a.SOA == nil:
+		return -1
+	case b.SOA == nil:
+		return 1
+	}
+	x, y := a.SOA, b.SOA
+	return cmp.Or(strings.Compare(x.Rname, y.Rname), cmp.Compare(x.Serial, y.Serial), cmp.Compare(x.Refresh, y.Refresh),
+		cmp.Compare(x.Retry, y.Retry), cmp.Compare(x.Expire, y.Expire), cmp.Compare(x.Minimum, y.Minimum))
 }
 
 // Zone is one whole zone as built and distributed: dcos-net replaces a
@@ -109,8 +125,8 @@ type Zone struct {
 // Apex returns the SOA and NS records dcos-net adds at every zone's apex.
 func Apex(zone string) []Record {
 	return []Record{
-		{Name: zone, Type: dns.TypeSOA, TTL: SOATTL, Target: NameServer, Rname: Hostmaster,
-			Serial: 1, Refresh: 60, Retry: 180, Expire: 86400, Minimum: 1},
+		{Name: zone, Type: dns.TypeSOA, TTL: SOATTL, Target: NameServer,
+			SOA: &SOA{Rname: Hostmaster, Serial: 1, Refresh: 60, Retry: 180, Expire: 86400, Minimum: 1}},
 		{Name: zone, Type: dns.TypeNS, TTL: NSTTL, Target: NameServer},
 	}
 }
@@ -121,6 +137,12 @@ func Apex(zone string) []Record {
 // reference counting). The zone must hold exactly one SOA, at its apex.
 // The records slice is not retained.
 func NewZone(name string, version uint64, records []Record) (*Zone, error) {
+	return newZone(name, version, records, true)
+}
+
+// newZone is NewZone; check false skips the per-record validation for
+// records the caller has just validated.
+func newZone(name string, version uint64, records []Record, check bool) (*Zone, error) {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	if err := checkName(name); err != nil {
 		return nil, fmt.Errorf("zone %q: name: %w", name, err)
@@ -131,9 +153,15 @@ func NewZone(name string, version uint64, records []Record) (*Zone, error) {
 		r := &recs[i]
 		r.Name = strings.ToLower(strings.TrimSuffix(r.Name, "."))
 		r.Target = strings.ToLower(strings.TrimSuffix(r.Target, "."))
-		r.Rname = strings.ToLower(strings.TrimSuffix(r.Rname, "."))
-		if err := checkRecord(name, r); err != nil {
-			return nil, fmt.Errorf("zone %q: record %d (%s): %w", name, i, r.Name, err)
+		if r.SOA != nil {
+			soa := *r.SOA
+			soa.Rname = strings.ToLower(strings.TrimSuffix(soa.Rname, "."))
+			r.SOA = &soa
+		}
+		if check {
+			if err := checkRecord(name, r); err != nil {
+				return nil, fmt.Errorf("zone %q: record %d (%s): %w", name, i, r.Name, err)
+			}
 		}
 		if r.Type == dns.TypeSOA {
 			soas++
@@ -188,7 +216,7 @@ func checkRecord(zone string, r *Record) error {
 	// Fields a type does not use must be zero so that equal records encode
 	// equally.
 	srvZero := r.Priority == 0 && r.Weight == 0 && r.Port == 0
-	soaZero := r.Rname == "" && r.Serial == 0 && r.Refresh == 0 && r.Retry == 0 && r.Expire == 0 && r.Minimum == 0
+	soaZero := r.SOA == nil
 	switch r.Type {
 	case dns.TypeA, dns.TypeAAAA:
 		if r.Type == dns.TypeA && !r.Addr.Is4() {
@@ -216,7 +244,10 @@ func checkRecord(zone string, r *Record) error {
 		if err := checkName(r.Target); err != nil {
 			return fmt.Errorf("mname: %w", err)
 		}
-		if err := checkName(r.Rname); err != nil {
+		if r.SOA == nil {
+			return errors.New("soa: SOA record without SOA data")
+		}
+		if err := checkName(r.SOA.Rname); err != nil {
 			return fmt.Errorf("rname: %w", err)
 		}
 		if r.Addr.IsValid() || !srvZero {
@@ -284,8 +315,8 @@ func (z *Zone) MarshalBinary() ([]byte, error) {
 				b = appendString(b, r.Target)
 			case dns.TypeSOA:
 				b = appendString(b, r.Target)
-				b = appendString(b, r.Rname)
-				for _, v := range []uint32{r.Serial, r.Refresh, r.Retry, r.Expire, r.Minimum} {
+				b = appendString(b, r.SOA.Rname)
+				for _, v := range []uint32{r.SOA.Serial, r.SOA.Refresh, r.SOA.Retry, r.SOA.Expire, r.SOA.Minimum} {
 					b = binary.AppendUvarint(b, uint64(v))
 				}
 			default:
@@ -439,7 +470,8 @@ func (z *Zone) UnmarshalBinary(b []byte) error {
 				if r.Target, err = d.str(rf + " mname"); err != nil {
 					return err
 				}
-				if r.Rname, err = d.str(rf + " rname"); err != nil {
+				soa := &SOA{}
+				if soa.Rname, err = d.str(rf + " rname"); err != nil {
 					return err
 				}
 				var v [5]uint64
@@ -448,7 +480,8 @@ func (z *Zone) UnmarshalBinary(b []byte) error {
 						return err
 					}
 				}
-				r.Serial, r.Refresh, r.Retry, r.Expire, r.Minimum = uint32(v[0]), uint32(v[1]), uint32(v[2]), uint32(v[3]), uint32(v[4])
+				soa.Serial, soa.Refresh, soa.Retry, soa.Expire, soa.Minimum = uint32(v[0]), uint32(v[1]), uint32(v[2]), uint32(v[3]), uint32(v[4])
+				r.SOA = soa
 			default:
 				return d.errf(rf+" type", "unsupported record type %d", t)
 			}

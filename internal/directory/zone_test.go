@@ -52,7 +52,7 @@ func TestNewZoneBad(t *testing.T) {
 		want string
 	}{
 		{"no soa", zn, []Record{a("x."+zn, "1.2.3.4")}, "soa"},
-		{"two soas", zn, append(Apex(zn), Apex(zn)[0], Record{Name: zn, Type: dns.TypeSOA, TTL: 5, Target: "x", Rname: "y", Serial: 2}), "soa"},
+		{"two soas", zn, append(Apex(zn), Apex(zn)[0], Record{Name: zn, Type: dns.TypeSOA, TTL: 5, Target: "x", SOA: &SOA{Rname: "y", Serial: 2}}), "soa"},
 		{"outside zone", zn, append(Apex(zn), a("x.other", "1.2.3.4")), "not in zone"},
 		{"suffix but not label", zn, append(Apex(zn), a("xz.thisdcos.directory", "1.2.3.4")), "not in zone"},
 		{"A with v6", zn, append(Apex(zn), a("x."+zn, "::1")), "addr"},
@@ -62,7 +62,7 @@ func TestNewZoneBad(t *testing.T) {
 		{"long label", zn, append(Apex(zn), a(strings.Repeat("x", 64)+"."+zn, "1.2.3.4")), "63"},
 		{"unsupported type", zn, append(Apex(zn), Record{Name: "x." + zn, Type: dns.TypeTXT, Target: "x"}), "type"},
 		{"cname without target", zn, append(Apex(zn), Record{Name: "x." + zn, Type: dns.TypeCNAME}), "target"},
-		{"soa below apex", zn, []Record{{Name: "x." + zn, Type: dns.TypeSOA, Target: "a", Rname: "b"}}, "apex"},
+		{"soa below apex", zn, []Record{{Name: "x." + zn, Type: dns.TypeSOA, Target: "a", SOA: &SOA{Rname: "b"}}}, "apex"},
 		{"mixed data", zn, append(Apex(zn), Record{Name: "x." + zn, Type: dns.TypeA, Addr: netip.MustParseAddr("1.2.3.4"), Port: 3}), "data"},
 		{"bad zone name", "", Apex(""), "name"},
 	}
