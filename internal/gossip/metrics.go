@@ -48,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sextant_gossip_payload_bytes_sent_total",
-			Help: "Encoded (possibly compressed) zone message bytes sent over reliable streams or queued for broadcast.",
+			Help: "Encoded (possibly compressed) zone message bytes sent directly to members (gossip relays not counted).",
 		}),
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sextant_gossip_zone_versions_published_total",

@@ -39,10 +39,11 @@ type MemberInfo struct {
 	State State
 }
 
-// broadcastMax: zone messages up to this size travel piggybacked on
-// memberlist's UDP gossip (relayed by every node that applies them);
-// larger ones go over TCP from the publisher to each member. memberlist's
-// UDP packets are 1400 bytes including label, encryption and framing.
+// broadcastMax: zone messages up to this size are also queued for
+// memberlist's UDP gossip (relayed by every node that applies them) and
+// sent directly as one UDP packet; larger ones go over TCP only.
+// memberlist's UDP packets are 1400 bytes including label, encryption and
+// framing.
 const broadcastMax = 1000
 
 // ingestDepth bounds the queue between memberlist's receive loops and our
@@ -64,9 +65,12 @@ const sendWorkers = 4
 //     strictly increasing stamps: never the same version twice, never an
 //     older one. Versions superseded before OnUpdate ran are skipped
 //     (whole-zone replacement makes intermediate versions useless).
-//   - Delivery: small zones ride memberlist's gossip broadcasts (a newer
-//     version of a zone replaces the older one in the queue); large zones
-//     go over TCP from the publisher to every member. Every push/pull
+//   - Delivery: the publisher sends each new version straight to every
+//     alive member: small zones (≤ 1000 bytes encoded) as one UDP packet,
+//     also queued as a memberlist gossip broadcast that every receiver
+//     relays (a newer version of a zone replaces the older one in the
+//     queue), so a lost packet is repaired within a few gossip rounds;
+//     large zones over TCP (compressed with DEFLATE). Every push/pull
 //     (Timers.PushPullInterval, and on Join) exchanges a digest of
 //     (name, version, origin), and each side sends the other the zones it
 //     lacks, so a restarted or partitioned node catches up.
@@ -376,9 +380,7 @@ func (n *Node) publish(name string, payload []byte, reassert bool) (uint64, erro
 		}
 		n.zones[name] = z
 		n.localPub[name] = z
-		if len(wire) > broadcastMax {
-			n.outbound[outKey{name: name}] = struct{}{}
-		}
+		n.outbound[outKey{name: name}] = struct{}{}
 		n.mu.Unlock()
 		n.met.published.Inc()
 		if reassert {
@@ -386,11 +388,9 @@ func (n *Node) publish(name string, payload []byte, reassert bool) (uint64, erro
 		}
 		n.met.zoneVersion.WithLabelValues(name).Set(float64(v))
 		if len(wire) <= broadcastMax {
-			n.met.bytesOut.Add(float64(len(wire)))
 			n.bq.QueueBroadcast(&zoneBroadcast{name: name, msg: wire})
-		} else {
-			signal(n.sendCh)
 		}
+		signal(n.sendCh)
 		signal(n.notifyCh)
 		n.log.Debug("zone published", "zone", name, "version", v, "bytes", len(payload), "wire_bytes", len(wire), "reassert", reassert)
 		return v, nil
@@ -531,14 +531,17 @@ func (n *Node) handleDigest(b []byte) {
 }
 
 type sendJob struct {
-	to   *memberlist.Node
-	zone string
-	msg  []byte
+	to       *memberlist.Node
+	zone     string
+	msg      []byte
+	reliable bool
 }
 
-// sendLoop performs reliable (TCP) sends: large zones to every member after
-// a publish, and zones a peer lacks after push/pull. It always sends the
-// newest held version, so a superseded version is never sent.
+// sendLoop performs direct sends: after a publish, the zone to every alive
+// member (one UDP packet when small, which the broadcast queue then backs
+// up; TCP when large), and after push/pull the zones a peer lacks (TCP).
+// It always sends the newest held version, so a superseded version is
+// never sent.
 func (n *Node) sendLoop() {
 	defer n.wg.Done()
 	for {
@@ -560,8 +563,9 @@ func (n *Node) sendLoop() {
 				}
 				jobs = append(jobs, sendJob{
 					to:   &memberlist.Node{Name: m.Name, Addr: net.IP(m.Addr.Addr().AsSlice()), Port: m.Addr.Port()},
-					zone: k.name,
-					msg:  z.wire,
+					zone:     k.name,
+					msg:      z.wire,
+					reliable: k.target != "" || len(z.wire) > broadcastMax,
 				})
 			}
 		}
@@ -580,7 +584,11 @@ func (n *Node) runJobs(jobs []sendJob) {
 	for range min(sendWorkers, len(jobs)) {
 		wg.Go(func() {
 			for j := range ch {
-				if err := n.ml.SendReliable(j.to, j.msg); err != nil {
+				send := n.ml.SendBestEffort
+				if j.reliable {
+					send = n.ml.SendReliable
+				}
+				if err := send(j.to, j.msg); err != nil {
 					n.met.sendErrors.Inc()
 					n.log.Debug("zone send failed", "peer", j.to.Name, "zone", j.zone, "err", err)
 					continue
