@@ -562,7 +562,7 @@ func (n *Node) sendLoop() {
 					continue
 				}
 				jobs = append(jobs, sendJob{
-					to:   &memberlist.Node{Name: m.Name, Addr: net.IP(m.Addr.Addr().AsSlice()), Port: m.Addr.Port()},
+					to:       &memberlist.Node{Name: m.Name, Addr: net.IP(m.Addr.Addr().AsSlice()), Port: m.Addr.Port()},
 					zone:     k.name,
 					msg:      z.wire,
 					reliable: k.target != "" || len(z.wire) > broadcastMax,
