@@ -11,7 +11,4 @@ import (
 var errNotBuilt = errors.New("this command is not built yet")
 
 func runMesosDNS(context.Context, []string, io.Writer, io.Writer) error { return errNotBuilt }
-func runAgent(context.Context, []string, io.Writer, io.Writer) error    { return errNotBuilt }
-func runMaster(context.Context, []string, io.Writer, io.Writer) error   { return errNotBuilt }
-func runApp(context.Context, []string, io.Writer, io.Writer) error      { return errNotBuilt }
 func runDig(context.Context, []string, io.Writer, io.Writer) error      { return errNotBuilt }
