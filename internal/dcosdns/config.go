@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/sextantdc/sextant/internal/directory"
 )
 
 // Config is the dcos-dns configuration file (`dcos-dns.json`, spec §A.1)
@@ -250,42 +252,22 @@ func parseUpstream(s string) (string, error) {
 	return netip.AddrPortFrom(a, uint16(p)).String(), nil
 }
 
-// CustomZones builds the custom CNAME zones of the config.
-func (c *Config) CustomZones() ([]*Zone, []error) {
-	var out []*Zone
-	var errs []error
+// CustomZones converts the `zones` key for the zone builder.
+func (c *Config) CustomZones() []directory.CustomZone {
 	names := make([]string, 0, len(c.Zones))
 	for z := range c.Zones {
 		names = append(names, z)
 	}
 	sort.Strings(names)
+	out := make([]directory.CustomZone, 0, len(names))
 	for _, z := range names {
-		var rrs []dns.RR
+		cz := directory.CustomZone{Name: z}
 		for _, e := range c.Zones[z] {
-			owner := dns.Fqdn(strings.ToLower(e.Name))
-			if !dns.IsSubDomain(z, owner) {
-				owner = strings.ToLower(strings.TrimSuffix(e.Name, ".")) + "." + z
-			}
-			if _, ok := dns.IsDomainName(owner); !ok {
-				errs = append(errs, fmt.Errorf("zone %s: name %q is not a domain name; skipped", z, e.Name))
-				continue
-			}
-			target := dns.Fqdn(strings.ToLower(e.Value))
-			if _, ok := dns.IsDomainName(target); !ok {
-				errs = append(errs, fmt.Errorf("zone %s: value %q is not a domain name; skipped", z, e.Value))
-				continue
-			}
-			rrs = append(rrs, &dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: DataTTL}, Target: target})
+			cz.CNAMEs = append(cz.CNAMEs, directory.CNAME{Name: e.Name, Value: e.Value})
 		}
-		zone, err := NewZone(z, 0, rrs)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if zone != nil {
-			out = append(out, zone)
-		}
+		out = append(out, cz)
 	}
-	return out, errs
+	return out
 }
 
 // DefaultConfig is the configuration used without a file.

@@ -10,6 +10,13 @@ import (
 	"strconv"
 )
 
+// SpartanIPs are the DNS listener addresses of a DC/OS agent (spec §0.4).
+var SpartanIPs = []netip.Addr{
+	netip.MustParseAddr("198.51.100.1"),
+	netip.MustParseAddr("198.51.100.2"),
+	netip.MustParseAddr("198.51.100.3"),
+}
+
 // Iface is one host interface and its addresses.
 type Iface struct {
 	Name  string

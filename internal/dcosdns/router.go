@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sextantdc/sextant/internal/directory"
 	"github.com/sextantdc/sextant/internal/dnsserver"
 	"github.com/sextantdc/sextant/internal/forward"
 )
@@ -42,9 +43,6 @@ type Route struct {
 	// Zone is the matched forward zone (ToZone), "mesos." (ToMesos) or "."
 	// (ToUpstream); the metrics' zone label.
 	Zone string
-	// Alias rewriting (rules 1–4): Canonical is the suffix to resolve,
-	// Alias the suffix the client asked for; empty when no alias applied.
-	Alias, Canonical string
 }
 
 // Router applies the dcos-dns routing table (spec §A.2) to names.
@@ -68,7 +66,8 @@ func NewRouter(clusterID string, forwardZones []string) *Router {
 	return r
 }
 
-// Route classifies a lower-case FQDN. First match wins.
+// Route classifies a lower-case FQDN. First match wins. Rules 1–4 are
+// aliases of local names: the local index (directory.Index) rewrites them.
 func (r *Router) Route(name string) Route {
 	labels := dns.SplitDomainName(name) // nil for "."
 	n := len(labels)
@@ -80,21 +79,16 @@ func (r *Router) Route(name string) Route {
 	}
 	// 1. *.dclb.thisdcos.directory → *.l4lb.thisdcos.directory
 	if n >= 4 && last(1) == "directory" && last(2) == "thisdcos" && last(3) == "dclb" {
-		return Route{Dest: ToLocal, Alias: ".dclb.thisdcos.directory.", Canonical: ".l4lb.thisdcos.directory."}
+		return Route{Dest: ToLocal}
 	}
+	// 2. *.dclb.thisdcos.global → *.l4lb.thisdcos.directory
+	// 3. *.<label>.thisdcos.global → *.<label>.thisdcos.directory
 	if n >= 4 && last(1) == "global" && last(2) == "thisdcos" {
-		// 2. *.dclb.thisdcos.global → *.l4lb.thisdcos.directory
-		if last(3) == "dclb" {
-			return Route{Dest: ToLocal, Alias: ".dclb.thisdcos.global.", Canonical: ".l4lb.thisdcos.directory."}
-		}
-		// 3. *.<label>.thisdcos.global → *.<label>.thisdcos.directory
-		l := last(3)
-		return Route{Dest: ToLocal, Alias: "." + l + ".thisdcos.global.", Canonical: "." + l + ".thisdcos.directory."}
+		return Route{Dest: ToLocal}
 	}
 	// 4. *.<label>.<cryptoid>.dcos.directory, only for this cluster's id.
 	if r.clusterID != "" && n >= 5 && last(1) == "directory" && last(2) == "dcos" && last(3) == r.clusterID {
-		l := last(4)
-		return Route{Dest: ToLocal, Alias: "." + l + "." + r.clusterID + ".dcos.directory.", Canonical: "." + l + ".thisdcos.directory."}
+		return Route{Dest: ToLocal}
 	}
 	switch {
 	case n >= 1 && last(1) == "mesos": // 5
@@ -118,7 +112,7 @@ func (r *Router) Route(name string) Route {
 // through the forwarders. It implements dnsserver.Handler.
 type Handler struct {
 	router *Router
-	zones  atomic.Pointer[Zones]
+	index  atomic.Pointer[directory.Index]
 	// fwd forwards by route; wrapped by the cache when one is configured.
 	fwd forward.Forwarder
 	// mesos, zone forwarders and upstream, consulted by forwardRoute.
@@ -159,7 +153,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if h.router == nil {
 		h.router = NewRouter("", nil)
 	}
-	h.zones.Store(NewZones())
+	h.index.Store(directory.NewIndex(directory.Options{}))
 	h.metrics = &handlerMetrics{
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: cfg.Namespace, Name: "queries_total",
 			Help: "DNS queries by routing destination."}, []string{"route"}),
@@ -188,11 +182,11 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	return h, nil
 }
 
-// SetZones swaps the zone set atomically.
-func (h *Handler) SetZones(z *Zones) { h.zones.Store(z) }
+// SetIndex swaps the local zones atomically.
+func (h *Handler) SetIndex(ix *directory.Index) { h.index.Store(ix) }
 
-// Zones returns the current zone set.
-func (h *Handler) Zones() *Zones { return h.zones.Load() }
+// Index returns the local zones.
+func (h *Handler) Index() *directory.Index { return h.index.Load() }
 
 // AnswerFast implements dnsserver.Handler; every query takes the parsed
 // path (local answers rotate per query ID and forwarded ones need parsing).
@@ -228,16 +222,7 @@ func (h *Handler) Answer(ctx context.Context, req *dns.Msg, network string) *dns
 	}
 	h.metrics.queries.WithLabelValues(rt.Dest.String()).Inc()
 	if rt.Dest == ToLocal {
-		name := qname
-		if rt.Alias != "" {
-			name = rewriteSuffix(qname, rt.Alias, rt.Canonical)
-		}
-		m := answerLocal(req, name, h.zones.Load())
-		if rt.Alias != "" {
-			// answerLocal echoed the client's question; only the records
-			// need renaming back.
-			renameReply(m, rt.Canonical, rt.Alias)
-		}
+		m := h.index.Load().Reply(req)
 		fitReply(req, m, network)
 		return m
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/sextantdc/sextant/internal/directory"
 	"github.com/sextantdc/sextant/internal/dnsserver"
 	"github.com/sextantdc/sextant/internal/testutil"
 )
@@ -107,7 +107,8 @@ func TestSpartanHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.SetZones(NewZones(StaticZones(nil, netip.Addr{}, nil)...))
+	local, _ := directory.BuildLocal(directory.Config{})
+	h.SetIndex(directory.NewIndex(directory.Options{}, local...))
 	ctx, cancel := context.WithCancel(t.Context())
 	var srvs []*dnsserver.Server
 	for _, a := range ListenAddrs(SpartanIPs, 53) {

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sextantdc/sextant/internal/dcosdns"
+	"github.com/sextantdc/sextant/internal/mesos/operator"
+	"github.com/sextantdc/sextant/internal/mesos/state"
+	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/obs"
+	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
+)
+
+// runMaster runs the master roles: the Mesos source, and the DNS role that
+// builds the cluster zones when this master leads the gossip cluster and
+// answers them like every node.
+func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("master", stderr)
+	var f dnsFlags
+	f.register(fs, dcosdns.RoleMaster)
+	var mesos string
+	var refresh time.Duration
+	var noStream bool
+	fs.StringVar(&mesos, "mesos", "", "Mesos masters: host:port[,host:port…] or zk://host:port/mesos (required)")
+	fs.DurationVar(&refresh, "mesos-refresh", 30*time.Second, "Mesos state poll interval (the safety net when the operator-API stream runs)")
+	fs.BoolVar(&noStream, "no-stream", false, "poll only; do not follow the Mesos operator-API event stream")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if hasHelp(args) {
+		return nil
+	}
+	if mesos == "" {
+		fmt.Fprintln(stderr, "sextant master: --mesos is required")
+		return errUsage
+	}
+	log := f.logger(stderr)
+	o, err := f.options(dcosdns.RoleMaster, log)
+	if err != nil {
+		return err
+	}
+	o.Registry = obs.NewRegistry()
+	so := mesossrc.Options{RefreshInterval: refresh, Logger: log.With("component", "mesos-source"), Registerer: o.Registry}
+	if strings.HasPrefix(mesos, "zk://") || strings.HasPrefix(mesos, "file://") {
+		z, err := mesossrc.ParseZKURL(mesos, os.ReadFile)
+		if err != nil {
+			return fmt.Errorf("--mesos: %w", err)
+		}
+		so.ZK = &z
+	} else {
+		for _, m := range strings.Split(mesos, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				so.Masters = append(so.Masters, m)
+			}
+		}
+	}
+	if !noStream {
+		so.Streamer = mesossrc.StreamFunc(func(ctx context.Context, c *http.Client, base string, onState func(*state.State)) error {
+			err := operator.Stream(ctx, c, base, operator.Options{Logger: log.With("component", "mesos-stream")}, onState)
+			if errors.Is(err, operator.ErrNotSupported) {
+				return fmt.Errorf("%w: %w", mesossrc.ErrStreamUnsupported, err)
+			}
+			return err
+		})
+	}
+	// Latest snapshot wins: the source never blocks on a slow builder.
+	snaps := make(chan *model.Snapshot, 1)
+	src, err := mesossrc.New(so, func(s *model.Snapshot) {
+		for {
+			select {
+			case snaps <- s:
+				return
+			default:
+			}
+			select {
+			case <-snaps:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	o.Snapshots = snaps
+	o.Ready = readyPrinter(stdout)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srcErr := make(chan error, 1)
+	go func() {
+		err := src.Run(ctx)
+		if err != nil {
+			cancel()
+		}
+		srcErr <- err
+	}()
+	err = dcosdns.Run(ctx, o)
+	cancel()
+	if serr := <-srcErr; serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}

@@ -1,0 +1,603 @@
+package dcosdns
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sextantdc/sextant/internal/directory"
+	"github.com/sextantdc/sextant/internal/dnsserver"
+	"github.com/sextantdc/sextant/internal/forward"
+	"github.com/sextantdc/sextant/internal/gossip"
+	"github.com/sextantdc/sextant/internal/mesosdns/records"
+	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/obs"
+	"github.com/sextantdc/sextant/internal/vip"
+)
+
+// Role is what kind of node runs the DNS role.
+type Role string
+
+// Roles.
+const (
+	RoleAgent  Role = "agent"
+	RoleMaster Role = "master"
+)
+
+// Defaults of the role.
+const (
+	// DefaultListen is the rootless DNS listener used when nothing else
+	// is configured (dcos-dns' sample configuration port).
+	DefaultListen = "127.0.0.1:8053"
+	// DefaultAPIAddr is dcos_rest's address (spec §D).
+	DefaultAPIAddr = "127.0.0.1:62080"
+	// DefaultPublishInterval is the leader's minimum time between two
+	// pushes of one zone (spec §A.7: at most once per second).
+	DefaultPublishInterval = time.Second
+	// VIPsItem is the gossip item carrying the /v1/vips document.
+	VIPsItem = "_vips"
+	// metricNamespace prefixes the §A.10 metric names.
+	metricNamespace = "dcos_dns"
+)
+
+// GossipOptions configure cluster membership (package gossip).
+type GossipOptions struct {
+	// NodeName is unique in the cluster; the alive master with the lowest
+	// name leads (builds and publishes the zones).
+	NodeName string
+	// Bind is "ip:port" for memberlist (UDP and TCP); port 0 picks one.
+	Bind string
+	// Advertise is "ip:port" other members dial; empty means Bind.
+	Advertise string
+	// Join lists "ip:port" of members to contact at start.
+	Join []string
+	// Key is the cluster key (16, 24 or 32 bytes); Label the cluster
+	// label. Members with another key or label cannot join.
+	Key   []byte
+	Label string
+	// Timers are memberlist's; zero means gossip.LANTimers().
+	Timers gossip.Timers
+}
+
+// Ready reports what Run bound.
+type Ready struct {
+	DNS    []string // "ip:port" of every DNS listener (UDP and TCP)
+	API    string   // HTTP API "ip:port", "" when off
+	Gossip string   // gossip "ip:port", "" when standalone
+	// Spartan is the device holding the spartan addresses ("" when not set up).
+	Spartan string
+}
+
+// Options configure Run. Zero values take the defaults noted.
+type Options struct {
+	Role Role
+	// Config is the dcos-dns.json content (nil: DefaultConfig()).
+	Config *Config
+	// Listen are explicit DNS listen addresses "ip:port"; they override
+	// the config file's bind_* keys and the spartan setup.
+	Listen []string
+	// SetupSpartan (agents, needs CAP_NET_ADMIN) creates the spartan
+	// interface, or puts its addresses on lo when the kernel has no dummy
+	// driver, listens there, and removes them on shutdown.
+	SetupSpartan bool
+	// APIAddr is the HTTP API address; "" turns the API off.
+	APIAddr string
+	// MesosDNS are the `.mesos` upstreams ("ip:port" of every master's
+	// Mesos-DNS; dcos-dns used <master>:61053).
+	MesosDNS []string
+	// Masters are the master IPs: zk-1…5.zk and master.dcos.thisdcos.directory.
+	Masters []netip.Addr
+	// NodeIP is this node's private IP (thisnode.thisdcos.directory).
+	NodeIP netip.Addr
+	// ClusterID is the <cryptoid> of rule-4 aliases ("" disables them).
+	ClusterID string
+	// Snapshots feed the zone builder (masters). Only the leader builds
+	// and publishes; without Gossip the node installs its own zones.
+	Snapshots <-chan *model.Snapshot
+	// Gossip, when set, joins the cluster; nil runs standalone.
+	Gossip *GossipOptions
+	// VIP configures the VIP allocation ranges.
+	VIP vip.Config
+	// CacheSize bounds the forwarded-answer cache (0: default, <0: off).
+	CacheSize int
+	// ForwardTimeout is the per-attempt upstream timeout (0: 5 s).
+	ForwardTimeout time.Duration
+	// PublishInterval is the leader's minimum time between pushes of a zone.
+	PublishInterval time.Duration
+	// UDPSockets per listener (0: one per core).
+	UDPSockets int
+	Logger     *slog.Logger
+	// Registry receives every metric (nil: a new one, with Go and process
+	// collectors, served on the API's /metrics).
+	Registry *prometheus.Registry
+	// Ready is called once everything is bound.
+	Ready func(Ready)
+	// Version is reported by /v1/version's "Version" field when set.
+	Version string
+}
+
+// node is the running role.
+type node struct {
+	o       Options
+	log     *slog.Logger
+	cfg     *Config
+	handler *Handler
+	gossip  *gossip.Node
+	reg     *prometheus.Registry
+
+	zoneRecords *prometheus.GaugeVec
+	zonePush    *prometheus.SummaryVec
+
+	mu       sync.Mutex
+	local    []*directory.Zone          // guarded by mu
+	received map[string]*directory.Zone // guarded by mu: gossiped or self-built zones
+	vips     []byte                     // guarded by mu: /v1/vips JSON
+	updated  time.Time                  // guarded by mu
+}
+
+// Run runs the DNS role until ctx ends, then shuts down cleanly (listeners
+// closed, gossip left, spartan addresses removed) and returns nil. It
+// returns an error when something cannot start.
+func Run(ctx context.Context, o Options) (err error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = obs.NewRegistry()
+	}
+	if o.Config == nil {
+		o.Config = DefaultConfig()
+	}
+	if o.Role == "" {
+		o.Role = RoleAgent
+	}
+	if o.PublishInterval <= 0 {
+		o.PublishInterval = DefaultPublishInterval
+	}
+	n := &node{o: o, log: o.Logger.With("component", "dcos-dns"), cfg: o.Config, reg: o.Registry, received: map[string]*directory.Zone{}}
+	n.zoneRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricNamespace, Name: "zone_records",
+		Help: "Records in each zone served."}, []string{"zone"})
+	n.zonePush = prometheus.NewSummaryVec(prometheus.SummaryOpts{Namespace: metricNamespace, Name: "zone_push_duration_seconds",
+		Help: "Time the leader took to build and publish a zone."}, []string{"zone"})
+	for _, c := range []prometheus.Collector{n.zoneRecords, n.zonePush} {
+		if err := n.reg.Register(c); err != nil {
+			return fmt.Errorf("dcos-dns metrics: %w", err)
+		}
+	}
+
+	h, err := n.newHandler()
+	if err != nil {
+		return err
+	}
+	n.handler = h
+	local, probs := directory.BuildLocal(directory.Config{Masters: o.Masters, NodeIP: o.NodeIP, CustomZones: o.Config.CustomZones()})
+	for _, p := range probs {
+		n.log.Warn("local zone item skipped", "item", p.Item, "field", p.Field, "reason", p.Reason)
+	}
+	n.mu.Lock()
+	n.local = local
+	n.mu.Unlock()
+	n.install()
+
+	// Listeners.
+	var spartan *Spartan
+	addrs, err := n.listenAddrs(&spartan)
+	if err != nil {
+		return err
+	}
+	if spartan != nil {
+		defer func() {
+			if terr := spartan.Teardown(n.log); terr != nil {
+				n.log.Error("removing spartan addresses", "err", terr)
+			}
+		}()
+	}
+	var servers []*dnsserver.Server
+	closeAll := func() {}
+	for _, a := range addrs {
+		s, err := dnsserver.Listen(dnsserver.Config{Addr: a.addr, Handler: h, UDPSockets: o.UDPSockets,
+			MaxSlowInFlight: o.Config.HandlerLimit, NoUDP: !a.udp, NoTCP: !a.tcp, Logger: n.log})
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("dns listener: %w", err)
+		}
+		servers = append(servers, s)
+		prev := closeAll
+		closeAll = func() { prev(); sctx, c := context.WithCancel(context.Background()); c(); _ = s.Serve(sctx) }
+	}
+
+	// Gossip.
+	if o.Gossip != nil {
+		g, err := n.startGossip()
+		if err != nil {
+			closeAll()
+			return err
+		}
+		n.gossip = g
+		defer func() {
+			lctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			_ = g.Leave(lctx)
+			_ = g.Shutdown(lctx)
+		}()
+	}
+
+	// HTTP API.
+	var api *http.Server
+	var apiLn net.Listener
+	if o.APIAddr != "" {
+		apiLn, err = net.Listen("tcp", o.APIAddr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("api listener %s: %w", o.APIAddr, err)
+		}
+		api = &http.Server{Handler: n.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
+	}
+
+	var wg sync.WaitGroup
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(servers)+2)
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Serve(runCtx); err != nil {
+				errc <- fmt.Errorf("dns %s: %w", s.Addr(), err)
+			}
+		}()
+	}
+	if api != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := api.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("api: %w", err)
+			}
+		}()
+	}
+	if o.Snapshots != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.buildLoop(runCtx)
+		}()
+	}
+
+	ready := Ready{}
+	for _, s := range servers {
+		ready.DNS = append(ready.DNS, s.Addr().String())
+	}
+	if apiLn != nil {
+		ready.API = apiLn.Addr().String()
+	}
+	if n.gossip != nil {
+		ready.Gossip = n.gossip.Addr()
+	}
+	if spartan != nil {
+		ready.Spartan = spartan.Link
+	}
+	n.log.Info("dcos-dns ready", "role", o.Role, "dns", ready.DNS, "api", ready.API, "gossip", ready.Gossip)
+	if o.Ready != nil {
+		o.Ready(ready)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	if api != nil {
+		sctx, c := context.WithTimeout(context.Background(), 3*time.Second)
+		_ = api.Shutdown(sctx)
+		c()
+	}
+	wg.Wait()
+	n.log.Info("dcos-dns stopped")
+	return err
+}
+
+type listenAddr struct {
+	addr     string
+	udp, tcp bool
+}
+
+// listenAddrs decides where DNS listens: explicit addresses; else the
+// spartan addresses; else the config file's bind_ips / bind_interface;
+// else (masters) every host address, or (agents) the rootless default.
+func (n *node) listenAddrs(sp **Spartan) ([]listenAddr, error) {
+	both := func(l []string) []listenAddr {
+		out := make([]listenAddr, 0, len(l))
+		for _, a := range l {
+			out = append(out, listenAddr{a, true, true})
+		}
+		return out
+	}
+	if len(n.o.Listen) > 0 {
+		return both(n.o.Listen), nil
+	}
+	c := n.cfg
+	var ips []netip.Addr
+	switch {
+	case n.o.SetupSpartan:
+		s, err := SetupSpartan(n.log)
+		if err != nil {
+			return nil, err
+		}
+		*sp = s
+		cc := *c
+		cc.BindIPs = s.Addrs
+		ips = BindIPs(&cc, nil)
+	case len(c.BindIPs) > 0 || c.BindInterface != "" || n.o.Role == RoleMaster:
+		ifaces, err := HostInterfaces()
+		if err != nil {
+			return nil, err
+		}
+		ips = BindIPs(c, ifaces)
+	default:
+		ap, _ := netip.ParseAddrPort(DefaultListen)
+		ips = []netip.Addr{ap.Addr()}
+	}
+	if len(ips) == 0 {
+		return nil, errors.New("dns listener: no address to bind (check bind_interface, bind_ips, bind_ip_blacklist)")
+	}
+	var out []listenAddr
+	for _, ip := range ips {
+		if c.UDPPort == c.TCPPort {
+			out = append(out, listenAddr{netip.AddrPortFrom(ip, uint16(c.UDPPort)).String(), true, true})
+			continue
+		}
+		out = append(out, listenAddr{netip.AddrPortFrom(ip, uint16(c.UDPPort)).String(), true, false},
+			listenAddr{netip.AddrPortFrom(ip, uint16(c.TCPPort)).String(), false, true})
+	}
+	return out, nil
+}
+
+// newHandler wires the routing table to its forwarders (spec §A.2–A.3).
+func (n *node) newHandler() (*Handler, error) {
+	met, err := forward.NewMetrics(n.reg, metricNamespace)
+	if err != nil {
+		return nil, err
+	}
+	mk := func(zone string, ups []string) forward.Forwarder {
+		r, err := forward.NewRacing(forward.RacingConfig{Zone: zone, Upstreams: ups, Timeout: n.o.ForwardTimeout}, met)
+		if err != nil {
+			n.log.Warn("upstream skipped", "zone", zone, "err", err)
+		}
+		return r
+	}
+	var zones []string
+	byZone := map[string]forward.Forwarder{}
+	for z, ups := range n.cfg.ForwardZones {
+		zones = append(zones, z)
+		byZone[z] = mk(z, ups)
+	}
+	hc := HandlerConfig{
+		Router:    NewRouter(n.o.ClusterID, zones),
+		Mesos:     mk("mesos.", n.o.MesosDNS),
+		Zones:     byZone,
+		Upstream:  mk(".", n.cfg.UpstreamResolvers),
+		Registry:  n.reg,
+		Namespace: metricNamespace,
+	}
+	if n.o.CacheSize >= 0 {
+		hc.Cache = &forward.CacheConfig{Size: n.o.CacheSize, Name: "forward"}
+	}
+	return NewHandler(hc)
+}
+
+// install rebuilds the index from the local and received zones and swaps
+// it in.
+func (n *node) install() {
+	n.mu.Lock()
+	zones := append([]*directory.Zone(nil), n.local...)
+	for _, z := range n.received {
+		zones = append(zones, z)
+	}
+	n.mu.Unlock()
+	ix := directory.NewIndex(directory.Options{ClusterID: n.o.ClusterID}, zones...)
+	n.handler.SetIndex(ix)
+	for _, z := range zones {
+		n.zoneRecords.WithLabelValues(z.Name + ".").Set(float64(len(z.Records)))
+	}
+}
+
+// receive installs a newer version of a gossiped item (zones, or the VIP
+// document). Called on the gossip notification goroutine, in order.
+func (n *node) receive(name string, version uint64, payload []byte) {
+	if name == VIPsItem {
+		n.mu.Lock()
+		n.vips = payload
+		n.updated = time.Now()
+		n.mu.Unlock()
+		return
+	}
+	z := new(directory.Zone)
+	if err := z.UnmarshalBinary(payload); err != nil {
+		// A bad payload keeps the previous version of the zone.
+		n.log.Warn("gossiped zone rejected; keeping the previous version", "zone", name, "version", version, "err", err)
+		return
+	}
+	if z.Name != name {
+		n.log.Warn("gossiped zone rejected: name mismatch; keeping the previous version", "zone", name, "payload_zone", z.Name)
+		return
+	}
+	z.Version = version
+	n.mu.Lock()
+	n.received[name] = z
+	n.updated = time.Now()
+	n.mu.Unlock()
+	n.install()
+	n.log.Debug("zone installed", "zone", name, "version", version, "records", len(z.Records))
+}
+
+func (n *node) startGossip() (*gossip.Node, error) {
+	g := n.o.Gossip
+	host, port, err := splitHostPort(g.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("gossip bind %q: %w", g.Bind, err)
+	}
+	cfg := gossip.Config{
+		NodeName: g.NodeName, BindAddr: host, BindPort: port,
+		NodeIP: n.o.NodeIP, Key: g.Key, Label: g.Label, Timers: g.Timers,
+		Role:     gossip.RoleAgent,
+		OnUpdate: n.receive,
+		OnLeaderChange: func(leader string, isLeader bool) {
+			n.log.Info("gossip leader", "leader", leader, "this_node", isLeader)
+		},
+	}
+	if n.o.Role == RoleMaster {
+		cfg.Role = gossip.RoleMaster
+	}
+	if g.Advertise != "" {
+		if cfg.AdvertiseAddr, cfg.AdvertisePort, err = splitHostPort(g.Advertise); err != nil {
+			return nil, fmt.Errorf("gossip advertise %q: %w", g.Advertise, err)
+		}
+	}
+	if cfg.Timers == (gossip.Timers{}) {
+		cfg.Timers = gossip.LANTimers()
+	}
+	node, err := gossip.New(cfg, n.log, n.reg)
+	if err != nil {
+		return nil, err
+	}
+	if len(g.Join) > 0 {
+		if k, err := node.Join(g.Join); err != nil {
+			// Not fatal: push/pull and the other members' joins repair it.
+			n.log.Warn("gossip join", "contacted", k, "err", err)
+		}
+	}
+	return node, nil
+}
+
+func splitHostPort(s string) (string, int, error) {
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	return h, port, nil
+}
+
+// buildLoop builds zones from snapshots; only the leader (or a standalone
+// node) publishes. Latest snapshot wins; pushes of a zone are at least
+// PublishInterval apart (coalesced, spec §A.7).
+func (n *node) buildLoop(ctx context.Context) {
+	var latest *model.Snapshot
+	var last time.Time
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	// leaderTick re-checks leadership, so a master that becomes leader
+	// publishes its view even when no new snapshot arrives.
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	pending := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s, ok := <-n.o.Snapshots:
+			if !ok {
+				return
+			}
+			latest, pending = s, true
+		case <-timer.C:
+		case <-tick.C:
+			if latest != nil && n.gossip != nil && n.gossip.IsLeader() {
+				pending = true
+			}
+		}
+		if !pending || latest == nil {
+			continue
+		}
+		if wait := n.o.PublishInterval - time.Since(last); wait > 0 && !last.IsZero() {
+			timer.Reset(wait)
+			continue
+		}
+		pending = false
+		if n.publishSnapshot(latest) {
+			last = time.Now()
+		}
+	}
+}
+
+// publishSnapshot builds the cluster zones and the VIP document from a
+// snapshot and publishes what changed. It reports whether anything was
+// published.
+func (n *node) publishSnapshot(s *model.Snapshot) bool {
+	if n.gossip != nil && !n.gossip.IsLeader() {
+		return false
+	}
+	start := time.Now()
+	cfg := directory.Config{Masters: n.o.Masters, Version: s.Version}
+	dcos, probs := directory.BuildDCOS(s, cfg)
+	table, vprobs := vip.BuildTable(s, n.o.VIP)
+	l4lb, lprobs := directory.BuildL4LB(table, s.Version)
+	rs, rprobs := records.Generate(s, records.Config{Domain: "mesos", Listener: "127.0.0.1", SOAMname: "ns1.mesos.",
+		IPSources: []string{"netinfo", "mesos", "host"}})
+	mirror, mprobs := directory.BuildMesosMirror(rs, s.Version)
+	for _, p := range append(append(append(append(probs, vprobs...), lprobs...), rprobs...), mprobs...) {
+		n.log.Debug("zone item skipped", "item", p.Item, "field", p.Field, "reason", p.Reason)
+	}
+	vipsJSON, _ := table.MarshalJSON()
+	published := false
+	for _, z := range []*directory.Zone{dcos, l4lb, mirror} {
+		if z == nil {
+			continue
+		}
+		z.Version = 0 // the publisher's version is assigned by gossip
+		payload, err := z.MarshalBinary()
+		if err != nil {
+			n.log.Error("encoding zone", "zone", z.Name, "err", err)
+			continue
+		}
+		if n.publish(z.Name, payload) {
+			published = true
+			n.zonePush.WithLabelValues(z.Name + ".").Observe(time.Since(start).Seconds())
+		}
+	}
+	if n.publish(VIPsItem, vipsJSON) {
+		published = true
+	}
+	return published
+}
+
+// publish sends an item when it differs from what the cluster holds.
+func (n *node) publish(name string, payload []byte) bool {
+	if n.gossip == nil {
+		n.mu.Lock()
+		cur := n.received[name]
+		n.mu.Unlock()
+		if name != VIPsItem && cur != nil {
+			if b, err := cur.MarshalBinary(); err == nil && bytes.Equal(b, payload) {
+				return false
+			}
+		}
+		n.receive(name, 0, payload)
+		return true
+	}
+	if _, cur, ok := n.gossip.Get(name); ok && bytes.Equal(cur, payload) {
+		return false
+	}
+	v, err := n.gossip.Publish(name, payload)
+	if err != nil {
+		n.log.Debug("publish", "zone", name, "err", err)
+		return false
+	}
+	n.log.Debug("zone published", "zone", name, "version", v, "bytes", len(payload))
+	return true
+}
