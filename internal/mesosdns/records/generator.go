@@ -71,6 +71,20 @@ type Generator struct {
 	mu    sync.Mutex
 	key   string // the Config fields task records depend on
 	cache map[string]slot
+	stats BuildStats
+}
+
+// BuildStats counts, for the last build, the eligible tasks whose records
+// were reused from memory and those computed afresh.
+type BuildStats struct {
+	Reused, Built int
+}
+
+// LastBuild returns the counts of the last Generate call.
+func (g *Generator) LastBuild() BuildStats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.stats
 }
 
 // NewGenerator returns a Generator with an empty memory.
@@ -168,6 +182,7 @@ type run struct {
 	agents []agentInfo
 	fnames []string
 	ipbuf  []netip.Addr
+	slab   []string
 }
 
 type bigKey struct {
@@ -177,7 +192,7 @@ type bigKey struct {
 
 // bigSet is the value count from which a name's duplicates are found with
 // a set rather than by scanning its values.
-const bigSet = 16
+const bigSet = 48
 
 func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*RecordSet, []model.Problem) {
 	nt := len(snap.Tasks)
@@ -205,6 +220,7 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		}
 		old = g.cache
 		next = make(map[string]slot, nt)
+		g.stats = BuildStats{}
 	}
 	if len(snap.Frameworks) > 0 {
 		r.rs.Frameworks = make([]EnumFramework, len(snap.Frameworks))
@@ -213,28 +229,35 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		f := &snap.Frameworks[fi]
 		ef := &r.rs.Frameworks[fi]
 		ef.Name = f.Name
-		ef.Tasks = []EnumTask{}
+		ef.Tasks = make([]EnumTask, 0, f.End-f.First)
 		for ti := f.First; ti < f.End; ti++ {
 			t := &snap.Tasks[ti]
 			if !t.Running() || t.Agent < 0 || t.Agent >= len(r.agents) {
 				continue
 			}
 			in := r.input(t, fi)
+			if !remember {
+				ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(r.taskRecords(&in))})
+				continue
+			}
 			var e *entry
-			if remember {
-				if s, ok := old[t.ID]; ok {
-					e = s.find(&in)
-				}
+			if s, ok := old[t.ID]; ok {
+				e = s.find(&in)
 			}
 			if e == nil {
-				in.taskIPs = slices.Clone(in.taskIPs) // ipbuf is reused
+				// Own copies: ipbuf is reused, and the memory must not
+				// depend on the caller keeping old snapshots unchanged.
+				in.taskIPs = slices.Clone(in.taskIPs)
+				in.ports = slices.Clone(in.ports)
+				in.diPorts = slices.Clone(in.diPorts)
 				e = &entry{in: in, recs: r.taskRecords(&in)}
+				g.stats.Built++
+			} else {
+				g.stats.Reused++
 			}
-			if remember {
-				s := next[t.ID]
-				s.add(e)
-				next[t.ID] = s
-			}
+			s := next[t.ID]
+			s.add(e)
+			next[t.ID] = s
 			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(e.recs)})
 		}
 	}
@@ -290,6 +313,18 @@ func (r *run) add(kind, name, value string) bool {
 				return false
 			}
 		}
+	}
+	if vals == nil {
+		// Most names hold one value: carve their slices out of one slab
+		// (capacity 1, so a second value reallocates and never overwrites
+		// a neighbour).
+		if len(r.slab) == cap(r.slab) {
+			r.slab = make([]string, 0, 4096)
+		}
+		i := len(r.slab)
+		r.slab = append(r.slab, value)
+		m[name] = r.slab[i : i+1 : i+1]
+		return true
 	}
 	m[name] = append(vals, value)
 	return true
@@ -602,40 +637,86 @@ func agentTail(id string) string {
 	return strings.ToLower(id[strings.LastIndexByte(id, '-')+1:])
 }
 
+// arena builds a task's name and value strings in one buffer: a
+// strings.Builder never changes bytes it has written, so the substrings it
+// hands out stay valid while it grows. One task costs one or two
+// allocations for all its strings instead of dozens.
+type arena struct{ b strings.Builder }
+
+// cat concatenates parts into the arena.
+func (a *arena) cat(parts ...string) string {
+	start := a.b.Len()
+	for _, p := range parts {
+		a.b.WriteString(p)
+	}
+	return a.b.String()[start:]
+}
+
+// catPort concatenates prefix and a decimal port.
+func (a *arena) catPort(prefix string, port uint64) string {
+	start := a.b.Len()
+	a.b.WriteString(prefix)
+	var buf [20]byte
+	a.b.Write(strconv.AppendUint(buf[:0], port, 10))
+	return a.b.String()[start:]
+}
+
+func (a *arena) ip(ip netip.Addr) string {
+	start := a.b.Len()
+	var buf [64]byte
+	a.b.Write(ip.AppendTo(buf[:0]))
+	return a.b.String()[start:]
+}
+
 // taskRecords computes a task's records in Mesos-DNS' order.
 func (r *run) taskRecords(in *taskInput) []EnumRecord {
 	n := 2*len(in.taskIPs) + 2*len(in.agentIPs) + 4*len(in.ports)
+	passes := 1
 	if in.diName != "" {
 		n = 2*n + 8*len(in.diPorts)
+		passes = 2
 	}
 	recs := make([]EnumRecord, 0, n)
-	hs := "-" + hashID(in.id) + "-" + agentTail(in.agentID) + "."
+	var a arena
+	// Size the arena for this task's strings: per pass about eight names
+	// plus one target per port and six names per DI port, each about
+	// T + framework + domain + 16 bytes.
+	tlen := len(in.name)
+	if in.diName != "" {
+		tlen = len(in.diName)
+	}
+	per := tlen + len(in.fname) + len(r.tail) + 16
+	a.b.Grow(passes*(8+len(in.ports)+6*len(in.diPorts))*per + 16 + 40*len(in.taskIPs))
+	hs := a.cat("-", hashID(in.id), "-", agentTail(in.agentID), ".")
 	ips := make([]string, len(in.taskIPs))
 	for i, ip := range in.taskIPs {
-		ips[i] = ip.String()
+		ips[i] = a.ip(ip)
 	}
 	if in.diName == "" {
-		return r.pass(recs, in, labels.Label(in.name, r.cfg.EnforceRFC952), hs, ips)
+		return r.pass(recs, &a, in, labels.Label(in.name, r.cfg.EnforceRFC952), hs, ips)
 	}
 	// Mesos-DNS generates DiscoveryInfo tasks twice: under the raw name
 	// (its "legacy" pass) and under the sanitised one.
-	recs = r.pass(recs, in, in.diName, hs, ips)
-	return r.pass(recs, in, labels.Label(in.diName, r.cfg.EnforceRFC952), hs, ips)
+	recs = r.pass(recs, &a, in, in.diName, hs, ips)
+	return r.pass(recs, &a, in, labels.Label(in.diName, r.cfg.EnforceRFC952), hs, ips)
 }
 
 // pass appends the records of one task name T.
-func (r *run) pass(recs []EnumRecord, in *taskInput, T, hs string, ips []string) []EnumRecord {
+func (r *run) pass(recs []EnumRecord, a *arena, in *taskInput, T, hs string, ips []string) []EnumRecord {
 	fw := in.fname
 	tail := r.tail
-	canonical := T + hs + fw
-	arec := T + "." + fw
-	aName, cName := arec+tail, canonical+tail
+	aName := a.cat(T, ".", fw, tail)
+	cName := a.cat(T, hs, fw, tail)
 	for i, ip := range in.taskIPs {
 		k := kindOf(ip)
 		recs = append(recs, EnumRecord{Name: aName, Host: ips[i], RType: k}, EnumRecord{Name: cName, Host: ips[i], RType: k})
 	}
+	var cSlave string
+	if len(in.agentIPs) > 0 || len(in.ports) > 0 {
+		cSlave = a.cat(T, hs, fw, ".slave", tail)
+	}
 	if len(in.agentIPs) > 0 {
-		aSlave, cSlave := arec+".slave"+tail, canonical+".slave"+tail
+		aSlave := a.cat(T, ".", fw, ".slave", tail)
 		for i, s := range in.agentIPs {
 			k := in.agentKinds[i] // a leaked host string is stored as "A"
 			recs = append(recs, EnumRecord{Name: aSlave, Host: s, RType: k}, EnumRecord{Name: cSlave, Host: s, RType: k})
@@ -643,15 +724,19 @@ func (r *run) pass(recs []EnumRecord, in *taskInput, T, hs string, ips []string)
 	}
 	di := in.diName != ""
 	if len(in.ports) > 0 {
-		slaveTarget := canonical + ".slave" + tail + ":"
-		srv := "_" + T + "._"
-		names := []string{srv + "tcp." + fw + ".slave" + tail, srv + "udp." + fw + ".slave" + tail}
+		var names [4]string
+		names[0] = a.cat("_", T, "._tcp.", fw, ".slave", tail)
+		names[1] = a.cat("_", T, "._udp.", fw, ".slave", tail)
+		nn := 2
 		if !di {
-			names = append(names, srv+"tcp."+fw+tail, srv+"udp."+fw+tail)
+			names[2] = a.cat("_", T, "._tcp.", fw, tail)
+			names[3] = a.cat("_", T, "._udp.", fw, tail)
+			nn = 4
 		}
+		prefix := cSlave + ":"
 		for _, p := range in.ports {
-			target := slaveTarget + strconv.FormatUint(p, 10)
-			for _, name := range names {
+			target := a.catPort(prefix, p)
+			for _, name := range names[:nn] {
 				recs = append(recs, EnumRecord{Name: name, Host: target, RType: KindSRV})
 			}
 		}
@@ -660,20 +745,26 @@ func (r *run) pass(recs []EnumRecord, in *taskInput, T, hs string, ips []string)
 		return recs
 	}
 	spec := r.cfg.EnforceRFC952
+	prefix := cName + ":"
 	for _, dp := range in.diPorts {
-		target := canonical + tail + ":" + strconv.FormatUint(uint64(dp.Number), 10)
-		var names []string
+		target := a.catPort(prefix, uint64(dp.Number))
+		var names [4]string
+		nn := 0
 		if p := labels.Label(dp.Protocol, spec); p != "" {
-			names = []string{"_" + T + "._" + p + "." + fw + tail}
+			names[0] = a.cat("_", T, "._", p, ".", fw, tail)
+			nn = 1
 		} else {
-			names = []string{"_" + T + "._tcp." + fw + tail, "_" + T + "._udp." + fw + tail}
+			names[0] = a.cat("_", T, "._tcp.", fw, tail)
+			names[1] = a.cat("_", T, "._udp.", fw, tail)
+			nn = 2
 		}
 		if pn := labels.Label(dp.Name, spec); pn != "" {
-			for _, name := range names[:len(names):len(names)] {
-				names = append(names, "_"+pn+"."+name)
+			for i := range nn {
+				names[nn+i] = a.cat("_", pn, ".", names[i])
 			}
+			nn *= 2
 		}
-		for _, name := range names {
+		for _, name := range names[:nn] {
 			recs = append(recs, EnumRecord{Name: name, Host: target, RType: KindSRV})
 		}
 	}
