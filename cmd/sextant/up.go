@@ -197,7 +197,6 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"marathon": marathonURL,
 		"mesos":    "http://" + mesosLn.Addr().String(),
 	}
-	mesosURL := "http://" + mesosLn.Addr().String()
 	for _, rl := range roles {
 		for _, l := range rl.listeners {
 			if l.http {
@@ -209,7 +208,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := rl.run(ctx, mesosURL, log.With("role", rl.name), health); err != nil && ctx.Err() == nil {
+			if err := rl.run(ctx, mesosLn.Addr().String(), log.With("role", rl.name), health); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("%s: %w", rl.name, err)
 			}
 		}()
