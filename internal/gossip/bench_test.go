@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // BenchmarkConvergence measures the time from Publish on the leader until
@@ -88,7 +90,15 @@ func benchConvergence(b *testing.B, timers Timers, tasks int) {
 	b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(len(payloads[0])), "payload-bytes")
 	b.ReportMetric(float64(len(wire)), "wire-bytes")
+	var sendErrs, dropped, stale float64
+	for _, n := range ns {
+		sendErrs += testutil.ToFloat64(n.met.sendErrors)
+		dropped += testutil.ToFloat64(n.met.dropped)
+		stale += testutil.ToFloat64(n.met.stale)
+	}
+	b.ReportMetric(sendErrs, "send-errors")
+	b.ReportMetric(dropped, "dropped")
 	if testing.Verbose() {
-		fmt.Printf("n=%d p50=%v p99=%v max=%v\n", len(lat), pct(0.5), pct(0.99), lat[len(lat)-1])
+		fmt.Printf("n=%d p50=%v p99=%v max=%v stale=%v\n", len(lat), pct(0.5), pct(0.99), lat[len(lat)-1], stale)
 	}
 }

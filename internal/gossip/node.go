@@ -765,7 +765,21 @@ func (n *Node) memberEvent(m *memberlist.Node, st State) {
 	prev := n.members[m.Name]
 	n.members[m.Name] = info
 	n.recomputeLocked()
+	// A member that (re)appears may have missed publishes while it was
+	// unknown or considered dead (a false suspicion on a loaded host is
+	// enough): the leader sends it every zone now instead of leaving it
+	// to the next push/pull. It drops what it already has after reading
+	// the header.
+	revived := st == StateAlive && (prev == nil || prev.State != StateAlive) && m.Name != n.self && n.leader == n.self
+	if revived {
+		for name := range n.zones {
+			n.outbound[outKey{target: m.Name, name: name}] = struct{}{}
+		}
+	}
 	n.mu.Unlock()
+	if revived {
+		signal(n.sendCh)
+	}
 	if prev == nil || prev.State != st {
 		n.log.Debug("member state", "member", m.Name, "state", st, "addr", info.Addr, "role", info.Role)
 	}

@@ -356,9 +356,15 @@ func TestRestartedNodeCatchesUp(t *testing.T) {
 		}
 	}
 	waitVersion(t, ns[:2], "dcos.thisdcos.directory", last)
+	waitVersion(t, ns[:2], "small.thisdcos.directory", 1)
+
+	// Take the leader away too, so nobody publishes or pushes to newcomers:
+	// only a1's copy and the push/pull digest exchange are left.
+	m1.stopNode()
+	sxtest.Eventually(t, wait, "a1 sees no leader", func() bool { return ns[1].LeaderName() == "" })
 
 	// Restart a2 on the same address with empty state; it must catch up
-	// through the push/pull exchange of Join, not through a new publish.
+	// through the push/pull exchange of Join.
 	var back *tnode
 	sxtest.Eventually(t, wait, "a2 restarts on its port", func() bool {
 		back, err = tryStartNode(t, "a2", 3, withPort(port))
