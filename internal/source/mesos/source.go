@@ -276,6 +276,23 @@ func (s *Source) Status() Status {
 	return st
 }
 
+// Check is a /health check: nil while the last refresh succeeded; an
+// error before the first snapshot and while the last good state is being
+// kept after a failure (records are then served stale).
+func (s *Source) Check() error {
+	st := s.Status()
+	switch {
+	case st.Version == 0 && st.LastError == "":
+		return errors.New("no mesos state fetched yet")
+	case st.Version == 0:
+		return fmt.Errorf("no mesos state fetched yet: %s", st.LastError)
+	case st.Stale:
+		return fmt.Errorf("serving the state of %s: last refresh failed: %s",
+			st.LastSuccess.UTC().Format(time.RFC3339), st.LastError)
+	}
+	return nil
+}
+
 // Trigger asks for a refresh as soon as the current one (if any) ends.
 // Triggers while one is pending are merged. It never blocks.
 func (s *Source) Trigger() {

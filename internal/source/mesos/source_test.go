@@ -366,6 +366,9 @@ func TestLeaderRedirectUsesResultAsIs(t *testing.T) {
 	f.set(testState(t, "127.0.0.3:1", "from-follower"), 0)
 	h := run(t, Options{Masters: []string{f.addr()}})
 	tu.Eventually(t, wait, "error", func() bool { return h.counter(t, "error") == 1 })
+	if err := h.src.Check(); err == nil || !strings.Contains(err.Error(), "no mesos state fetched yet") {
+		t.Fatalf("Check before any state: %v", err)
+	}
 	if h.rec.n() != 0 {
 		t.Fatal("a snapshot was emitted from a non-leader")
 	}
@@ -420,12 +423,18 @@ func TestBadAnswersKeepLastGood(t *testing.T) {
 	if age := h.gauge(t, "sextant_mesos_snapshot_age_seconds"); age < 0 {
 		t.Fatalf("snapshot age %v", age)
 	}
+	if err := h.src.Check(); err == nil || !strings.Contains(err.Error(), "last refresh failed") {
+		t.Fatalf("Check while stale: %v", err)
+	}
 	// Recovery: the next good answer is version 2 and clears Stale.
 	m.set(testState(t, m.addr(), "v2"), 0)
 	h.src.Trigger()
 	tu.Eventually(t, wait, "recovery", func() bool { return h.rec.taskName() == "v2" })
 	if st := h.src.Status(); st.Stale || st.Version != 2 {
 		t.Fatalf("status after recovery %+v", st)
+	}
+	if err := h.src.Check(); err != nil {
+		t.Fatalf("Check after recovery: %v", err)
 	}
 }
 
