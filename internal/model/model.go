@@ -131,6 +131,10 @@ type Task struct {
 	PortMappings []PortMapping
 	// HasHealthCheck is true when a Mesos-level health check is defined.
 	HasHealthCheck bool
+	// ContainerType is the ContainerInfo type ("MESOS", "DOCKER"), "" when
+	// the task has no ContainerInfo. The L4LB substitutes port mappings
+	// locally only for non-Docker containers.
+	ContainerType string
 	// App is the Marathon app behind the task, when the source knows it.
 	App *App
 }
@@ -418,6 +422,7 @@ func (s *Snapshot) addTask(fi int, fname string, t *state.Task, apps map[string]
 		}
 	}
 	if c := t.Container; c != nil {
+		task.ContainerType = c.Type
 		if c.Docker != nil {
 			task.PortMappings = append(task.PortMappings, c.Docker.PortMappings...)
 		}
