@@ -67,6 +67,13 @@ type Backend struct {
 	Weight uint8
 	// TaskID is the task behind the backend.
 	TaskID string
+	// Local, when valid, is what the backend's own agent programs instead
+	// of IP:Port: a host-port backend of a non-Docker (UCR) container is
+	// reached directly at its container IP and port on its own agent,
+	// because IPVS skips the port mapper's DNAT there (DCOS_OSS-2070).
+	// Docker bridge containers keep agentIP:hostPort so a container can
+	// reach its own VIP (DCOS-45115).
+	Local netip.AddrPort
 }
 
 func compareBackends(a, b Backend) int {
@@ -208,7 +215,16 @@ func BuildTable(snap *model.Snapshot, cfg Config) (*Table, []model.Problem) {
 				}
 				var bes []Backend
 				if p.HasHostPort {
-					bes = append(bes, Backend{AgentIP: agentIP, IP: agentIP, Port: uint16(p.HostPort), Weight: w, TaskID: t.ID})
+					be := Backend{AgentIP: agentIP, IP: agentIP, Port: uint16(p.HostPort), Weight: w, TaskID: t.ID}
+					if p.HasPort && t.ContainerType != "DOCKER" {
+						for _, tip := range taskIPs {
+							if tip != agentIP && tip.Is4() == agentIP.Is4() {
+								be.Local = netip.AddrPortFrom(tip, uint16(p.Port))
+								break
+							}
+						}
+					}
+					bes = append(bes, be)
 				} else if p.HasPort {
 					for _, ip := range taskIPs {
 						bes = append(bes, Backend{AgentIP: agentIP, IP: ip, Port: uint16(p.Port), Weight: w, TaskID: t.ID})

@@ -211,7 +211,13 @@ func TestPortMerge(t *testing.T) {
 		Discovery: discovery(state.DiscoveryPort{Number: 31010, Protocol: "tcp", Labels: labels("VIP_0", "h:80", "network-scope", "host")}),
 		Statuses:  running("10.0.0.8"),
 	}
-	snap := snapshotOf(t, "marathon", bridge, hostnet)
+	ucr := state.Task{ID: "ucr", Name: "ucr", SlaveID: "agent-a", State: "TASK_RUNNING",
+		Container: &state.Container{Type: "MESOS", NetworkInfos: []state.NetworkInfo{{Name: "mesos-bridge",
+			PortMappings: []state.PortMapping{{HostPort: 31020, ContainerPort: 8080, Protocol: "tcp"}}}}},
+		Discovery: discovery(state.DiscoveryPort{Number: 8080, Protocol: "tcp", Labels: labels("VIP_0", "ucr:80", "network-scope", "container")}),
+		Statuses:  running("172.31.254.3"),
+	}
+	snap := snapshotOf(t, "marathon", bridge, hostnet, ucr)
 	a, _ := AgentIP(snap, &snap.Tasks[0])
 	ports, probs := TaskPorts(snap, &snap.Tasks[0], a, TaskIPs(&snap.Tasks[0]))
 	if len(probs) != 0 || len(ports) != 1 {
@@ -228,8 +234,14 @@ func TestPortMerge(t *testing.T) {
 	tab, _ := BuildTable(snap, Config{})
 	for _, v := range tab.VIPs {
 		want := Backend{AgentIP: ip("10.0.0.7"), IP: ip("10.0.0.7"), Port: 31005, Weight: 1, TaskID: "bridge"}
-		if v.Name == "h.marathon" {
+		switch v.Name {
+		case "h.marathon":
 			want = Backend{AgentIP: ip("10.0.0.8"), IP: ip("10.0.0.8"), Port: 31010, Weight: 1, TaskID: "hostnet"}
+		case "ucr.marathon":
+			// UCR bridge: gossiped as agentIP:hostPort, programmed locally
+			// as containerIP:containerPort.
+			want = Backend{AgentIP: ip("10.0.0.7"), IP: ip("10.0.0.7"), Port: 31020, Weight: 1, TaskID: "ucr",
+				Local: netip.MustParseAddrPort("172.31.254.3:8080")}
 		}
 		if len(v.Backends) != 1 || v.Backends[0] != want {
 			t.Errorf("%s backends = %+v", v.Name, v.Backends)
