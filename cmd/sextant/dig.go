@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// runDig is `sextant dig NAME [TYPE]`: ask Sextant's DNS server (the one
+// `sextant up` announced in endpoints.json, or --server) and print the
+// reply the way dig does, or as JSON.
+func runDig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("dig", stderr)
+	server := fs.String("server", "", "DNS server host:port (default: the \"dns\" entry of endpoints.json in the state dir, else 127.0.0.1:53)")
+	stateDir := fs.String("state-dir", defaultStateDir(), "state directory of `sextant up` (holds endpoints.json)")
+	asJSON := fs.Bool("json", false, "print the reply as JSON")
+	tcp := fs.Bool("tcp", false, "ask over TCP")
+	timeout := fs.Duration("timeout", 5*time.Second, "time to wait for the reply")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: sextant dig NAME [TYPE] [--server host:port] [--state-dir DIR] [--json] [--tcp]")
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the name and type.
+	var pos []string
+	rest := args
+	for {
+		if err := parseFlags(fs, rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(pos) == 0 || len(pos) > 2 {
+		fs.Usage()
+		return errUsage
+	}
+	qtype := dns.TypeA
+	if len(pos) == 2 {
+		t, ok := dns.StringToType[strings.ToUpper(pos[1])]
+		if !ok {
+			return fmt.Errorf("unknown query type %q", pos[1])
+		}
+		qtype = t
+	}
+	addr := *server
+	if addr == "" {
+		addr = endpointDNS(*stateDir)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, "53")
+	}
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(pos[0]), qtype)
+	q.RecursionDesired = true
+	q.SetEdns0(1232, false)
+	network := "udp"
+	if *tcp {
+		network = "tcp"
+	}
+	c := &dns.Client{Net: network, Timeout: *timeout}
+	reply, rtt, err := c.ExchangeContext(ctx, q, addr)
+	if err == nil && reply.Truncated && network == "udp" {
+		// As dig does: a truncated UDP reply is retried over TCP.
+		c.Net = "tcp"
+		reply, rtt, err = c.ExchangeContext(ctx, q, addr)
+	}
+	if err != nil {
+		return fmt.Errorf("asking %s: %w", addr, err)
+	}
+	if *asJSON {
+		return printDigJSON(stdout, reply, addr, rtt)
+	}
+	fmt.Fprintf(stdout, "; <<>> sextant dig <<>> @%s %s %s\n", addr, q.Question[0].Name, dns.TypeToString[qtype])
+	fmt.Fprintln(stdout, reply.String())
+	fmt.Fprintf(stdout, ";; Query time: %d msec\n;; SERVER: %s (%s)\n;; MSG SIZE  rcvd: %d\n", rtt.Milliseconds(), addr, c.Net, reply.Len())
+	return nil
+}
+
+// endpointDNS reads the DNS address `sextant up` wrote.
+func endpointDNS(stateDir string) string {
+	b, err := os.ReadFile(filepath.Join(stateDir, "endpoints.json"))
+	if err != nil {
+		return "127.0.0.1:53"
+	}
+	var ep map[string]string
+	if err := json.Unmarshal(b, &ep); err != nil || ep["dns"] == "" {
+		return "127.0.0.1:53"
+	}
+	return ep["dns"]
+}
+
+type digRR struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Class string `json:"class"`
+	TTL   uint32 `json:"ttl"`
+	Data  string `json:"data"`
+}
+
+func digRRs(rrs []dns.RR) []digRR {
+	out := []digRR{}
+	for _, rr := range rrs {
+		h := rr.Header()
+		if h.Rrtype == dns.TypeOPT {
+			continue
+		}
+		data := strings.TrimPrefix(rr.String(), h.String())
+		out = append(out, digRR{h.Name, dns.TypeToString[h.Rrtype], dns.ClassToString[h.Class], h.Ttl, data})
+	}
+	return out
+}
+
+func printDigJSON(w io.Writer, m *dns.Msg, server string, rtt time.Duration) error {
+	if m == nil {
+		return errors.New("no reply")
+	}
+	var flags []string
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{m.Response, "qr"}, {m.Authoritative, "aa"}, {m.Truncated, "tc"}, {m.RecursionDesired, "rd"}, {m.RecursionAvailable, "ra"}, {m.AuthenticatedData, "ad"}, {m.CheckingDisabled, "cd"}} {
+		if f.on {
+			flags = append(flags, f.name)
+		}
+	}
+	out := map[string]any{
+		"server":     server,
+		"id":         m.Id,
+		"status":     dns.RcodeToString[m.Rcode],
+		"flags":      flags,
+		"question":   m.Question,
+		"answer":     digRRs(m.Answer),
+		"authority":  digRRs(m.Ns),
+		"additional": digRRs(m.Extra),
+		"rtt_ms":     float64(rtt.Microseconds()) / 1000,
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
