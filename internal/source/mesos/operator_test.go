@@ -41,6 +41,10 @@ func TestOperatorStreamEndToEnd(t *testing.T) {
 	} else {
 		t.Logf("task change reached the model in %v", d)
 	}
+	// The streamed state names the leader, so leader records survive.
+	if s := h.rec.lastSnap(); !s.Leader.OK || s.Leader.Host != "127.0.0.1" || len(s.Agents) != 1 || len(s.Frameworks) != 1 {
+		t.Fatalf("streamed snapshot leader %+v agents %d frameworks %d", s.Leader, len(s.Agents), len(s.Frameworks))
+	}
 	if st := h.src.Status(); !st.Streaming {
 		t.Fatalf("status %+v", st)
 	}

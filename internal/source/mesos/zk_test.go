@@ -354,3 +354,36 @@ func FuzzParseZKURL(f *testing.F) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestZooKeeperDigestAuth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ZooKeeper")
+	}
+	zkAddr := tu.StartZooKeeper(t)
+	c := zkConnect(t, zkAddr)
+	if err := c.AddAuth("digest", []byte("mesos:s3cret")); err != nil {
+		t.Fatal(err)
+	}
+	acl := zk.DigestACL(zk.PermAll, "mesos", "s3cret")
+	if _, err := c.Create("/secure", nil, 0, acl); err != nil {
+		t.Fatal(err)
+	}
+	m := newMaster(t)
+	m.set(testState(t, m.addr(), "secure"), 0)
+	if _, err := c.Create("/secure/json.info_", masterInfoJSON(t, m.addr()), zk.FlagEphemeral|zk.FlagSequence, acl); err != nil {
+		t.Fatal(err)
+	}
+	// Without the credential the path cannot be listed: no leader.
+	noAuth := ZKURL{Servers: []string{zkAddr}, Path: "/secure"}
+	h0 := run(t, Options{ZK: &noAuth})
+	// With it, the master is found.
+	zu, err := ParseZKURL("zk://mesos:s3cret@"+zkAddr+"/secure", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := run(t, Options{ZK: &zu})
+	tu.Eventually(t, wait, "snapshot via the authenticated path", func() bool { return h.rec.taskName() == "secure" })
+	if h0.rec.n() != 0 || h0.src.Status().Masters[0] != "" {
+		t.Fatalf("unauthenticated detector found masters %v", h0.src.Status().Masters)
+	}
+}
