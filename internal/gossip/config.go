@@ -61,6 +61,7 @@ type Config struct {
 	MaxPayload int
 	// OnUpdate is called on every node (the publisher included) when a
 	// newer version of a zone is held. See Node for the ordering contract.
+	// payload is shared with the Node: do not modify it.
 	// It runs on one goroutine owned by the Node; it may take its time, but
 	// while it runs further updates and leadership notifications queue up
 	// (coalesced to the latest).

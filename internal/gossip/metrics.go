@@ -80,11 +80,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Version of each zone held by this node.",
 		}, []string{"zone"}),
 	}
-	for _, c := range []prometheus.Collector{m.received, m.applied, m.stale, m.invalid, m.dropped, m.bytesIn,
-		m.bytesOut, m.published, m.reasserted, m.sendErrors, m.lag, m.members, m.isLeader, m.zoneVersion} {
+	for _, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
+			m.unregister(reg)
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.received, m.applied, m.stale, m.invalid, m.dropped, m.bytesIn,
+		m.bytesOut, m.published, m.reasserted, m.sendErrors, m.lag, m.members, m.isLeader, m.zoneVersion}
+}
+
+// unregister removes what was registered, so a failed New can be retried
+// with the same registry.
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	for _, c := range m.collectors() {
+		reg.Unregister(c)
+	}
 }

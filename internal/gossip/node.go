@@ -80,7 +80,8 @@ const sendWorkers = 4
 //
 // Delegate callbacks from memberlist only copy and enqueue; decoding,
 // decompression, sending and the user callbacks run on the Node's own
-// goroutines.
+// goroutines. All methods are safe for concurrent use; Publish compresses
+// the payload on the caller's goroutine and never waits for the network.
 type Node struct {
 	cfg  Config
 	log  *slog.Logger
@@ -190,6 +191,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Node, err
 	if err != nil {
 		n.stopOnce.Do(func() { close(n.stop) })
 		n.wg.Wait()
+		met.unregister(reg)
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
 	n.ml = ml
