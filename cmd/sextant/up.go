@@ -46,6 +46,7 @@ type upFlags struct {
 	directoryDNSAddr, netAPIAddr string
 	ip, hostPorts                string
 	publishHealth                bool
+	maxTasks                     int
 	heartbeat                    time.Duration
 	logLevel                     string
 	verbose                      int
@@ -97,6 +98,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.ip, "ip", "127.0.0.1", "this node's IP: tasks' address in Mesos state, DNS answers and HOST")
 	fs.StringVar(&f.hostPorts, "host-ports", "31000-32000", "host port range for tasks")
 	fs.BoolVar(&f.publishHealth, "publish-health", true, "also publish Marathon-level health results as Mesos task health (healthy)")
+	fs.IntVar(&f.maxTasks, "max-tasks", 256, "most tasks running at once (more instances stay queued, like an agent out of resources)")
 	fs.DurationVar(&f.heartbeat, "operator-heartbeat", 15*time.Second, "heartbeat interval of Mesos operator API SUBSCRIBE streams")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&f.verbose, "v", 0, "verbosity (1 = debug)")
@@ -152,7 +154,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	health := &obs.Health{}
 	marathonURL := "http://" + marathonLn.Addr().String()
 	rt, err := runtime.New(runtime.Config{StateDir: f.stateDir, IP: f.ip, PortMin: pmin, PortMax: pmax,
-		MesosAddr: mesosLn.Addr().String(), MarathonURL: marathonURL, PublishHealth: f.publishHealth,
+		MesosAddr: mesosLn.Addr().String(), MarathonURL: marathonURL, PublishHealth: f.publishHealth, MaxTasks: f.maxTasks,
 		Logger: log.With("role", "runtime"), Registerer: reg})
 	if err != nil {
 		return err

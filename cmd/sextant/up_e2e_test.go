@@ -1,0 +1,757 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sextantdc/sextant/internal/testutil"
+)
+
+// upInstance is a running `sextant up` binary driven over HTTP only.
+type upInstance struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	stateDir string
+	eps      map[string]string
+	stderr   *lockedBuf
+	done     chan error
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// freeAddr returns a loopback address whose port is free for TCP and UDP.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		pc, err := net.ListenPacket("udp", addr)
+		ln.Close()
+		if err == nil {
+			pc.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port")
+	return ""
+}
+
+func startUp(t *testing.T, stateDir string, extra ...string) *upInstance {
+	t.Helper()
+	bin := testutil.Binary(t)
+	args := []string{"up", "--state-dir", stateDir, "--no-examples",
+		"--marathon-addr", freeAddr(t), "--mesos-addr", freeAddr(t), "--dns-addr", freeAddr(t),
+		"--mesos-dns-http-addr", freeAddr(t), "--directory-dns-addr", freeAddr(t), "--net-api-addr", freeAddr(t),
+		"--max-tasks", "8"}
+	args = append(args, extra...)
+	u := &upInstance{t: t, stateDir: stateDir, stderr: &lockedBuf{}, done: make(chan error, 1)}
+	u.cmd = exec.Command(bin, args...)
+	u.cmd.Stdout = io.Discard
+	u.cmd.Stderr = u.stderr
+	_ = os.Remove(filepath.Join(stateDir, "endpoints.json"))
+	if err := u.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { u.done <- u.cmd.Wait() }()
+	t.Cleanup(func() { u.stop() })
+	testutil.Eventually(t, 30*time.Second, "endpoints.json", func() bool {
+		select {
+		case err := <-u.done:
+			u.done <- err
+			t.Fatalf("sextant up exited: %v\n%s", err, u.stderr)
+		default:
+		}
+		b, err := os.ReadFile(filepath.Join(stateDir, "endpoints.json"))
+		return err == nil && json.Unmarshal(b, &u.eps) == nil
+	})
+	testutil.Eventually(t, 30*time.Second, "/ping", func() bool {
+		resp, err := http.Get(u.eps["marathon"] + "/ping")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return u
+}
+
+// stop sends SIGTERM and waits; it fails the test if the process needs
+// more than a generous bound.
+func (u *upInstance) stop() {
+	if u.cmd.ProcessState != nil {
+		return
+	}
+	_ = u.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-u.done:
+		u.done <- err
+	case <-time.After(60 * time.Second):
+		_ = u.cmd.Process.Kill()
+		u.t.Errorf("sextant up did not stop within 60s\n%s", u.stderr)
+		<-u.done
+	}
+}
+
+func (u *upInstance) do(method, path, body string) (int, []byte) {
+	u.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, u.eps["marathon"]+path, rd)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c := &http.Client{Timeout: 20 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		u.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+type e2eTask struct {
+	ID                 string `json:"id"`
+	State              string `json:"state"`
+	Ports              []int  `json:"ports"`
+	HealthCheckResults []struct {
+		Alive bool `json:"alive"`
+	} `json:"healthCheckResults"`
+}
+
+func (u *upInstance) tasks(app string) []e2eTask {
+	u.t.Helper()
+	code, b := u.do("GET", "/v2/apps"+app+"/tasks", "")
+	if code != 200 {
+		return nil
+	}
+	var r struct {
+		Tasks []e2eTask `json:"tasks"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		u.t.Fatalf("tasks: %v: %s", err, b)
+	}
+	return r.Tasks
+}
+
+func runningHealthy(ts []e2eTask, n int) bool {
+	c := 0
+	for _, t := range ts {
+		if t.State == "TASK_RUNNING" && len(t.HealthCheckResults) > 0 && t.HealthCheckResults[0].Alive {
+			c++
+		}
+	}
+	return c == n && len(ts) == n
+}
+
+// digSRV returns the sorted target ports of an SRV name, or nil.
+func digSRV(t *testing.T, dig, server, name string) []int {
+	host, port, _ := net.SplitHostPort(server)
+	out, err := exec.Command(dig, "@"+host, "-p", port, "+short", "+time=2", "+tries=1", name, "SRV").Output()
+	if err != nil {
+		return nil
+	}
+	var ports []int
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 4 {
+			p, _ := strconv.Atoi(f[2])
+			ports = append(ports, p)
+		}
+	}
+	sort.Ints(ports)
+	return ports
+}
+
+func digA(t *testing.T, dig, server, name string) string {
+	host, port, _ := net.SplitHostPort(server)
+	out, _ := exec.Command(dig, "@"+host, "-p", port, "+short", "+time=2", "+tries=1", name, "A").Output()
+	return strings.TrimSpace(string(out))
+}
+
+func taskPorts(ts []e2eTask) []int {
+	var ps []int
+	for _, t := range ts {
+		if t.State == "TASK_RUNNING" {
+			ps = append(ps, t.Ports...)
+		}
+	}
+	sort.Ints(ps)
+	return ps
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+type sseEvent struct {
+	Type string
+	Data map[string]any
+}
+
+// sseClient reads /v2/events with a real HTTP client and checks the
+// framing as it goes.
+type sseClient struct {
+	mu     sync.Mutex
+	events []sseEvent
+	errs   []string
+}
+
+func (s *sseClient) snapshot() ([]sseEvent, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sseEvent(nil), s.events...), append([]string(nil), s.errs...)
+}
+
+func startSSE(t *testing.T, ctx context.Context, base string) *sseClient {
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v2/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if len(resp.TransferEncoding) != 0 {
+		t.Errorf("events must not be chunked: %v", resp.TransferEncoding)
+	}
+	s := &sseClient{}
+	go func() {
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		var typ string
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			if !strings.HasSuffix(line, "\r\n") {
+				s.errs = append(s.errs, fmt.Sprintf("line not CRLF-terminated: %q", line))
+			}
+			line = strings.TrimRight(line, "\r\n")
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				typ = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				var m map[string]any
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &m); err != nil {
+					s.errs = append(s.errs, "bad data: "+err.Error())
+				} else if m["eventType"] != typ {
+					s.errs = append(s.errs, fmt.Sprintf("eventType %v under event %s", m["eventType"], typ))
+				} else {
+					s.events = append(s.events, sseEvent{typ, m})
+				}
+			}
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
+// operatorClient subscribes to the Mesos v1 operator API and records the
+// event types and task states it sees.
+type operatorClient struct {
+	mu     sync.Mutex
+	types  []string
+	states map[string][]string // task id → states in order
+}
+
+func startOperator(t *testing.T, ctx context.Context, base string) *operatorClient {
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/v1", strings.NewReader(`{"type":"SUBSCRIBE"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE: %d", resp.StatusCode)
+	}
+	o := &operatorClient{states: map[string][]string{}}
+	go func() {
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			n, err := strconv.Atoi(strings.TrimSpace(l))
+			if err != nil || n < 0 || n > 64<<20 {
+				return
+			}
+			rec := make([]byte, n)
+			if _, err := io.ReadFull(br, rec); err != nil {
+				return
+			}
+			var ev struct {
+				Type      string `json:"type"`
+				TaskAdded *struct {
+					Task struct {
+						TaskID struct {
+							Value string `json:"value"`
+						} `json:"task_id"`
+						State string `json:"state"`
+					} `json:"task"`
+				} `json:"task_added"`
+				TaskUpdated *struct {
+					State  string `json:"state"`
+					Status struct {
+						TaskID struct {
+							Value string `json:"value"`
+						} `json:"task_id"`
+					} `json:"status"`
+				} `json:"task_updated"`
+			}
+			if json.Unmarshal(rec, &ev) != nil {
+				continue
+			}
+			o.mu.Lock()
+			o.types = append(o.types, ev.Type)
+			if ev.TaskAdded != nil {
+				id := ev.TaskAdded.Task.TaskID.Value
+				o.states[id] = append(o.states[id], "ADDED:"+ev.TaskAdded.Task.State)
+			}
+			if ev.TaskUpdated != nil {
+				id := ev.TaskUpdated.Status.TaskID.Value
+				o.states[id] = append(o.states[id], ev.TaskUpdated.State)
+			}
+			o.mu.Unlock()
+		}
+	}()
+	return o
+}
+
+func (o *operatorClient) get() ([]string, map[string][]string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := map[string][]string{}
+	for k, v := range o.states {
+		m[k] = append([]string(nil), v...)
+	}
+	return append([]string(nil), o.types...), m
+}
+
+func pidAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// A zombie has exited; only its exit status is left to reap.
+	if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
+		return false
+	}
+	return true
+}
+
+func readPids(t *testing.T, dir string) map[string][]int {
+	out := map[string][]int{}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, x := range strings.Fields(string(b)) {
+			if p, err := strconv.Atoi(x); err == nil {
+				out[filepath.Base(f)] = append(out[filepath.Base(f)], p)
+			}
+		}
+	}
+	return out
+}
+
+// TestUpLifecycle deploys, scales, kills a task's process, and deletes an
+// app, checking the Marathon API, DNS (dig), the SSE stream and the Mesos
+// operator stream all follow.
+func TestUpLifecycle(t *testing.T) {
+	testutil.NeedTool(t, "python3")
+	t.Parallel()
+	u := startUp(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sse := startSSE(t, ctx, u.eps["marathon"])
+	op := startOperator(t, ctx, u.eps["mesos"])
+	dig, _ := exec.LookPath("dig")
+	pidDir := t.TempDir()
+
+	app := fmt.Sprintf(`{"id":"/e2e/web","cmd":"echo $$ > %s/$MESOS_TASK_ID; exec python3 -m http.server $PORT0 --bind 127.0.0.1",
+		"instances":2,"cpus":0.1,"mem":32,"portDefinitions":[{"port":0,"name":"http","labels":{"VIP_0":"/e2e-web:80"}}],
+		"healthChecks":[{"protocol":"HTTP","path":"/","portIndex":0,"gracePeriodSeconds":30,"intervalSeconds":1,"timeoutSeconds":2,"maxConsecutiveFailures":3}],
+		"taskKillGracePeriodSeconds":1}`, pidDir)
+	code, b := u.do("POST", "/v2/apps", app)
+	if code != 201 {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	if code, _ := u.do("POST", "/v2/apps", app); code != 409 {
+		t.Fatalf("second POST: %d, want 409", code)
+	}
+	testutil.Eventually(t, 60*time.Second, "2 healthy tasks", func() bool { return runningHealthy(u.tasks("/e2e/web"), 2) })
+	testutil.Eventually(t, 30*time.Second, "deployment finished", func() bool {
+		_, b := u.do("GET", "/v2/deployments", "")
+		return strings.TrimSpace(string(b)) == "[]"
+	})
+
+	checkDNS := func(what string) {
+		if dig == "" {
+			return
+		}
+		testutil.Eventually(t, 30*time.Second, "DNS "+what, func() bool {
+			return equalInts(digSRV(t, dig, u.eps["dns"], "_web.e2e._tcp.marathon.mesos"), taskPorts(u.tasks("/e2e/web")))
+		})
+	}
+	if dig != "" {
+		testutil.Eventually(t, 30*time.Second, "A record", func() bool {
+			return digA(t, dig, u.eps["dns"], "web.e2e.marathon.mesos") == "127.0.0.1"
+		})
+	} else {
+		t.Log("dig not installed: DNS checks skipped")
+	}
+	checkDNS("after deploy")
+
+	// Scale up (force: the deployment lock is Marathon's, tested below).
+	if code, b := u.do("PUT", "/v2/apps/e2e/web", `{"instances":3}`); code != 200 {
+		t.Fatalf("scale: %d %s", code, b)
+	}
+	testutil.Eventually(t, 60*time.Second, "3 healthy tasks", func() bool { return runningHealthy(u.tasks("/e2e/web"), 3) })
+	checkDNS("after scale")
+
+	// Kill one task's process from outside: it is replaced.
+	before := u.tasks("/e2e/web")
+	victim := before[0]
+	pids := readPids(t, pidDir)
+	if len(pids[victim.ID]) == 0 {
+		t.Fatalf("no pid for %s", victim.ID)
+	}
+	if err := syscall.Kill(pids[victim.ID][0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 60*time.Second, "replacement", func() bool {
+		ts := u.tasks("/e2e/web")
+		for _, x := range ts {
+			if x.ID == victim.ID {
+				return false
+			}
+		}
+		return runningHealthy(ts, 3)
+	})
+	checkDNS("after replacement")
+
+	// Delete: tasks and names go.
+	if code, b := u.do("DELETE", "/v2/apps/e2e/web", ""); code != 200 {
+		t.Fatalf("DELETE: %d %s", code, b)
+	}
+	if code, _ := u.do("GET", "/v2/apps/e2e/web", ""); code != 404 {
+		t.Fatalf("GET after delete: %d", code)
+	}
+	if dig != "" {
+		testutil.Eventually(t, 30*time.Second, "names gone", func() bool {
+			return len(digSRV(t, dig, u.eps["dns"], "_web.e2e._tcp.marathon.mesos")) == 0 &&
+				digA(t, dig, u.eps["dns"], "web.e2e.marathon.mesos") == ""
+		})
+	}
+	testutil.Eventually(t, 30*time.Second, "processes gone", func() bool {
+		for _, ps := range readPids(t, pidDir) {
+			for _, p := range ps {
+				if pidAlive(p) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+
+	// The SSE client saw the story in order.
+	var evs []sseEvent
+	testutil.Eventually(t, 10*time.Second, "app_terminated_event", func() bool {
+		var errs []string
+		evs, errs = sse.snapshot()
+		if len(errs) > 0 {
+			t.Fatalf("SSE framing: %v", errs)
+		}
+		for _, e := range evs {
+			if e.Type == "app_terminated_event" {
+				return true
+			}
+		}
+		return false
+	})
+	idx := func(pred func(sseEvent) bool) int {
+		for i, e := range evs {
+			if pred(e) {
+				return i
+			}
+		}
+		return -1
+	}
+	attached := idx(func(e sseEvent) bool { return e.Type == "event_stream_attached" })
+	post := idx(func(e sseEvent) bool { return e.Type == "api_post_event" && e.Data["uri"] == "/v2/apps" })
+	running := idx(func(e sseEvent) bool {
+		return e.Type == "status_update_event" && e.Data["taskStatus"] == "TASK_RUNNING"
+	})
+	healthy := idx(func(e sseEvent) bool { return e.Type == "health_status_changed_event" && e.Data["alive"] == true })
+	killed := idx(func(e sseEvent) bool {
+		return e.Type == "status_update_event" && e.Data["taskId"] == victim.ID && e.Data["taskStatus"] == "TASK_FAILED"
+	})
+	success := idx(func(e sseEvent) bool { return e.Type == "deployment_success" })
+	terminated := idx(func(e sseEvent) bool { return e.Type == "app_terminated_event" && e.Data["appId"] == "/e2e/web" })
+	if !(attached == 0 && attached < post && post < running && running < healthy && healthy < success && success < killed && killed < terminated) {
+		t.Fatalf("SSE order: attached %d post %d running %d healthy %d success %d killed %d terminated %d",
+			attached, post, running, healthy, success, killed, terminated)
+	}
+	// Per task, states only move forward.
+	seen := map[string]string{}
+	rank := map[string]int{"TASK_STAGING": 0, "TASK_STARTING": 1, "TASK_RUNNING": 2, "TASK_KILLING": 3, "TASK_KILLED": 4, "TASK_FAILED": 4, "TASK_FINISHED": 4}
+	for _, e := range evs {
+		if e.Type != "status_update_event" {
+			continue
+		}
+		id, st := e.Data["taskId"].(string), e.Data["taskStatus"].(string)
+		if prev, ok := seen[id]; ok && rank[st] < rank[prev] {
+			t.Errorf("task %s went from %s to %s", id, prev, st)
+		}
+		seen[id] = st
+	}
+
+	// The operator subscriber saw SUBSCRIBED first, then the tasks.
+	types, states := op.get()
+	if len(types) < 2 || types[0] != "SUBSCRIBED" {
+		t.Fatalf("operator stream starts with %v", types)
+	}
+	st := states[victim.ID]
+	if len(st) < 2 || st[0] != "ADDED:TASK_STAGING" || !containsStr(st, "TASK_RUNNING") {
+		t.Fatalf("operator events for %s: %v", victim.ID, st)
+	}
+	testutil.Eventually(t, 10*time.Second, "terminal TASK_UPDATED", func() bool {
+		_, states = op.get()
+		return containsStr(states[victim.ID], "TASK_FAILED")
+	})
+}
+
+func containsStr(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestUpFailingHealthCheck: a task whose HTTP check fails is killed after
+// maxConsecutiveFailures+1 failures and replaced; a command that exits at
+// once is relaunched with back-off; bad input gets Marathon's errors.
+func TestUpFailingHealthCheckAndBadInput(t *testing.T) {
+	testutil.NeedTool(t, "python3")
+	t.Parallel()
+	u := startUp(t, t.TempDir())
+	code, b := u.do("POST", "/v2/apps", `{"id":"/sick","cmd":"exec python3 -m http.server $PORT0 --bind 127.0.0.1","cpus":0.1,
+		"healthChecks":[{"protocol":"HTTP","path":"/nope","gracePeriodSeconds":0,"intervalSeconds":1,"timeoutSeconds":1,"maxConsecutiveFailures":1}],
+		"taskKillGracePeriodSeconds":1}`)
+	if code != 201 {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	var first string
+	testutil.Eventually(t, 30*time.Second, "first task", func() bool {
+		ts := u.tasks("/sick")
+		if len(ts) > 0 {
+			first = ts[0].ID
+		}
+		return first != ""
+	})
+	testutil.Eventually(t, 60*time.Second, "unhealthy task replaced", func() bool {
+		ts := u.tasks("/sick")
+		return len(ts) == 1 && ts[0].ID != first
+	})
+
+	// A command that exits at once is throttled by back-off.
+	code, b = u.do("POST", "/v2/apps", `{"id":"/flap","cmd":"exit 0","backoffSeconds":1,"backoffFactor":2,"portDefinitions":[]}`)
+	if code != 201 {
+		t.Fatalf("POST flap: %d %s", code, b)
+	}
+	testutil.Eventually(t, 30*time.Second, "back-off in /v2/queue", func() bool {
+		_, b := u.do("GET", "/v2/queue", "")
+		return strings.Contains(string(b), `"overdue":false`) && strings.Contains(string(b), `"/flap"`)
+	})
+
+	// Bad input.
+	cases := []struct {
+		method, path, body string
+		code               int
+		want               string
+	}{
+		{"POST", "/v2/apps", `{"id":`, 400, `"message":"Invalid JSON"`},
+		{"POST", "/v2/apps", ``, 400, `Please specify data in JSON format`},
+		{"POST", "/v2/apps", `{"id":123}`, 422, `"path":"/id","errors":["error.expected.jsstring"]`},
+		{"POST", "/v2/apps", `{"id":"/Dev/web","cmd":"sleep 1"}`, 422, `must fully match regular expression`},
+		{"POST", "/v2/apps", `{"id":"/p","cmd":"sleep 1","portDefinitions":[{"port":1},{"port":1}]}`, 422, `Ports must be unique.`},
+		{"GET", "/v2/apps/nope", ``, 404, `App '/nope' does not exist`},
+		{"GET", "/v2/nothing", ``, 404, `URI not found`},
+		{"DELETE", "/v2/apps/sick/tasks/sick.instance-x._app.1?scale=true&wipe=true", ``, 400, `You cannot use scale and wipe at the same time.`},
+	}
+	for _, c := range cases {
+		code, b := u.do(c.method, c.path, c.body)
+		if code != c.code || !strings.Contains(string(b), c.want) {
+			t.Errorf("%s %s %s: %d %s, want %d %s", c.method, c.path, c.body, code, b, c.code, c.want)
+		}
+	}
+	// A PUT while a deployment runs is locked; force overrides.
+	u.do("POST", "/v2/apps", `{"id":"/busy","cmd":"sleep 300","instances":1,"healthChecks":[{"protocol":"COMMAND","command":{"value":"false"},"gracePeriodSeconds":300,"intervalSeconds":60}]}`)
+	if code, b := u.do("PUT", "/v2/apps/busy", `{"instances":2}`); code != 409 || !strings.Contains(string(b), `"deployments":[{"id":`) {
+		t.Errorf("locked PUT: %d %s", code, b)
+	}
+	if code, b := u.do("PUT", "/v2/apps/busy?force=true", `{"instances":0}`); code != 200 {
+		t.Errorf("forced PUT: %d %s", code, b)
+	}
+	// A huge instance count neither crashes nor hangs: the runtime runs
+	// what it has room for and queues the rest.
+	start := time.Now()
+	code, b = u.do("POST", "/v2/apps", `{"id":"/huge","cmd":"sleep 300","instances":2000000000,"portDefinitions":[],"cpus":0.01,"taskKillGracePeriodSeconds":0}`)
+	if code != 201 || time.Since(start) > 10*time.Second {
+		t.Fatalf("huge POST: %d after %v: %s", code, time.Since(start), b)
+	}
+	testutil.Eventually(t, 30*time.Second, "API answers with huge app queued", func() bool {
+		code, b := u.do("GET", "/v2/queue", "")
+		return code == 200 && strings.Contains(string(b), `"/huge"`)
+	})
+	if code, _ := u.do("DELETE", "/v2/apps/huge", ""); code != 200 {
+		t.Fatalf("delete huge: %d", code)
+	}
+}
+
+// TestUpRestartAndNoOrphans: apps persist across a restart, and stopping
+// `sextant up` leaves no process behind, even one that ignores SIGTERM.
+func TestUpRestartAndNoOrphans(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pidDir := t.TempDir()
+	u := startUp(t, dir)
+	// The shell and its child both ignore SIGTERM (ignored signals are
+	// inherited): only SIGKILL after the grace period stops them.
+	app := fmt.Sprintf(`{"id":"/stubborn","cmd":"trap '' TERM; sleep 300 & echo $$ $! > %s/$MESOS_TASK_ID; wait; wait","instances":2,
+		"cpus":0.1,"portDefinitions":[{"port":0}],"taskKillGracePeriodSeconds":1}`, pidDir)
+	if code, b := u.do("POST", "/v2/apps", app); code != 201 {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	waitPids := func(n int) map[string][]int {
+		var pids map[string][]int
+		testutil.Eventually(t, 30*time.Second, fmt.Sprintf("%d tasks with pids", n), func() bool {
+			pids = readPids(t, pidDir)
+			live := 0
+			for _, ps := range pids {
+				if len(ps) == 2 && pidAlive(ps[0]) && pidAlive(ps[1]) {
+					live++
+				}
+			}
+			return live == n
+		})
+		return pids
+	}
+	pids := waitPids(2)
+	u.stop()
+	if u.cmd.ProcessState == nil || !u.cmd.ProcessState.Success() {
+		t.Fatalf("sextant up did not exit cleanly: %v\n%s", u.cmd.ProcessState, u.stderr)
+	}
+	for id, ps := range pids {
+		for _, p := range ps {
+			if pidAlive(p) {
+				t.Errorf("orphan: pid %d of task %s survived shutdown", p, id)
+			}
+		}
+	}
+	for _, f := range mustGlob(t, filepath.Join(pidDir, "*")) {
+		os.Remove(f)
+	}
+
+	// Restart with the same state directory: the app comes back.
+	u2 := startUp(t, dir)
+	code, b := u2.do("GET", "/v2/apps/stubborn", "")
+	if code != 200 || !strings.Contains(string(b), `"instances":2`) {
+		t.Fatalf("after restart: %d %s", code, b)
+	}
+	pids = waitPids(2)
+	u2.stop()
+	for id, ps := range pids {
+		for _, p := range ps {
+			if pidAlive(p) {
+				t.Errorf("orphan after second run: pid %d of task %s", p, id)
+			}
+		}
+	}
+}
+
+func mustGlob(t *testing.T, p string) []string {
+	m, err := filepath.Glob(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestUpPortInUse: a busy port is a clear error naming the flag.
+func TestUpPortInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	bin := testutil.Binary(t)
+	cmd := exec.Command(bin, "up", "--state-dir", t.TempDir(), "--no-examples", "--marathon-addr", freeAddr(t),
+		"--mesos-addr", ln.Addr().String(), "--dns-addr", freeAddr(t), "--mesos-dns-http-addr", freeAddr(t))
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("want a failure, got success:\n%s", out)
+	}
+	if !strings.Contains(string(out), "--mesos-addr") {
+		t.Fatalf("error must name the flag:\n%s", out)
+	}
+}
