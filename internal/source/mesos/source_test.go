@@ -835,3 +835,21 @@ func TestMetricsLint(t *testing.T) {
 		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
 }
+
+func FuzzParseIAMConfig(f *testing.F) {
+	f.Add([]byte(`{"uid":"u","private_key":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n","login_endpoint":"https://m/acs/api/v1/auth/login"}`))
+	f.Add([]byte(`{"uid":"","private_key":"x"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseIAMConfig(b)
+		if err != nil {
+			return
+		}
+		if c.UID == "" || c.LoginEndpoint == "" || c.key == nil {
+			t.Fatalf("accepted incomplete config %+v", c)
+		}
+		if _, err := c.LoginToken(time.Unix(0, 0)); err != nil {
+			t.Fatalf("accepted config cannot sign: %v", err)
+		}
+	})
+}
