@@ -62,9 +62,15 @@ type testTask struct {
 // testState builds a v0 master state: leader 10.0.0.1, one agent 10.0.0.7,
 // framework marathon, every task TASK_RUNNING with its container IP.
 func testState(tasks []testTask) *state.State {
+	return testStateLeader("master@10.0.0.1:5050", tasks)
+}
+
+// testStateLeader is testState with another leader pid (end-to-end tests
+// name their loopback master so that nothing is ever asked elsewhere).
+func testStateLeader(leader string, tasks []testTask) *state.State {
 	yes := true
 	st := &state.State{
-		Leader: "master@10.0.0.1:5050",
+		Leader: leader,
 		Slaves: []state.Slave{{ID: "S1", PID: "slave(1)@10.0.0.7:5051", Hostname: "agent-1", Active: &yes}},
 	}
 	fw := state.Framework{ID: "F1", Name: "marathon", PID: "scheduler-1@10.0.0.1:8080", Hostname: "m1", Active: &yes}
