@@ -103,6 +103,22 @@ func TestZooKeeperLeaderDetection(t *testing.T) {
 	tu.Eventually(t, wait, "member added", func() bool {
 		return slices.Equal(h.src.Status().Masters, []string{b.addr(), cm.addr()})
 	})
+
+	// Masters older than 0.24 register protobuf MasterInfo as info_*.
+	if _, err := c.Create("/old", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(cm.addr())
+	ip := netip.MustParseAddr(host).As4()
+	p, _ := strconv.Atoi(port)
+	cm.set(testState(t, cm.addr(), "from-proto"), 0)
+	if _, err := c.Create("/old/info_", protoMasterInfo("old", binary.LittleEndian.Uint32(ip[:]), uint32(p), "", "", 0),
+		zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	zo := ZKURL{Servers: []string{zkAddr}, Path: "/old"}
+	h2 := run(t, Options{ZK: &zo})
+	tu.Eventually(t, wait, "snapshot via a protobuf info node", func() bool { return h2.rec.taskName() == "from-proto" })
 }
 
 func TestZooKeeperDetectionTimeout(t *testing.T) {
