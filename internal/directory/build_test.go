@@ -416,3 +416,23 @@ func TestIndexWith(t *testing.T) {
 		t.Errorf("names = %v", n)
 	}
 }
+
+// A named VIP with backends of both families has an A and an AAAA record.
+func TestL4LBBothFamilies(t *testing.T) {
+	tab := &vip.Table{Names: []vip.Name{
+		{FQDN: "db.marathon.l4lb.thisdcos.directory", IPv4: addr("11.1.2.3"), IPv6: addr("fd01:c::1")},
+		{FQDN: "v6only.marathon.l4lb.thisdcos.directory", IPv6: addr("fd01:c::2")},
+	}}
+	z, probs := BuildL4LB(tab, 4)
+	if len(probs) != 0 || z.Version != 4 {
+		t.Fatalf("problems %v, version %d", probs, z.Version)
+	}
+	ix := NewIndex(Options{}, z)
+	if got := rrs(ix.Lookup("db.marathon.l4lb.thisdcos.directory", dns.TypeANY).Answer); !slices.Equal(got, []string{
+		"db.marathon.l4lb.thisdcos.directory. 5 IN A 11.1.2.3", "db.marathon.l4lb.thisdcos.directory. 5 IN AAAA fd01:c::1"}) {
+		t.Errorf("ANY = %q", got)
+	}
+	if res := ix.Lookup("v6only.marathon.l4lb.thisdcos.directory", dns.TypeA); res.Rcode != 0 || len(res.Answer) != 0 || len(res.Ns) != 1 {
+		t.Errorf("A of an IPv6-only VIP = %+v, want NODATA", res)
+	}
+}
