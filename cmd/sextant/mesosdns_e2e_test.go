@@ -1,0 +1,426 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sextantdc/sextant/internal/testutil"
+)
+
+// mdnsMaster is a static Mesos master on loopback: it serves fake.json (the
+// leader rewritten to itself) at /master/state, or garbage, or a state
+// holding every item that crashed Mesos-DNS (spec §9).
+type mdnsMaster struct {
+	srv   *httptest.Server
+	good  []byte
+	crash []byte
+	mode  atomic.Int32 // 0 good, 1 malformed JSON, 2 crashing items
+}
+
+func newMDNSMaster(t *testing.T) *mdnsMaster {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(testutil.Fixtures(t, "mesos"), "fake.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &mdnsMaster{}
+	m.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/master/state" {
+			http.NotFound(w, r)
+			return
+		}
+		switch m.mode.Load() {
+		case 1:
+			io.WriteString(w, `{"leader": "master@`)
+		case 2:
+			w.Write(m.crash)
+		default:
+			w.Write(m.good)
+		}
+	}))
+	t.Cleanup(m.srv.Close)
+	var st map[string]any
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["leader"] = "master@" + m.srv.Listener.Addr().String()
+	m.good, _ = json.Marshal(st)
+
+	// The crashing items: an agent without pid, an agent whose pid does
+	// not parse, and a task whose port range has no "-".
+	var cs map[string]any
+	_ = json.Unmarshal(m.good, &cs)
+	slaves := cs["slaves"].([]any)
+	slaves = append(slaves,
+		map[string]any{"id": "20140827-000744-3041283216-5050-2116-9", "hostname": "nopid.example"},
+		map[string]any{"id": "20140827-000744-3041283216-5050-2116-8", "pid": "not a pid", "hostname": "badpid.example"})
+	cs["slaves"] = slaves
+	for _, f := range cs["frameworks"].([]any) {
+		for _, tk := range f.(map[string]any)["tasks"].([]any) {
+			task := tk.(map[string]any)
+			if task["name"] == "reviewbot" {
+				task["resources"].(map[string]any)["ports"] = "[31744]"
+			}
+		}
+	}
+	m.crash, _ = json.Marshal(cs)
+	return m
+}
+
+// mdnsFreePort finds a port free for both UDP and TCP on 127.0.0.1.
+func mdnsFreePort(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+type mdnsLogBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *mdnsLogBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *mdnsLogBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestMesosDNSEndToEnd(t *testing.T) {
+	digPath := testutil.NeedTool(t, "dig")
+	bin := testutil.Binary(t)
+	m := newMDNSMaster(t)
+	dnsPort, httpPort := mdnsFreePort(t), mdnsFreePort(t)
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config.json")
+	cfg := fmt.Sprintf(`{
+  "masters": [%q],
+  "refreshSeconds": 1,
+  "stateTimeoutSeconds": 5,
+  "listener": "127.0.0.1",
+  "port": %d,
+  "httpListener": "127.0.0.1",
+  "httpport": %d,
+  "externalon": false,
+  "IPSources": ["netinfo", "docker", "mesos", "host"],
+  "email": "root.mesos-dns.mesos"
+}`, m.srv.Listener.Addr().String(), dnsPort, httpPort)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs := &mdnsLogBuf{}
+	cmd := exec.Command(bin, "mesos-dns", "-config", cfgFile, "-v=1", "-logtostderr=true")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("sextant output:\n%s", logs)
+		}
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	testutil.Eventually(t, 60*time.Second, "the HTTP API", func() bool {
+		resp, err := http.Get(base + "/v1/version")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	dig := func(args ...string) string {
+		t.Helper()
+		all := append([]string{"@127.0.0.1", "-p", strconv.Itoa(dnsPort), "+time=3", "+tries=2"}, args...)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, digPath, all...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("dig %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	status := regexp.MustCompile(`status: ([A-Z]+)`)
+	section := func(out, name string) []string {
+		i := strings.Index(out, ";; "+name+" SECTION:\n")
+		if i < 0 {
+			return nil
+		}
+		var lines []string
+		for _, l := range strings.Split(out[i:], "\n")[1:] {
+			if l == "" {
+				break
+			}
+			lines = append(lines, strings.Join(strings.Fields(l), " "))
+		}
+		return lines
+	}
+	check := func(out, wantStatus string, wantFlagsAA bool, answer, authority, additional []string) {
+		t.Helper()
+		if s := status.FindStringSubmatch(out); s == nil || s[1] != wantStatus {
+			t.Errorf("status %v, want %s\n%s", s, wantStatus, out)
+		}
+		if wantFlagsAA && !regexp.MustCompile(`flags: qr aa`).MatchString(out) {
+			t.Errorf("no AA flag\n%s", out)
+		}
+		for name, want := range map[string][]string{"ANSWER": answer, "AUTHORITY": authority, "ADDITIONAL": additional} {
+			got := section(out, name)
+			if !mdnsSameSet(got, want) {
+				t.Errorf("%s section\n got %q\nwant %q\n%s", name, got, want, out)
+			}
+		}
+	}
+	leaderIP := "127.0.0.1"
+	soaRE := regexp.MustCompile(`^(\S+) 60 IN SOA ns1\.mesos\. root\.ns1\.mesos\. \d+ 60 600 86400 60$`)
+
+	check(dig("liquor-store.marathon.mesos", "A"), "NOERROR", true,
+		[]string{"liquor-store.marathon.mesos. 60 IN A 10.3.0.1", "liquor-store.marathon.mesos. 60 IN A 10.3.0.2"}, nil, nil)
+	check(dig("toy-store.ipv6-framework.mesos", "AAAA"), "NOERROR", true,
+		[]string{"toy-store.ipv6-framework.mesos. 60 IN AAAA fd01:b::1:8000:2"}, nil, nil)
+	check(dig("_leader._tcp.mesos", "SRV"), "NOERROR", true,
+		[]string{fmt.Sprintf("_leader._tcp.mesos. 60 IN SRV 0 1 %d leader.mesos.", m.srv.Listener.Addr().(*net.TCPAddr).Port)}, nil,
+		[]string{"leader.mesos. 60 IN A " + leaderIP})
+	check(dig("_car-store._udp.marathon.mesos", "SRV"), "NOERROR", true,
+		[]string{"_car-store._udp.marathon.mesos. 60 IN SRV 0 1 31364 car-store-zinaz-0.marathon.slave.mesos.",
+			"_car-store._udp.marathon.mesos. 60 IN SRV 0 1 31365 car-store-zinaz-0.marathon.slave.mesos."}, nil,
+		[]string{"car-store-zinaz-0.marathon.slave.mesos. 60 IN A 1.2.3.11"})
+	out := dig("mesos", "SOA")
+	if s := section(out, "AUTHORITY"); len(s) != 1 || !soaRE.MatchString(s[0]) || section(out, "ANSWER") != nil {
+		t.Errorf("SOA:\n%s", out)
+	}
+	check(dig("anything.mesos", "NS"), "NOERROR", true, nil, []string{"anything.mesos. 60 IN NS ns1.mesos."}, nil)
+	out = dig("missing.mesos", "A")
+	if s := section(out, "AUTHORITY"); len(s) != 1 || !strings.HasPrefix(s[0], "missing.mesos. 60 IN SOA") || !strings.Contains(out, "status: NXDOMAIN") {
+		t.Errorf("NXDOMAIN:\n%s", out)
+	}
+	out = dig("chronos.marathon.mesos", "TXT")
+	if !strings.Contains(out, "status: NOERROR") || section(out, "ANSWER") != nil || len(section(out, "AUTHORITY")) != 1 {
+		t.Errorf("unknown type:\n%s", out)
+	}
+	out = dig("toy-store.ipv6-framework.mesos", "ANY")
+	if len(section(out, "ANSWER")) != 3 || len(section(out, "AUTHORITY")) != 2 {
+		t.Errorf("ANY:\n%s", out)
+	}
+	check(dig("cHrOnOs.MARATHON.mesoS", "A"), "NOERROR", true, []string{"chronos.marathon.mesos. 60 IN A 1.2.3.11"}, nil, nil)
+	check(dig("+tcp", "liquor-store.marathon.slave.mesos", "A"), "NOERROR", true,
+		[]string{"liquor-store.marathon.slave.mesos. 60 IN A 1.2.3.11", "liquor-store.marathon.slave.mesos. 60 IN A 1.2.3.12"}, nil, nil)
+	if out := dig("example.com", "A"); !strings.Contains(out, "status: REFUSED") {
+		t.Errorf("externalon=false must refuse:\n%s", out)
+	}
+
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/v1/hosts/leader.mesos"); code != 200 || body != "[\n  {\n   \"host\": \"leader.mesos.\",\n   \"ip\": \""+leaderIP+"\"\n  }\n ]" {
+		t.Errorf("hosts: %d %q", code, body)
+	}
+	if code, body := get("/v1/services/_car-store._udp.marathon.mesos."); code != 200 || strings.Count(body, `"ip": "1.2.3.11"`) != 2 {
+		t.Errorf("services: %d %s", code, body)
+	}
+	if code, body := get("/v1/config"); code != 200 || !strings.Contains(body, `"Port": `+strconv.Itoa(dnsPort)) {
+		t.Errorf("config: %d %s", code, body)
+	}
+	if code, _ := get("/v1/enumerate"); code != 200 {
+		t.Errorf("enumerate: %d", code)
+	}
+	if code, body := get("/v1/nothing"); code != 404 || body != "404: Page Not Found" {
+		t.Errorf("404: %d %q", code, body)
+	}
+
+	// Malformed JSON from the master: answers keep coming; the log and
+	// /metrics show the failures.
+	m.mode.Store(1)
+	errorsRE := regexp.MustCompile(`sextant_mesos_refresh_total\{result="error"\} (\d+)`)
+	refreshErrors := func() int {
+		_, body := get("/metrics")
+		s := errorsRE.FindStringSubmatch(body)
+		if s == nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(s[1])
+		return n
+	}
+	testutil.Eventually(t, 30*time.Second, "failed refreshes in /metrics", func() bool { return refreshErrors() >= 2 })
+	check(dig("liquor-store.marathon.mesos", "A"), "NOERROR", true,
+		[]string{"liquor-store.marathon.mesos. 60 IN A 10.3.0.1", "liquor-store.marathon.mesos. 60 IN A 10.3.0.2"}, nil, nil)
+	if !strings.Contains(logs.String(), "keeping last good state") {
+		t.Errorf("the log does not say the old state is kept")
+	}
+	_, metrics := get("/metrics")
+	if !strings.Contains(metrics, "sextant_mesos_snapshot_age_seconds") {
+		t.Errorf("/metrics lacks the snapshot age")
+	}
+	if _, st := get("/v1/status"); !strings.Contains(st, `"Stale": true`) {
+		t.Errorf("status does not show staleness: %s", st)
+	}
+
+	// The master goes away: the same.
+	before := refreshErrors()
+	m.srv.Listener.Close()
+	m.srv.CloseClientConnections()
+	testutil.Eventually(t, 30*time.Second, "refresh errors with the master gone", func() bool { return refreshErrors() >= before+2 })
+	check(dig("+tcp", "chronos.marathon.mesos", "A"), "NOERROR", true, []string{"chronos.marathon.mesos. 60 IN A 1.2.3.11"}, nil, nil)
+
+	// Stop with SIGTERM: exit 0, promptly.
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("took %v to stop", d)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit 20s after SIGTERM")
+	}
+}
+
+// TestMesosDNSCrashingItems serves a state holding each item that made
+// Mesos-DNS crash or fail the whole reload: the rest is served.
+func TestMesosDNSCrashingItems(t *testing.T) {
+	digPath := testutil.NeedTool(t, "dig")
+	bin := testutil.Binary(t)
+	m := newMDNSMaster(t)
+	m.mode.Store(2)
+	dnsPort, httpPort := mdnsFreePort(t), mdnsFreePort(t)
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config.json")
+	// A host name in masters crashed record generation too.
+	cfg := fmt.Sprintf(`{"masters": [%q, "localhost:5050"], "refreshSeconds": 1, "listener": "127.0.0.1", "port": %d,
+  "httpListener": "127.0.0.1", "httpport": %d, "externalon": false}`, m.srv.Listener.Addr().String(), dnsPort, httpPort)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs := &mdnsLogBuf{}
+	cmd := exec.Command(bin, "mesos-dns", "-config", cfgFile)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("sextant output:\n%s", logs)
+		}
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	testutil.Eventually(t, 60*time.Second, "the HTTP API", func() bool {
+		select {
+		case err := <-exited:
+			t.Fatalf("sextant exited: %v\n%s", err, logs)
+		default:
+		}
+		resp, err := http.Get(base + "/v1/version")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, digPath, "@127.0.0.1", "-p", strconv.Itoa(dnsPort), "+short", "liquor-store.marathon.mesos", "A").CombinedOutput()
+	// Default IPSources (netinfo, mesos, host): the agents' addresses.
+	if err != nil || !mdnsSameSet(strings.Fields(string(out)), []string{"1.2.3.11", "1.2.3.12"}) {
+		t.Fatalf("%v: %s", err, out)
+	}
+	out, err = exec.CommandContext(ctx, digPath, "@127.0.0.1", "-p", strconv.Itoa(dnsPort), "+short", "slave.mesos", "A").CombinedOutput()
+	if err != nil || !mdnsSameSet(strings.Fields(string(out)), []string{"1.2.3.10", "1.2.3.11", "1.2.3.12"}) {
+		t.Fatalf("agents: %v: %s", err, out)
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`sextant_mesos_snapshot_problems [1-9]`).Match(b) {
+		t.Errorf("/metrics does not count the skipped items")
+	}
+	for _, want := range []string{"not a pid", "31744"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log does not name %q", want)
+		}
+	}
+}
+
+func mdnsSameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, x := range a {
+		seen[x]++
+	}
+	for _, x := range b {
+		seen[x]--
+	}
+	for _, v := range seen {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
