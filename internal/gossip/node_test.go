@@ -435,6 +435,10 @@ func TestOldVersionsNeverWin(t *testing.T) {
 		mustZoneAt(t, "m9", 1, time.Now().UnixNano(), "replayed"),
 		mustZoneAt(t, "m2", v, time.Now().UnixNano(), "tie, higher name"),
 	}
+	before := make([]float64, len(ns))
+	for i, n := range ns {
+		before[i] = testutil.ToFloat64(n.met.stale)
+	}
 	for _, msg := range staleMsgs {
 		for _, target := range ns {
 			if err := a1.ml.SendReliable(target.ml.LocalNode(), msg); err != nil {
@@ -443,8 +447,8 @@ func TestOldVersionsNeverWin(t *testing.T) {
 		}
 	}
 	sxtest.Eventually(t, wait, "stale versions counted", func() bool {
-		for _, n := range ns {
-			if testutil.ToFloat64(n.met.stale) < 3 {
+		for i, n := range ns {
+			if testutil.ToFloat64(n.met.stale) < before[i]+3 {
 				return false
 			}
 		}
