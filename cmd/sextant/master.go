@@ -28,9 +28,11 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var mesos string
 	var refresh time.Duration
 	var noStream bool
+	var pushInterval time.Duration
 	fs.StringVar(&mesos, "mesos", "", "Mesos masters: host:port[,host:port…] or zk://host:port/mesos (required)")
 	fs.DurationVar(&refresh, "mesos-refresh", 30*time.Second, "Mesos state poll interval (the safety net when the operator-API stream runs)")
 	fs.BoolVar(&noStream, "no-stream", false, "poll only; do not follow the Mesos operator-API event stream")
+	fs.DurationVar(&pushInterval, "zone-push-interval", dcosdns.DefaultPublishInterval, "minimum time between two pushes of a zone by the leader (changes in between are coalesced)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -47,6 +49,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	o.Registry = obs.NewRegistry()
+	o.PublishInterval = pushInterval
 	so := mesossrc.Options{RefreshInterval: refresh, Logger: log.With("component", "mesos-source"), Registerer: o.Registry}
 	if strings.HasPrefix(mesos, "zk://") || strings.HasPrefix(mesos, "file://") {
 		z, err := mesossrc.ParseZKURL(mesos, os.ReadFile)

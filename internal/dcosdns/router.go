@@ -139,7 +139,8 @@ type HandlerConfig struct {
 	Zones map[string]forward.Forwarder
 	// Upstream forwards everything else (nil: SERVFAIL).
 	Upstream forward.Forwarder
-	// Cache, when set, caches forwarded answers (local zones never are).
+	// Cache, when set, caches answers from forward zones and the upstream
+	// resolvers (local zones and .mesos never are).
 	Cache *forward.CacheConfig
 	// Registry receives the handler and cache metrics (nil: none).
 	Registry prometheus.Registerer
@@ -226,7 +227,17 @@ func (h *Handler) Answer(ctx context.Context, req *dns.Msg, network string) *dns
 		fitReply(req, m, network)
 		return m
 	}
-	m, _ := h.fwd.Forward(ctx, req, network)
+	var m *dns.Msg
+	if rt.Dest == ToMesos && h.mesos != nil {
+		// .mesos answers are not cached: Mesos-DNS is in the cluster and
+		// answers in well under a millisecond, and its NXDOMAIN carries a
+		// 60 s SOA minimum, so caching it would hide a new task for a
+		// minute (what made new tasks slow to resolve behind erldns'
+		// cache, dcos/dcos-net#64).
+		m, _ = h.mesos.Forward(ctx, req, network)
+	} else {
+		m, _ = h.fwd.Forward(ctx, req, network)
+	}
 	if m == nil {
 		m = forward.Reply(req, dns.RcodeServerFailure)
 	}
