@@ -415,6 +415,15 @@ func (s *Source) refresh(ctx context.Context, masters []string, st *streamer) {
 		return
 	}
 	fetched := s.o.Now()
+	if st.newerPending(from) {
+		// An event arrived while this poll ran: the stream's state is at
+		// least as new, and emitting the poll first would make names flap.
+		s.m.refreshDuration.Observe(s.o.Now().Sub(start).Seconds())
+		s.m.refresh.WithLabelValues("ok").Inc()
+		s.log.Debug("poll result superseded by a pending stream update", "master", from)
+		st.leader(ctx, from)
+		return
+	}
 	// A poll refreshes every name; stream builds in between reuse these.
 	s.resolved = s.resolve(ctx, stt, nil)
 	snap := s.build(stt, s.o.Name, fetched)

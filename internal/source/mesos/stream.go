@@ -147,6 +147,17 @@ func (st *streamer) start(ctx context.Context, addr string) {
 	})
 }
 
+// newerPending reports whether a healthy stream from addr holds a state
+// not built yet (it arrived while a poll ran; the Run loop builds it next).
+func (st *streamer) newerPending(addr string) bool {
+	if !st.running || !st.delivered || st.target != addr {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.pending != nil
+}
+
 func (st *streamer) armCoalesce() {
 	if st.coalesceOn {
 		return

@@ -172,3 +172,45 @@ func TestStreamFollowsLeaderMove(t *testing.T) {
 		t.Fatalf("second stream to %q", got)
 	}
 }
+
+func TestPollDuringStreamEventDoesNotFlap(t *testing.T) {
+	m := newMaster(t)
+	m.set(testState(t, m.addr(), "polled"), 0)
+	inPoll, release := make(chan struct{}), make(chan struct{})
+	var polls atomic.Int64
+	m.check = func(*http.Request) int {
+		if polls.Add(1) == 2 {
+			close(inPoll)
+			<-release
+		}
+		return 0
+	}
+	sendNew := make(chan struct{})
+	fs := &fakeStream{run: func(ctx context.Context, call int, onState func(*state.State)) error {
+		onState(parsed(t, testState(t, m.addr(), "subscribed")))
+		<-sendNew
+		onState(parsed(t, testState(t, m.addr(), "stream-new")))
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	h := run(t, Options{Masters: []string{m.addr()}, Streamer: fs})
+	tu.Eventually(t, wait, "streaming", func() bool { return h.rec.taskName() == "subscribed" })
+	m.set(testState(t, m.addr(), "polled-old"), 0)
+	h.src.Trigger()
+	<-inPoll
+	close(sendNew) // the event arrives while the poll is in flight
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	tu.Eventually(t, wait, "stream state built", func() bool { return h.rec.taskName() == "stream-new" })
+	time.Sleep(100 * time.Millisecond)
+	h.rec.mu.Lock()
+	defer h.rec.mu.Unlock()
+	for _, s := range h.rec.snaps {
+		if s.Tasks[0].Name == "polled-old" {
+			t.Fatal("the in-flight poll's older state was emitted next to a newer stream update")
+		}
+	}
+	if last := h.rec.snaps[len(h.rec.snaps)-1]; last.Tasks[0].Name != "stream-new" {
+		t.Fatalf("last snapshot %q", last.Tasks[0].Name)
+	}
+}
