@@ -36,39 +36,96 @@ type zoneIndex struct {
 	ents map[string]bool
 }
 
+// node holds one owner's records; they arrive in canonical order, so the
+// records of one type are contiguous in all and spans locates them without
+// a map per name.
 type node struct {
-	all    []dns.RR
-	byType map[uint16][]dns.RR
+	all   []dns.RR
+	spans []span
+}
+
+type span struct {
+	typ    uint16
+	lo, hi int
+}
+
+func (n *node) rrs(t uint16) []dns.RR {
+	for _, s := range n.spans {
+		if s.typ == t {
+			return n.all[s.lo:s.hi:s.hi]
+		}
+	}
+	return nil
 }
 
 func newZoneIndex(z *Zone) *zoneIndex {
 	zi := &zoneIndex{zone: z, nodes: make(map[string]*node, len(z.Records)/2+1), ents: map[string]bool{}}
+	// Address records dominate task zones: allocate their RRs and address
+	// bytes in a few slabs rather than one by one.
+	nA, nAAAA := 0, 0
+	for i := range z.Records {
+		switch z.Records[i].Type {
+		case dns.TypeA:
+			nA++
+		case dns.TypeAAAA:
+			nAAAA++
+		}
+	}
+	as, aaaas := make([]dns.A, 0, nA), make([]dns.AAAA, 0, nAAAA)
+	ip4, ip6 := make([]byte, 0, 4*nA), make([]byte, 0, 16*nAAAA)
+	var n *node
+	fqdn := ""
 	for i := range z.Records {
 		r := &z.Records[i]
-		rr := r.RR()
-		n := zi.nodes[r.Name]
-		if n == nil {
-			n = &node{byType: map[uint16][]dns.RR{}}
+		if n == nil || i == 0 || r.Name != z.Records[i-1].Name {
+			n = &node{}
 			zi.nodes[r.Name] = n
+			fqdn = dns.Fqdn(r.Name)
+			zi.addENTs(r.Name)
 		}
-		n.all = append(n.all, rr)
-		n.byType[r.Type] = append(n.byType[r.Type], rr)
+		var rr dns.RR
+		h := dns.RR_Header{Name: fqdn, Rrtype: r.Type, Class: dns.ClassINET, Ttl: r.TTL}
+		switch r.Type {
+		case dns.TypeA:
+			b := r.Addr.As4()
+			ip4 = append(ip4, b[:]...)
+			as = append(as, dns.A{Hdr: h, A: ip4[len(ip4)-4 : len(ip4) : len(ip4)]})
+			rr = &as[len(as)-1]
+		case dns.TypeAAAA:
+			b := r.Addr.As16()
+			ip6 = append(ip6, b[:]...)
+			aaaas = append(aaaas, dns.AAAA{Hdr: h, AAAA: ip6[len(ip6)-16 : len(ip6) : len(ip6)]})
+			rr = &aaaas[len(aaaas)-1]
+		default:
+			rr = r.RR()
+		}
 		if r.Type == dns.TypeSOA {
 			zi.soa = []dns.RR{rr}
 		}
-		for p := r.Name; p != z.Name; {
-			i := strings.IndexByte(p, '.')
-			if i < 0 {
-				break
-			}
-			p = p[i+1:]
-			if p == z.Name || zi.ents[p] {
-				break
-			}
-			zi.ents[p] = true
+		if k := len(n.spans) - 1; k >= 0 && n.spans[k].typ == r.Type {
+			n.spans[k].hi++
+		} else {
+			n.spans = append(n.spans, span{typ: r.Type, lo: len(n.all), hi: len(n.all) + 1})
 		}
+		n.all = append(n.all, rr)
 	}
 	return zi
+}
+
+// addENTs records the names between name and the apex as empty
+// non-terminals (those that have records are found as nodes first).
+func (zi *zoneIndex) addENTs(name string) {
+	for p := name; p != zi.zone.Name; {
+		i := strings.IndexByte(p, '.')
+		if i < 0 {
+			return
+		}
+		p = p[i+1:]
+		if p == zi.zone.Name || zi.ents[p] {
+			return
+		}
+		zi.ents[p] = true
+	}
 }
 
 // NewIndex indexes zones (the later of two zones with one name wins).
@@ -260,11 +317,11 @@ func (ix *Index) lookup(name string, qtype uint16) Result {
 			res.Answer = append(res.Answer, n.all...)
 			return res
 		}
-		if rrs := n.byType[qtype]; len(rrs) > 0 {
+		if rrs := n.rrs(qtype); len(rrs) > 0 {
 			res.Answer = append(res.Answer, rrs...)
 			return res
 		}
-		cn := n.byType[dns.TypeCNAME]
+		cn := n.rrs(dns.TypeCNAME)
 		if len(cn) == 0 {
 			res.Ns = zi.soa
 			return res
