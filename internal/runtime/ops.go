@@ -206,6 +206,9 @@ func (r *Runtime) createLocked(a *marathon.App, o *Origin) (*marathon.App, Resul
 	if _, ok := r.apps[a.ID]; ok {
 		return nil, Result{}, marathon.Errorf(http.StatusConflict, "An app with id [%s] already exists.", a.ID)
 	}
+	if err := supported(a); err != nil {
+		return nil, Result{}, err
+	}
 	if r.groupConflict(a.ID) {
 		return nil, Result{}, &marathon.Error{Status: http.StatusUnprocessableEntity, Message: "Object is not valid",
 			Details: []marathon.Violation{{Path: "/", Errors: []string{"Groups and Applications may not have the same identifier."}}}}
@@ -227,6 +230,16 @@ func (r *Runtime) createLocked(a *marathon.App, o *Origin) (*marathon.App, Resul
 	return submitted, Result{Version: now, DeploymentID: d.ID, Created: true}, nil
 }
 
+// supported rejects what this runtime cannot run (422, as Marathon
+// rejects what its cluster cannot offer).
+func supported(a *marathon.App) error {
+	if a.Container != nil && a.Container.Docker != nil && a.Container.Docker.Image != "" {
+		return &marathon.Error{Status: http.StatusUnprocessableEntity, Message: "Object is not valid",
+			Details: []marathon.Violation{{Path: "/container", Errors: []string{"container images are not supported by this runtime"}}}}
+	}
+	return nil
+}
+
 func parentGroup(id string) string {
 	i := strings.LastIndexByte(id, '/')
 	if i <= 0 {
@@ -244,6 +257,9 @@ func (r *Runtime) UpdateApp(a *marathon.App, force bool, o *Origin) (*marathon.A
 	ar, ok := r.apps[a.ID]
 	if !ok {
 		return r.createLocked(a, o)
+	}
+	if err := supported(a); err != nil {
+		return nil, Result{}, err
 	}
 	if ar.depID != "" {
 		if !force {

@@ -1,0 +1,304 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sextantdc/sextant/internal/marathon"
+	"github.com/sextantdc/sextant/internal/testutil"
+)
+
+func newRT(t *testing.T, dir string) (*Runtime, func()) {
+	t.Helper()
+	rt, err := New(Config{StateDir: dir, MaxTasks: 8, PublishHealth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = rt.Run(ctx); close(done) }()
+	stop := func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("runtime did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	return rt, stop
+}
+
+func mustApp(t *testing.T, js string) *marathon.App {
+	t.Helper()
+	a, err := marathon.Decode([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestBusOrderFilterAndSlowSubscriber(t *testing.T) {
+	b := NewBus(4, nil)
+	all := b.Subscribe(nil)
+	only := b.Subscribe([]string{"b"})
+	for i := 0; i < 3; i++ {
+		b.Publish("a", map[string]any{"i": i})
+	}
+	b.Publish("b", nil)
+	for i := 0; i < 3; i++ {
+		ev := <-all.C
+		var m map[string]any
+		_ = json.Unmarshal(ev.Data, &m)
+		if ev.Type != "a" || m["i"] != float64(i) || m["eventType"] != "a" || m["timestamp"] == nil {
+			t.Fatalf("event %d: %s %s", i, ev.Type, ev.Data)
+		}
+	}
+	if ev := <-only.C; ev.Type != "b" {
+		t.Fatal(ev.Type)
+	}
+	// "all" still holds one event; five more overflow its queue of 4.
+	for i := 0; i < 5; i++ {
+		b.Publish("a", nil)
+	}
+	select {
+	case <-all.Done():
+	default:
+		t.Fatal("slow subscriber must be dropped")
+	}
+	if b.Len() != 1 {
+		t.Fatalf("subscribers: %d", b.Len())
+	}
+}
+
+func TestPersistenceRoundTripAndBadFile(t *testing.T) {
+	dir := t.TempDir()
+	rt, stop := newRT(t, dir)
+	if _, _, err := rt.CreateApp(mustApp(t, `{"id":"/a/b","cmd":"sleep 30","instances":0,"labels":{"x":"y"},"fetch":[{"uri":"http://example.invalid/x"}]}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	rt2, _ := newRT(t, dir)
+	a, ok := rt2.App("/a/b")
+	if !ok || a.Labels["x"] != "y" || a.PortDefinitions[0].Port != 10000 || a.Passthrough["fetch"] == nil {
+		t.Fatalf("%v %+v", ok, a)
+	}
+	if rt.ident != rt2.ident {
+		t.Fatal("cluster identity must survive a restart")
+	}
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "apps.json"), []byte(`{"apps":[`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{StateDir: bad}); err == nil || !strings.Contains(err.Error(), "apps.json") {
+		t.Fatalf("want an error naming apps.json, got %v", err)
+	}
+}
+
+func TestEnvPortsAndMesosState(t *testing.T) {
+	rt, _ := newRT(t, t.TempDir())
+	_, _, err := rt.CreateApp(mustApp(t, `{"id":"/dev/web","cmd":"env > env.txt; exec sleep 30","cpus":0.1,
+		"labels":{"HAPROXY_GROUP":"external"},"portDefinitions":[{"port":0,"name":"http","labels":{"VIP_0":"/web:80"}},{"port":0,"protocol":"udp,tcp"}]}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tid string
+	testutil.Eventually(t, 20*time.Second, "running task", func() bool {
+		ts, _ := rt.Tasks("/dev/web", []string{"running"}, false)
+		if len(ts) == 1 {
+			tid = ts[0]["id"].(string)
+		}
+		return tid != ""
+	})
+	dir, _ := rt.TaskSandbox(tid)
+	var env string
+	testutil.Eventually(t, 20*time.Second, "env.txt", func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "env.txt"))
+		env = string(b)
+		return err == nil && strings.Contains(env, "PORTS=")
+	})
+	for _, want := range []string{"MESOS_TASK_ID=" + tid, "MARATHON_APP_ID=/dev/web", "PORT_HTTP=", "PORT_10000=", "PORT_10001=",
+		"MARATHON_APP_LABELS=HAPROXY_GROUP", "MARATHON_APP_LABEL_HAPROXY_GROUP=external", "HOST=127.0.0.1", "MESOS_SANDBOX=" + dir} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env lacks %s", want)
+		}
+	}
+	st := rt.State()
+	if st.Leader == "" || len(st.Slaves) != 1 || st.Frameworks[0].Name != "marathon" || len(st.Frameworks[0].Tasks) != 1 {
+		t.Fatalf("state: %+v", st)
+	}
+	mt := st.Frameworks[0].Tasks[0]
+	if mt.Name != "web.dev" || mt.State != "TASK_RUNNING" || len(mt.Discovery.Ports.Ports) != 3 ||
+		mt.Discovery.Ports.Ports[0].Labels.Labels[0].Key != "VIP_0" || !strings.HasPrefix(mt.Resources.Ports, "[3") {
+		t.Fatalf("task: %+v", mt)
+	}
+	last := mt.Statuses[len(mt.Statuses)-1]
+	if last.State != "TASK_RUNNING" || last.ContainerStatus.NetworkInfos[0].IPAddresses[0].IPAddress != "127.0.0.1" {
+		t.Fatalf("status: %+v", last)
+	}
+	// Images are refused with a clear 422.
+	_, _, err = rt.CreateApp(mustApp(t, `{"id":"/img","container":{"type":"DOCKER","docker":{"image":"nginx"}}}`), nil)
+	if me, ok := err.(*marathon.Error); !ok || me.Status != 422 {
+		t.Fatalf("image app: %v", err)
+	}
+}
+
+// TestHealthSemantics: a Marathon HTTP check against a server answering
+// 500 kills the task on the (max+1)-th failure; 1xx with ignoreHttp1xx
+// changes nothing.
+func TestHealthSemantics(t *testing.T) {
+	var code atomic.Int32
+	var hits atomic.Int32
+	code.Store(500)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(int(code.Load()))
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*tcpAddr).Port
+	rt, _ := newRT(t, t.TempDir())
+	sub := rt.Bus().Subscribe([]string{"unhealthy_instance_kill_event", "failed_health_check_event"})
+	_, _, err := rt.CreateApp(mustApp(t, `{"id":"/h","cmd":"exec sleep 60","portDefinitions":[],"taskKillGracePeriodSeconds":0,
+		"healthChecks":[{"protocol":"HTTP","port":`+itoa(port)+`,"gracePeriodSeconds":0,"intervalSeconds":1,"timeoutSeconds":1,"maxConsecutiveFailures":2}]}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failures := 0
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-sub.C:
+			if ev.Type == "failed_health_check_event" {
+				failures++
+				continue
+			}
+			if failures != 3 {
+				t.Fatalf("killed after %d failures, want 3 (maxConsecutiveFailures 2 + 1)", failures)
+			}
+			return
+		case <-deadline:
+			t.Fatalf("no kill; %d failures, %d probes", failures, hits.Load())
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	rt, _ := newRT(t, t.TempDir())
+	sub := rt.Bus().Subscribe([]string{"status_update_event"})
+	start := time.Now()
+	if _, _, err := rt.CreateApp(mustApp(t, `{"id":"/flap","cmd":"exit 0","portDefinitions":[],"backoffSeconds":1,"backoffFactor":2,"maxLaunchDelaySeconds":3}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	var launches []time.Duration
+	deadline := time.After(30 * time.Second)
+	for len(launches) < 4 {
+		select {
+		case ev := <-sub.C:
+			if strings.Contains(string(ev.Data), `"taskStatus":"TASK_STAGING"`) {
+				launches = append(launches, time.Since(start))
+			}
+		case <-deadline:
+			t.Fatalf("launches: %v", launches)
+		}
+	}
+	// Gaps ≈ 1 s, 2 s, then capped at 3 s; allow generous slack on a
+	// loaded machine but require the growth.
+	g1, g2, g3 := launches[1]-launches[0], launches[2]-launches[1], launches[3]-launches[2]
+	if g1 < 900*time.Millisecond || g2 < 1900*time.Millisecond || g3 < 2900*time.Millisecond || g3 > 10*time.Second {
+		t.Fatalf("gaps %v %v %v", g1, g2, g3)
+	}
+	testutil.Eventually(t, 10*time.Second, "back-off in the queue", func() bool {
+		q := rt.Queue()
+		if len(q) != 1 {
+			return false
+		}
+		d := q[0]["delay"].(map[string]any)
+		return d["overdue"] == false && d["timeLeftSeconds"].(int) > 0
+	})
+}
+
+func TestAPIShapes(t *testing.T) {
+	rt, _ := newRT(t, t.TempDir())
+	srv := httptest.NewServer(NewAPI(rt, APIOptions{Heartbeat: 50 * time.Millisecond}))
+	defer srv.Close()
+	get := func(path, accept string) (int, string, http.Header) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b := new(strings.Builder)
+		_, _ = bufio.NewReader(resp.Body).WriteTo(b)
+		return resp.StatusCode, b.String(), resp.Header
+	}
+	if c, b, _ := get("/ping", ""); c != 200 || b != "pong" {
+		t.Fatalf("ping: %d %q", c, b)
+	}
+	if c, b, _ := get("/ping", "application/json"); c != 200 || b != `"pong"` {
+		t.Fatalf("ping json: %d %q", c, b)
+	}
+	if c, _, _ := get("/v2/events", "application/json"); c != 405 {
+		t.Fatalf("events without text/event-stream: %d", c)
+	}
+	resp, err := http.Post(srv.URL+"/v2/apps", "application/x-www-form-urlencoded", strings.NewReader(`{"id":"x","cmd":"sleep 1"}`))
+	if err != nil || resp.StatusCode != 415 {
+		t.Fatalf("form POST: %v %v", err, resp.StatusCode)
+	}
+	resp.Body.Close()
+	resp, err = http.Post(srv.URL+"/v2/apps", "application/json", strings.NewReader(`{"id":"/dev/web","cmd":"sleep 30","healthChecks":[{"protocol":"COMMAND","command":{"value":"false"},"intervalSeconds":60}]}`))
+	if err != nil || resp.StatusCode != 201 || resp.Header.Get("Marathon-Deployment-Id") == "" || !strings.HasSuffix(resp.Header.Get("Location"), "/dev/web") {
+		t.Fatalf("create: %v %v %v", err, resp.StatusCode, resp.Header)
+	}
+	var created map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if pd := created["portDefinitions"].([]any)[0].(map[string]any); pd["port"] != float64(0) {
+		t.Fatalf("POST answer must show the submitted service port 0: %v", pd)
+	}
+	c, b, _ := get("/v2/deployments", "")
+	var deps []map[string]any
+	if err := json.Unmarshal([]byte(b), &deps); c != 200 || err != nil || len(deps) != 1 || deps[0]["totalSteps"] != float64(2) ||
+		deps[0]["currentStep"] != float64(2) || deps[0]["affectedApps"].([]any)[0] != "/dev/web" {
+		t.Fatalf("deployments: %d %s", c, b)
+	}
+	c, b, _ = get("/v2/apps/dev/web", "")
+	if c != 200 || !strings.Contains(b, `"port":10000`) || !strings.Contains(b, `"tasks":[`) {
+		t.Fatalf("app: %d %s", c, b)
+	}
+	if c, b, _ := get("/v2/apps?label=HAPROXY_GROUP", ""); c != 200 || strings.Contains(b, "/dev/web") {
+		t.Fatalf("label filter: %s", b)
+	}
+	// SSE heartbeat: a bare CRLF.
+	req, _ := http.NewRequest("GET", srv.URL+"/v2/events?event_type=nothing", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err = http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	resp.Body.Close()
+	if err != nil || line != "\r\n" {
+		t.Fatalf("heartbeat: %q %v", line, err)
+	}
+}
+
+type tcpAddr = net.TCPAddr
+
+func itoa(i int) string { return strconv.Itoa(i) }
