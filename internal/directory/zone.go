@@ -358,6 +358,12 @@ func (d *decoder) uvarint(field string, max uint64) (uint64, error) {
 	if n <= 0 {
 		return 0, d.errf(field, "truncated or overlong varint")
 	}
+	// Only the shortest encoding is accepted, so that one zone has exactly
+	// one encoding.
+	var tmp [binary.MaxVarintLen64]byte
+	if binary.PutUvarint(tmp[:], v) != n {
+		return 0, d.errf(field, "non-minimal varint")
+	}
 	if v > max {
 		return 0, d.errf(field, "value %d above %d", v, max)
 	}
