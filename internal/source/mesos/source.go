@@ -351,8 +351,12 @@ func (s *Source) Run(ctx context.Context) error {
 			s.log.Info("mesos master list changed", "masters", masters, "leader", l.Leader())
 			if detect != nil {
 				if l.Leader() == "" {
-					detect.Reset(s.o.ZKDetectionTimeout)
-					detectC = detect.C
+					// Measured from the loss of the leader: a later
+					// leaderless report does not restart the clock.
+					if detectC == nil {
+						detect.Reset(s.o.ZKDetectionTimeout)
+						detectC = detect.C
+					}
 				} else {
 					detect.Stop()
 					detectC = nil

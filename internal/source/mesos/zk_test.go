@@ -145,6 +145,52 @@ func TestZooKeeperDetectionTimeout(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("Run did not time out")
 	}
+
+	// After a leader was known: losing it starts the clock again.
+	c := zkConnect(t, zkAddr)
+	if _, err := c.Create("/m2", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	m := newMaster(t)
+	m.set(testState(t, m.addr(), "x"), 0)
+	node := zkCreateMaster(t, c, "/m2", masterInfoJSON(t, m.addr()))
+	z2 := ZKURL{Servers: []string{zkAddr}, Path: "/m2"}
+	got := make(chan struct{}, 16)
+	src2, err := New(Options{ZK: &z2, ZKDetectionTimeout: time.Second, RefreshInterval: time.Hour, Logger: discardLogger()},
+		func(*model.Snapshot) { got <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc2 := make(chan error, 1)
+	go func() { errc2 <- src2.Run(t.Context()) }()
+	select {
+	case <-got:
+	case err := <-errc2:
+		t.Fatalf("Run returned %v before the first snapshot", err)
+	case <-time.After(wait):
+		t.Fatal("no snapshot")
+	}
+	// Longer than the timeout with a leader: Run keeps going.
+	select {
+	case err := <-errc2:
+		t.Fatalf("Run returned %v while a leader is known", err)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	lost := time.Now()
+	if err := c.Delete(node, -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc2:
+		if err == nil || !strings.Contains(err.Error(), "master detection timed out") {
+			t.Fatalf("Run returned %v", err)
+		}
+		if d := time.Since(lost); d < 700*time.Millisecond {
+			t.Fatalf("timed out %v after the leader left, before the 1s timeout", d)
+		}
+	case <-time.After(wait):
+		t.Fatal("Run did not time out after the leader left")
+	}
 }
 
 func TestZooKeeperUnreachableThenStatic(t *testing.T) {
