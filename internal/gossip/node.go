@@ -51,6 +51,15 @@ const broadcastMax = 1000
 // anti-entropy repairs the gap.
 const ingestDepth = 256
 
+// ingestBytes bounds the bytes waiting in that queue (a single message is
+// always accepted when the queue is empty).
+const ingestBytes = 128 << 20
+
+// MaxWireBytes bounds one encoded (compressed) zone message. memberlist
+// refuses stream messages above 20 MB; the margin covers its framing and
+// encryption. Publish rejects zones that do not compress below it.
+const MaxWireBytes = 16 << 20
+
 // sendWorkers bounds concurrent reliable (TCP) sends from this node.
 const sendWorkers = 4
 
@@ -90,6 +99,8 @@ type Node struct {
 	bq   *memberlist.TransmitLimitedQueue
 	self string
 
+	maxWire int // MaxWireBytes; lowered by tests
+
 	publishMu sync.Mutex // serialises Publish and reasserts
 
 	mu        sync.Mutex // guards everything below; never held while calling memberlist
@@ -101,7 +112,8 @@ type Node struct {
 	notified  *string          // last leader handed to OnLeaderChange
 	outbound  map[outKey]struct{}
 
-	alive atomic.Int64 // alive members, for the broadcast queue
+	alive  atomic.Int64 // alive members, for the broadcast queue
+	queued atomic.Int64 // bytes waiting in ingest
 
 	ingest   chan inMsg
 	notifyCh chan struct{}
@@ -146,6 +158,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Node, err
 		log:       logger.With("node", cfg.NodeName),
 		met:       met,
 		self:      cfg.NodeName,
+		maxWire:   MaxWireBytes,
 		members:   map[string]*MemberInfo{},
 		zones:     map[string]*zone{},
 		localPub:  map[string]*zone{},
@@ -374,6 +387,9 @@ func (n *Node) publish(name string, payload []byte, reassert bool) (uint64, erro
 		if err != nil {
 			return 0, fmt.Errorf("gossip publish: %w", err)
 		}
+		if len(wire) > n.maxWire {
+			return 0, fmt.Errorf("gossip publish %s: %d bytes after compression exceeds the %d-byte message limit", name, len(wire), n.maxWire)
+		}
 		z := &zone{stamp: Stamp{Version: v, Origin: n.self}, wire: wire, payload: payload, published: now}
 		n.mu.Lock()
 		if cur := n.zones[name]; cur != nil && !z.stamp.Newer(cur.stamp) {
@@ -430,6 +446,7 @@ func (n *Node) ingestLoop() {
 		case <-n.stop:
 			return
 		case m := <-n.ingest:
+			n.queued.Add(-int64(len(m.data)))
 			if m.digest {
 				n.handleDigest(m.data)
 			} else {
@@ -730,9 +747,16 @@ func (d delegate) MergeRemoteState(b []byte, _ bool) {
 }
 
 func (n *Node) enqueue(m inMsg) {
+	size := int64(len(m.data))
+	if q := n.queued.Add(size); q > ingestBytes && q != size {
+		n.queued.Add(-size)
+		n.met.dropped.Inc()
+		return
+	}
 	select {
 	case n.ingest <- m:
 	default:
+		n.queued.Add(-size)
 		n.met.dropped.Inc()
 	}
 }

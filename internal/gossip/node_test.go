@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"strconv"
@@ -506,6 +507,15 @@ func TestBadPeerInputIsDropped(t *testing.T) {
 	v, err := n.Publish("z", []byte("good"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	n.maxWire = 4000
+	random := make([]byte, 5000)
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(random) // incompressible
+	if _, err := n.Publish("z", random); err == nil || !strings.Contains(err.Error(), "message limit") {
+		t.Fatalf("oversized publish: %v", err)
+	}
+	if _, err := n.Publish("", []byte("x")); err == nil {
+		t.Fatal("empty zone name published")
 	}
 	corrupt := mustZone(t, "z", "m0", v+1, bytes.Repeat([]byte("x"), 5000))
 	corrupt[len(corrupt)-1] ^= 0xff
