@@ -108,7 +108,8 @@ func addrRecord(name string, ip netip.Addr) Record {
 // that does not (an invalid address in the master list, a name too long) is
 // dropped and reported, so one bad item never loses the zone.
 func buildZone(name string, version uint64, recs []Record, probs *[]model.Problem) *Zone {
-	ok := recs[:0:0]
+	// recs belongs to the builder: filter it in place.
+	ok := recs[:0]
 	for i := range recs {
 		r := recs[i]
 		if err := checkRecord(name, &r); err != nil {
@@ -117,7 +118,7 @@ func buildZone(name string, version uint64, recs []Record, probs *[]model.Proble
 		}
 		ok = append(ok, r)
 	}
-	z, err := newZone(name, version, ok, false)
+	z, err := newZone(name, version, ok, false, false)
 	if err != nil {
 		*probs = append(*probs, model.Problem{Item: "zone " + strconv.Quote(name), Field: "records", Reason: err.Error()})
 		z, _ = NewZone(name, version, Apex(name))
@@ -145,7 +146,8 @@ func TaskName(snap *model.Snapshot, t *model.Task) (string, bool) {
 // leader. It is pure and deterministic.
 func BuildDCOS(snap *model.Snapshot, cfg Config) (*Zone, []model.Problem) {
 	var probs []model.Problem
-	recs := Apex(ZoneDCOS)
+	recs := make([]Record, 0, 3*len(snap.Tasks)+8)
+	recs = append(recs, Apex(ZoneDCOS)...)
 	for i := range snap.Tasks {
 		t := &snap.Tasks[i]
 		if !t.Running() {

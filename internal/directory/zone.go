@@ -137,17 +137,21 @@ func Apex(zone string) []Record {
 // reference counting). The zone must hold exactly one SOA, at its apex.
 // The records slice is not retained.
 func NewZone(name string, version uint64, records []Record) (*Zone, error) {
-	return newZone(name, version, records, true)
+	return newZone(name, version, records, true, true)
 }
 
 // newZone is NewZone; check false skips the per-record validation for
-// records the caller has just validated.
-func newZone(name string, version uint64, records []Record, check bool) (*Zone, error) {
+// records the caller has just validated, clone false takes ownership of
+// records.
+func newZone(name string, version uint64, records []Record, check, clone bool) (*Zone, error) {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	if err := checkName(name); err != nil {
 		return nil, fmt.Errorf("zone %q: name: %w", name, err)
 	}
-	recs := slices.Clone(records)
+	recs := records
+	if clone {
+		recs = slices.Clone(records)
+	}
 	soas := 0
 	for i := range recs {
 		r := &recs[i]

@@ -141,10 +141,9 @@ func AgentIP(snap *model.Snapshot, t *model.Task) (netip.Addr, bool) {
 //
 // Items that cannot be used are skipped and reported.
 func TaskPorts(snap *model.Snapshot, t *model.Task, agentIP netip.Addr, taskIPs []netip.Addr) ([]Port, []model.Problem) {
-	item := TaskItem(snap, t)
 	var probs []model.Problem
 	problem := func(field, reason string) {
-		probs = append(probs, model.Problem{Item: item, Field: field, Reason: reason})
+		probs = append(probs, model.Problem{Item: TaskItem(snap, t), Field: field, Reason: reason})
 	}
 
 	// Port mappings.
