@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -852,4 +853,58 @@ func FuzzParseIAMConfig(f *testing.F) {
 			t.Fatalf("accepted config cannot sign: %v", err)
 		}
 	})
+}
+
+func TestStateTimeout(t *testing.T) {
+	m := newMaster(t)
+	m.set(testState(t, m.addr(), "slow"), 0)
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	m.check = func(*http.Request) int {
+		select {
+		case <-stop:
+		case <-time.After(5 * time.Second):
+		}
+		return 0
+	}
+	h := run(t, Options{Masters: []string{m.addr()}, StateTimeout: 200 * time.Millisecond, NoStream: true})
+	tu.Eventually(t, wait, "timed-out refresh", func() bool { return h.counter(t, "error") == 1 })
+	if st := h.src.Status(); !strings.Contains(st.LastError, "Timeout") {
+		t.Fatalf("last error %q", st.LastError)
+	}
+}
+
+func TestClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := &fakeMaster{}
+	m.srv = httptest.NewUnstartedServer(m)
+	m.srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	m.srv.StartTLS()
+	t.Cleanup(m.srv.Close)
+	m.set(testState(t, m.addr(), "mtls"), 0)
+	m.check = func(r *http.Request) int {
+		if r.TLS == nil || len(r.TLS.PeerCertificates) != 1 || r.TLS.PeerCertificates[0].SerialNumber.Int64() != 7 {
+			return http.StatusForbidden
+		}
+		return 0
+	}
+	h := run(t, Options{Masters: []string{m.addr()}, HTTPS: true, CertFile: certFile, KeyFile: keyFile})
+	tu.Eventually(t, wait, "snapshot over mutual TLS", func() bool { return h.rec.taskName() == "mtls" })
 }
