@@ -122,6 +122,11 @@ func (o *Options) fill() error {
 	if len(o.Masters) == 0 && o.ZK == nil {
 		return errors.New("mesos source: no masters and no zk")
 	}
+	for i, m := range o.Masters {
+		if h, _, err := net.SplitHostPort(m); err != nil || h == "" {
+			return fmt.Errorf("mesos source: masters[%d]: %q is not host:port", i, m)
+		}
+	}
 	if o.Basic != nil && o.IAM != nil {
 		return errors.New("mesos source: basic and iam authentication are exclusive")
 	}

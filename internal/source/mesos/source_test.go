@@ -798,6 +798,7 @@ func TestOptionsErrors(t *testing.T) {
 		want string
 	}{
 		{"no masters", Options{}, "no masters"},
+		{"bad master", Options{Masters: []string{"127.0.0.1:1", "10.0.0.1"}}, "masters[1]"},
 		{"both auths", Options{Masters: []string{"127.0.0.1:1"}, Basic: &BasicAuth{}, IAM: &IAMConfig{}}, "exclusive"},
 		{"negative refresh", Options{Masters: []string{"127.0.0.1:1"}, RefreshInterval: -time.Second}, "refresh interval"},
 		{"half client cert", Options{Masters: []string{"127.0.0.1:1"}, CertFile: "x"}, "client certificate"},
