@@ -60,6 +60,11 @@ const ingestBytes = 128 << 20
 // encryption. Publish rejects zones that do not compress below it.
 const MaxWireBytes = 16 << 20
 
+// maxZones bounds how many distinct zone names a node holds, so a
+// misbehaving peer cannot grow our memory or metric labels without end.
+// dcos-dns uses a handful of zones.
+const maxZones = 1024
+
 // sendWorkers bounds concurrent reliable (TCP) sends from this node.
 const sendWorkers = 4
 
@@ -370,6 +375,10 @@ func (n *Node) publish(name string, payload []byte, reassert bool) (uint64, erro
 			n.mu.Unlock()
 			return 0, ErrNotLeader
 		}
+		if n.zones[name] == nil && len(n.zones) >= maxZones {
+			n.mu.Unlock()
+			return 0, fmt.Errorf("gossip publish %s: more than %d zone names", name, maxZones)
+		}
 		var v uint64
 		if z := n.zones[name]; z != nil {
 			v = z.stamp.Version
@@ -480,9 +489,16 @@ func (n *Node) handleZone(b []byte) {
 		return
 	}
 	n.mu.Lock()
-	if cur := n.zones[z.Name]; cur != nil && !st.Newer(cur.stamp) {
+	cur = n.zones[z.Name]
+	if cur != nil && !st.Newer(cur.stamp) {
 		n.mu.Unlock()
 		n.met.stale.Inc()
+		return
+	}
+	if cur == nil && len(n.zones) >= maxZones {
+		n.mu.Unlock()
+		n.met.invalid.WithLabelValues("zone").Inc()
+		n.log.Warn("gossip zone dropped: too many zone names", "zone", z.Name, "limit", maxZones)
 		return
 	}
 	n.zones[z.Name] = &zone{stamp: st, wire: b, payload: payload, published: z.Published}

@@ -529,6 +529,21 @@ func TestBadPeerInputIsDropped(t *testing.T) {
 	if gv, gp, _ := n.Get("z"); gv != v || string(gp) != "good" {
 		t.Fatalf("bad input replaced the zone: %d %q", gv, gp)
 	}
+
+	// A flood of zone names stops at the bound; held zones still update.
+	for i := range maxZones + 10 {
+		n.handleZone(mustZone(t, fmt.Sprintf("flood-%d", i), "m9", 1, []byte("x")))
+	}
+	n.handleZone(mustZone(t, "z", "m0", v+5, []byte("newer")))
+	n.mu.Lock()
+	held := len(n.zones)
+	n.mu.Unlock()
+	if held != maxZones {
+		t.Fatalf("holding %d zones, bound is %d", held, maxZones)
+	}
+	if gv, gp, _ := n.Get("z"); gv != v+5 || string(gp) != "newer" {
+		t.Fatalf("held zone not updated at the bound: %d %q", gv, gp)
+	}
 }
 
 func TestConfigValidation(t *testing.T) {
