@@ -3,15 +3,23 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 
+	"github.com/sextantdc/sextant/internal/dcosdns"
+	"github.com/sextantdc/sextant/internal/mesos/operator"
+	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/config"
 	"github.com/sextantdc/sextant/internal/mesosdns/role"
+	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/obs"
+	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
 )
 
 // upRole is a networking role `sextant up` runs against the local Mesos
@@ -24,7 +32,74 @@ type upRole struct {
 
 // upRoles lists the roles built into this binary.
 func upRoles(f upFlags) []upRole {
-	return []upRole{mesosDNSRole(f)}
+	return []upRole{mesosDNSRole(f), nodeDNSRole(f)}
+}
+
+// nodeDNSRole is the node-local DNS (dcos-dns): thisdcos.directory zones
+// built from the local Mesos API, `.mesos` forwarded to the Mesos-DNS role.
+// It runs standalone (no gossip: one node) and forwards nothing else.
+func nodeDNSRole(f upFlags) upRole {
+	return upRole{
+		name: "dcos-dns",
+		listeners: []listener{
+			{flag: "directory-dns-addr", key: "directory_dns", addr: f.directoryDNSAddr},
+			{flag: "net-api-addr", key: "net_api", addr: f.netAPIAddr, http: true},
+		},
+		run: func(ctx context.Context, mesosAddr string, log *slog.Logger, health *obs.Health) error {
+			ip, err := netip.ParseAddr(f.ip)
+			if err != nil {
+				return fmt.Errorf("--ip: %q is not an IP address", f.ip)
+			}
+			reg := obs.NewRegistry()
+			so := mesossrc.Options{Masters: []string{mesosAddr}, RefreshInterval: 5e9, Logger: log.With("component", "mesos-source"), Registerer: reg}
+			so.Streamer = mesossrc.StreamFunc(func(ctx context.Context, c *http.Client, base string, onState func(*state.State)) error {
+				err := operator.Stream(ctx, c, base, operator.Options{Logger: log.With("component", "mesos-stream")}, onState)
+				if errors.Is(err, operator.ErrNotSupported) {
+					return fmt.Errorf("%w: %w", mesossrc.ErrStreamUnsupported, err)
+				}
+				return err
+			})
+			snaps := make(chan *model.Snapshot, 1)
+			src, err := mesossrc.New(so, func(s *model.Snapshot) {
+				// Latest wins: the source never blocks on the zone builder.
+				for {
+					select {
+					case snaps <- s:
+						return
+					default:
+					}
+					select {
+					case <-snaps:
+					default:
+					}
+				}
+			})
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			srcErr := make(chan error, 1)
+			go func() { srcErr <- src.Run(ctx) }()
+			ready := make(chan struct{})
+			health.Add("dcos-dns", func() error {
+				select {
+				case <-ready:
+					return nil
+				default:
+					return fmt.Errorf("not listening yet")
+				}
+			})
+			err = dcosdns.Run(ctx, dcosdns.Options{Role: dcosdns.RoleMaster, Listen: []string{f.directoryDNSAddr}, APIAddr: f.netAPIAddr,
+				MesosDNS: []string{f.dnsAddr}, Masters: []netip.Addr{ip}, NodeIP: ip, Snapshots: snaps, Registry: reg,
+				Logger: log, Version: version, Ready: func(dcosdns.Ready) { close(ready) }})
+			cancel()
+			if serr := <-srcErr; serr != nil && err == nil && !errors.Is(serr, context.Canceled) {
+				err = serr
+			}
+			return err
+		},
+	}
 }
 
 // mesosDNSConfig is the Mesos-DNS config.json `sextant up` gives the role:
