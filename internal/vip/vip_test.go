@@ -12,7 +12,7 @@ import (
 	"github.com/sextantdc/sextant/internal/model"
 )
 
-func loadSnapshot(t *testing.T, path string) *model.Snapshot {
+func loadSnapshot(t testing.TB, path string) *model.Snapshot {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
