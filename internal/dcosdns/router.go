@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
@@ -112,7 +113,11 @@ func (r *Router) Route(name string) Route {
 // through the forwarders. It implements dnsserver.Handler.
 type Handler struct {
 	router *Router
-	index  atomic.Pointer[directory.Index]
+	served atomic.Pointer[served]
+	// prepMu guards prepCache: the fast replies of each installed zone,
+	// reused while the zone (by identity) stays installed.
+	prepMu    sync.Mutex
+	prepCache map[*directory.Zone]fastTable
 	// fwd forwards by route; wrapped by the cache when one is configured.
 	fwd forward.Forwarder
 	// mesos, zone forwarders and upstream, consulted by forwardRoute.
@@ -154,7 +159,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if h.router == nil {
 		h.router = NewRouter("", nil)
 	}
-	h.index.Store(directory.NewIndex(directory.Options{}))
+	h.served.Store(&served{ix: directory.NewIndex(directory.Options{})})
 	h.metrics = &handlerMetrics{
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: cfg.Namespace, Name: "queries_total",
 			Help: "DNS queries by routing destination."}, []string{"route"}),
@@ -183,15 +188,33 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	return h, nil
 }
 
-// SetIndex swaps the local zones atomically.
-func (h *Handler) SetIndex(ix *directory.Index) { h.index.Store(ix) }
+// SetIndex swaps the local zones atomically, with the fast-path replies
+// prepared for them (only zones not installed before are prepared).
+func (h *Handler) SetIndex(ix *directory.Index) {
+	h.prepMu.Lock()
+	defer h.prepMu.Unlock()
+	next := map[*directory.Zone]fastTable{}
+	size := 0
+	for _, z := range ix.Zones() {
+		t, ok := h.prepCache[z]
+		if !ok {
+			t = prepareZone(ix, z)
+		}
+		next[z] = t
+		size += len(t)
+	}
+	h.prepCache = next
+	fast := make(fastTable, size)
+	for _, t := range next {
+		for k, v := range t {
+			fast[k] = v
+		}
+	}
+	h.served.Store(&served{ix: ix, fast: fast})
+}
 
 // Index returns the local zones.
-func (h *Handler) Index() *directory.Index { return h.index.Load() }
-
-// AnswerFast implements dnsserver.Handler; every query takes the parsed
-// path (local answers rotate per query ID and forwarded ones need parsing).
-func (h *Handler) AnswerFast(_, _ []byte, _ dnsserver.Network) (int, bool) { return 0, false }
+func (h *Handler) Index() *directory.Index { return h.served.Load().ix }
 
 // ServeDNS implements dnsserver.Handler.
 func (h *Handler) ServeDNS(ctx context.Context, req *dnsserver.Request) *dns.Msg {
@@ -223,7 +246,7 @@ func (h *Handler) Answer(ctx context.Context, req *dns.Msg, network string) *dns
 	}
 	h.metrics.queries.WithLabelValues(rt.Dest.String()).Inc()
 	if rt.Dest == ToLocal {
-		m := h.index.Load().Reply(req)
+		m := h.served.Load().ix.Reply(req)
 		fitReply(req, m, network)
 		return m
 	}

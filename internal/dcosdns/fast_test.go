@@ -1,0 +1,154 @@
+package dcosdns
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/sextantdc/sextant/internal/dnsserver"
+)
+
+// canon renders a reply for comparison: names lower-cased (the fast path
+// echoes the client's spelling through name compression).
+func canon(m *dns.Msg) string {
+	m.Compress = false
+	return strings.ToLower(m.String())
+}
+
+func fastTasks() []testTask {
+	tasks := []testTask{{name: "web", ip: "9.0.1.2"}, {name: "Db", ip: "9.0.1.3"}}
+	for i := range 3 {
+		tasks = append(tasks, testTask{name: "trio", ip: fmt.Sprintf("9.0.2.%d", i+1)})
+	}
+	for i := range 40 {
+		tasks = append(tasks, testTask{name: "many", ip: fmt.Sprintf("9.0.3.%d", i+1)})
+	}
+	return tasks
+}
+
+func TestAnswerFastMatchesSlowPath(t *testing.T) {
+	h := testHandler(t, fastTasks(), nil, nil, nil, false)
+	names := []string{
+		"web.marathon.containerip.dcos.thisdcos.directory", "WEB.Marathon.AgentIP.dcos.thisdcos.directory",
+		"trio.marathon.autoip.dcos.thisdcos.directory", "db.marathon.containerip.dcos.thisdcos.directory",
+		"ready.spartan", "localhost",
+	}
+	out := make([]byte, 65535)
+	fast := 0
+	for _, name := range names {
+		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeSRV} {
+			for _, edns := range []bool{false, true} {
+				for id := range uint16(4) {
+					q := query(name, qt)
+					q.Id = id
+					q.RecursionDesired = id%2 == 0
+					if edns {
+						q.SetEdns0(1232, false)
+					}
+					raw, _ := q.Pack()
+					for _, nw := range []dnsserver.Network{dnsserver.UDP, dnsserver.TCP} {
+						n, ok := h.AnswerFast(raw, out, nw)
+						slow := h.Answer(context.Background(), q, nw.String())
+						if !ok {
+							if slow.Rcode == dns.RcodeSuccess && len(slow.Answer) > 0 && qt == dns.TypeA {
+								t.Errorf("%s A (edns %v): positive local answer not served fast", name, edns)
+							}
+							continue
+						}
+						fast++
+						got := new(dns.Msg)
+						if err := got.Unpack(out[:n]); err != nil {
+							t.Fatalf("%s: fast reply does not unpack: %v", name, err)
+						}
+						if got.Id != q.Id || got.RecursionDesired != q.RecursionDesired || got.Question[0].Name != q.Question[0].Name {
+							t.Fatalf("%s: header/question not the client's: %v", name, got)
+						}
+						if canon(got) != canon(slow) {
+							t.Fatalf("%s %s edns %v id %d: fast\n%v\nslow\n%v", name, dns.TypeToString[qt], edns, id, got, slow)
+						}
+					}
+				}
+			}
+		}
+	}
+	if fast == 0 {
+		t.Fatal("nothing answered fast")
+	}
+	// Declined: NXDOMAIN, aliases, DO, EDNS options, too many answers over
+	// plain UDP, two questions, a response.
+	decline := []func() *dns.Msg{
+		func() *dns.Msg { return query("nope.marathon.agentip.dcos.thisdcos.directory", dns.TypeA) },
+		func() *dns.Msg { return query("web.marathon.agentip.dcos.thisdcos.global", dns.TypeA) },
+		func() *dns.Msg {
+			q := query("web.marathon.agentip.dcos.thisdcos.directory", dns.TypeA)
+			q.SetEdns0(1232, true)
+			return q
+		},
+		func() *dns.Msg {
+			q := query("web.marathon.agentip.dcos.thisdcos.directory", dns.TypeA)
+			q.SetEdns0(1232, false)
+			q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+			return q
+		},
+		func() *dns.Msg { return query("many.marathon.containerip.dcos.thisdcos.directory", dns.TypeA) },
+		func() *dns.Msg {
+			q := query("web.marathon.agentip.dcos.thisdcos.directory", dns.TypeA)
+			q.Question = append(q.Question, q.Question[0])
+			return q
+		},
+		func() *dns.Msg {
+			q := query("web.marathon.agentip.dcos.thisdcos.directory", dns.TypeA)
+			q.Response = true
+			return q
+		},
+	}
+	for i, mk := range decline {
+		raw, _ := mk().Pack()
+		if _, ok := h.AnswerFast(raw, out, dnsserver.UDP); ok {
+			t.Errorf("case %d answered fast", i)
+		}
+	}
+}
+
+func BenchmarkAnswerFast(b *testing.B) {
+	h := testHandler(&testing.T{}, fastTasks(), nil, nil, nil, false)
+	raw, _ := query("web.marathon.containerip.dcos.thisdcos.directory", dns.TypeA).Pack()
+	out := make([]byte, 65535)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := h.AnswerFast(raw, out, dnsserver.UDP); !ok {
+			b.Fatal("not fast")
+		}
+	}
+}
+
+// FuzzAnswerFast: arbitrary packets never panic the fast path, and a
+// fast reply unpacks with the query's ID.
+func FuzzAnswerFast(f *testing.F) {
+	for _, name := range []string{"web.marathon.containerip.dcos.thisdcos.directory", "ready.spartan", "trio.marathon.autoip.dcos.thisdcos.directory"} {
+		q := query(name, dns.TypeA)
+		b, _ := q.Pack()
+		f.Add(b)
+		q.SetEdns0(4096, false)
+		b, _ = q.Pack()
+		f.Add(b)
+	}
+	h := testHandler(&testing.T{}, fastTasks(), nil, nil, nil, false)
+	out := make([]byte, 65535)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		n, ok := h.AnswerFast(raw, out, dnsserver.UDP)
+		if !ok {
+			return
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(out[:n]); err != nil {
+			t.Fatalf("fast reply does not unpack: %v", err)
+		}
+		if m.Id != uint16(raw[0])<<8|uint16(raw[1]) || !m.Response {
+			t.Fatalf("bad header %v", m)
+		}
+	})
+}
