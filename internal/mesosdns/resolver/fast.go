@@ -140,11 +140,23 @@ func (r *Resolver) AnswerFast(q, out []byte, nw dnsserver.Network) (int, bool) {
 	if t.rcode == 0xFF {
 		return 0, false
 	}
-	size := qend + len(t.rest)
+	optLen := 0
 	if hasOpt {
-		size += 11
+		optLen = 11
 	}
-	if size > limit || size > len(out) {
+	ansEnd := int(t.chunks[len(t.chunks)-1])
+	tail := t.rest[ansEnd:]
+	full := qend + len(t.rest) + t.extraLen + optLen
+	if len(t.extra) > 0 && full > 0x3FFF {
+		return 0, false // compression pointers would not reach: slow path
+	}
+	// §6.5: over the limit, the additional section goes, then answers from
+	// the end until the reply is strictly below the limit.
+	trunc := full > limit
+	if trunc && len(tail) > 0 {
+		return 0, false
+	}
+	if full > len(out) && !trunc {
 		return 0, false
 	}
 	var start time.Time
@@ -162,22 +174,24 @@ func (r *Resolver) AnswerFast(q, out []byte, nw dnsserver.Network) (int, bool) {
 		out[2] |= q[2] & 0x01
 		out[3] |= q[3] & 0x10
 	}
+	if trunc && r.cfg.SetTruncateBit {
+		out[2] |= 0x02
+	}
 	if r.cfg.RecurseOn {
 		out[3] |= 0x80
 	}
-	binary.BigEndian.PutUint16(out[4:], 1)
-	binary.BigEndian.PutUint16(out[6:], t.an)
-	binary.BigEndian.PutUint16(out[8:], t.ns)
-	arc := t.ar
-	if hasOpt {
-		arc++
-	}
-	binary.BigEndian.PutUint16(out[10:], arc)
 	// The question exactly as sent (case, class).
 	copy(out[12:], q[12:qend])
-	w := qend
-	w += writeAnswers(out[w:], t)
-	w += copy(out[w:], t.rest[t.chunks[len(t.chunks)-1]:])
+	budget := -1
+	if trunc {
+		budget = limit - qend - optLen
+	}
+	w, an := writeAnswers(out, qend, t, budget, !trunc && len(t.extra) > 0)
+	arOut := 0
+	if !trunc {
+		w += copy(out[w:], tail)
+		arOut = len(t.extra)
+	}
 	if hasOpt {
 		o := out[w : w+11]
 		o[0] = 0
@@ -186,7 +200,12 @@ func (r *Resolver) AnswerFast(q, out []byte, nw dnsserver.Network) (int, bool) {
 		o[5], o[6], o[7], o[8] = 0, 0, do, 0
 		o[9], o[10] = 0, 0
 		w += 11
+		arOut++
 	}
+	binary.BigEndian.PutUint16(out[4:], 1)
+	binary.BigEndian.PutUint16(out[6:], uint16(an))
+	binary.BigEndian.PutUint16(out[8:], t.ns)
+	binary.BigEndian.PutUint16(out[10:], uint16(arOut))
 	r.m.countFast(qt, int(t.rcode))
 	if sample {
 		r.m.latency[pathFast].Observe(time.Since(start).Seconds())
@@ -199,16 +218,20 @@ func (r *Resolver) AnswerFast(q, out []byte, nw dnsserver.Network) (int, bool) {
 // often, which is what clients that take the first answer see).
 const maxShuffle = 256
 
-// writeAnswers copies the answer chunks in a random order.
-func writeAnswers(out []byte, t *tpl) int {
+// writeAnswers writes the answer chunks in a random order from offset w,
+// stopping before the first chunk that would bring the answers to budget
+// bytes or more (budget < 0: no limit), and, when extras is set, the SRV
+// additional records with owners pointing at their target in the answers.
+// It returns the new offset and the number of answers written.
+func writeAnswers(out []byte, w int, t *tpl, budget int, extras bool) (int, int) {
 	n := int(t.an)
-	switch {
-	case n == 0:
-		return 0
-	case n == 1:
-		return copy(out, t.rest[:t.chunks[1]])
-	case n <= maxShuffle:
-		var perm [maxShuffle]uint16
+	if n == 0 {
+		return w, 0
+	}
+	var perm [maxShuffle]uint16
+	var where [maxShuffle]uint16 // output offset of each chunk (n <= maxShuffle)
+	rot := 0
+	if n <= maxShuffle {
 		for i := 0; i < n; i++ {
 			perm[i] = uint16(i)
 		}
@@ -216,16 +239,42 @@ func writeAnswers(out []byte, t *tpl) int {
 			j := rand.IntN(i + 1)
 			perm[i], perm[j] = perm[j], perm[i]
 		}
-		w := 0
-		for _, k := range perm[:n] {
-			w += copy(out[w:], t.rest[t.chunks[k]:t.chunks[k+1]])
-		}
-		return w
-	default:
-		k := rand.IntN(n)
-		end := t.chunks[n]
-		w := copy(out, t.rest[t.chunks[k]:end])
-		w += copy(out[w:], t.rest[:t.chunks[k]])
-		return w
+	} else {
+		rot = rand.IntN(n)
 	}
+	base, used, an := w, 0, 0
+	for i := 0; i < n; i++ {
+		k := (i + rot) % n
+		if n <= maxShuffle {
+			k = int(perm[i])
+		}
+		c := t.rest[t.chunks[k]:t.chunks[k+1]]
+		if budget >= 0 && used+len(c) >= budget {
+			break
+		}
+		if n <= maxShuffle {
+			where[k] = uint16(w)
+		}
+		w += copy(out[w:], c)
+		used += len(c)
+		an++
+	}
+	if extras {
+		end := t.chunks[n]
+		for _, x := range t.extra {
+			var off int
+			switch {
+			case n <= maxShuffle:
+				off = int(where[x.chunk])
+			case x.chunk >= rot:
+				off = base + int(t.chunks[x.chunk]-t.chunks[rot])
+			default:
+				off = base + int(end-t.chunks[rot]) + int(t.chunks[x.chunk])
+			}
+			binary.BigEndian.PutUint16(out[w:], 0xC000|uint16(off+srvTargetOff))
+			w += 2
+			w += copy(out[w:], x.body)
+		}
+	}
+	return w, an
 }

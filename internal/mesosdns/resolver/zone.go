@@ -52,14 +52,36 @@ type srvValue struct {
 // tpl is a reply without header and question: the answer records (each a
 // chunk that can be reordered, since every name in it is either the
 // question, by pointer, or written out in full) followed by the tail
-// (authority and additional records).
+// (authority records of negative answers), and for SRV the additional
+// records, whose owners are pointers to the same target name inside an
+// answer.
+//
+// The encoding is byte for byte as long as miekg/dns's compressed form
+// (the slow path): answer owners are the question (pointer 12), SRV
+// targets are never compressed (RFC 2782) but are what later owner names
+// point to. So the fast path makes the same truncation decisions as the
+// slow path.
 type tpl struct {
 	rest   []byte
 	chunks []uint32 // start of each answer chunk in rest; the last element is the end of the answers
 	an     uint16
-	ns, ar uint16
+	ns     uint16
 	rcode  byte
+	extra  []extraRR
+	// extraLen is the encoded length of extra (2-byte owners).
+	extraLen int
 }
+
+// extraRR is one additional record of an SRV reply.
+type extraRR struct {
+	chunk int    // an answer chunk whose target is this record's owner
+	body  []byte // type, class, TTL, rdlength, rdata
+}
+
+// srvTargetOff is where the target name starts inside an SRV answer chunk:
+// owner pointer (2), type, class, TTL, rdlength (10), priority, weight,
+// port (6).
+const srvTargetOff = 18
 
 var errName = errors.New("name cannot be encoded")
 
@@ -251,18 +273,21 @@ func addrTemplate(rrs []dns.RR, ttl uint32) *tpl {
 }
 
 // srvTemplate builds SRV answers (owner = the question as sent, which is
-// what Mesos-DNS does) and the additional records with their owners
-// written out.
+// what Mesos-DNS does) and the additional records.
 func srvTemplate(e *entry, ttl uint32, weight uint16) *tpl {
 	if len(e.srv) == 0 || len(e.srv) > 4096 {
 		return nil
 	}
 	t := &tpl{an: uint16(len(e.srv))}
-	for _, s := range e.srv {
+	first := map[string]int{}
+	for i, s := range e.srv {
 		t.chunks = append(t.chunks, uint32(len(t.rest)))
 		tn, err := appendName(nil, s.target)
 		if err != nil {
 			return nil
+		}
+		if _, ok := first[s.target]; !ok {
+			first[s.target] = i
 		}
 		t.rest = appendRRHeader(t.rest, questionPtr, dns.TypeSRV, ttl)
 		t.rest = binary.BigEndian.AppendUint16(t.rest, uint16(6+len(tn)))
@@ -273,24 +298,25 @@ func srvTemplate(e *entry, ttl uint32, weight uint16) *tpl {
 	}
 	t.chunks = append(t.chunks, uint32(len(t.rest)))
 	for _, rr := range e.extra {
-		owner, err := appendName(nil, rr.Header().Name)
-		if err != nil {
+		chunk, ok := first[rr.Header().Name]
+		if !ok {
 			return nil
 		}
+		var body []byte
 		switch v := rr.(type) {
 		case *dns.A:
-			t.rest = appendRRHeader(t.rest, owner, dns.TypeA, ttl)
-			t.rest = binary.BigEndian.AppendUint16(t.rest, 4)
-			t.rest = append(t.rest, v.A.To4()...)
+			body = appendRRHeader(nil, nil, dns.TypeA, ttl)
+			body = binary.BigEndian.AppendUint16(body, 4)
+			body = append(body, v.A.To4()...)
 		case *dns.AAAA:
-			t.rest = appendRRHeader(t.rest, owner, dns.TypeAAAA, ttl)
-			t.rest = binary.BigEndian.AppendUint16(t.rest, 16)
-			t.rest = append(t.rest, v.AAAA.To16()...)
+			body = appendRRHeader(nil, nil, dns.TypeAAAA, ttl)
+			body = binary.BigEndian.AppendUint16(body, 16)
+			body = append(body, v.AAAA.To16()...)
+		default:
+			return nil
 		}
-		t.ar++
-	}
-	if len(t.rest) > 65535 {
-		return nil
+		t.extra = append(t.extra, extraRR{chunk: chunk, body: body})
+		t.extraLen += 2 + len(body)
 	}
 	return t
 }
