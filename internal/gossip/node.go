@@ -408,12 +408,12 @@ func (n *Node) publish(name string, payload []byte, reassert bool) (uint64, erro
 		n.zones[name] = z
 		n.localPub[name] = z
 		n.outbound[outKey{name: name}] = struct{}{}
+		n.met.zoneVersion.WithLabelValues(name).Set(float64(v)) // under mu: never goes back
 		n.mu.Unlock()
 		n.met.published.Inc()
 		if reassert {
 			n.met.reasserted.Inc()
 		}
-		n.met.zoneVersion.WithLabelValues(name).Set(float64(v))
 		if len(wire) <= broadcastMax {
 			n.bq.QueueBroadcast(&zoneBroadcast{name: name, msg: wire})
 		}
@@ -506,9 +506,9 @@ func (n *Node) handleZone(b []byte) {
 	// other publisher outranks us (a lower name), in which case it will
 	// lead as soon as membership converges and we must not fight it.
 	reassert := n.leader == n.self && n.localPub[z.Name] != nil && st.Origin >= n.self
+	n.met.zoneVersion.WithLabelValues(z.Name).Set(float64(st.Version))
 	n.mu.Unlock()
 	n.met.applied.Inc()
-	n.met.zoneVersion.WithLabelValues(z.Name).Set(float64(st.Version))
 	if z.Published > 0 {
 		if lag := time.Since(time.Unix(0, z.Published)); lag >= 0 {
 			n.met.lag.Observe(lag.Seconds())
