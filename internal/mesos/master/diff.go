@@ -16,6 +16,9 @@ const (
 	removedReason = "task is no longer known to the master"
 )
 
+// taskKey identifies a task: ids are unique within a framework only.
+func taskKey(fw, id string) string { return fw + "\x00" + id }
+
 type taskRef struct {
 	t  *state.Task
 	fw string
@@ -30,7 +33,7 @@ func indexTasks(st *state.State) map[string]taskRef {
 		f := &st.Frameworks[i]
 		for j := range f.Tasks {
 			t := &f.Tasks[j]
-			m[t.ID] = taskRef{t: t, fw: f.ID}
+			m[taskKey(f.ID, t.ID)] = taskRef{t: t, fw: f.ID}
 		}
 	}
 	return m
@@ -106,8 +109,9 @@ func diff(old, cur *state.State, o v1.FromV0Options) []v1.Event {
 		f := &cur.Frameworks[i]
 		for j := range f.Tasks {
 			t := &f.Tasks[j]
-			seen[t.ID] = true
-			evs = appendTaskEvents(evs, oldTasks[t.ID].t, t, f.ID)
+			k := taskKey(f.ID, t.ID)
+			seen[k] = true
+			evs = appendTaskEvents(evs, oldTasks[k].t, t, f.ID)
 		}
 	}
 	// Vanished tasks, in old state order for determinism.
@@ -115,10 +119,11 @@ func diff(old, cur *state.State, o v1.FromV0Options) []v1.Event {
 		f := &old.Frameworks[i]
 		for j := range f.Tasks {
 			t := &f.Tasks[j]
-			if seen[t.ID] || v1.TerminalState(t.State) {
+			k := taskKey(f.ID, t.ID)
+			if seen[k] || v1.TerminalState(t.State) {
 				continue
 			}
-			seen[t.ID] = true
+			seen[k] = true
 			st := v1.TaskStatus{
 				TaskID:  v1.ID{Value: t.ID},
 				State:   stateKilled,
@@ -154,11 +159,13 @@ func diff(old, cur *state.State, o v1.FromV0Options) []v1.Event {
 	return evs
 }
 
+// taskFramework is the framework a task is reported under: the one that
+// lists it (see v1.TaskFromV0).
 func taskFramework(t *state.Task, fw string) string {
-	if t.FrameworkID != "" {
-		return t.FrameworkID
+	if fw != "" {
+		return fw
 	}
-	return fw
+	return t.FrameworkID
 }
 
 func sameFramework(a, b *state.Framework) bool {

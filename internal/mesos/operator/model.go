@@ -74,6 +74,9 @@ func (o *ordered[T]) each(fn func(v *T)) {
 	}
 }
 
+// taskKey identifies a task: ids are unique within a framework only.
+func taskKey(fw, id string) string { return fw + "\x00" + id }
+
 // model is the consumer's view of a master, kept in v0 shapes and updated
 // by operator events as §A.7.7 of the operator API notes describes.
 type model struct {
@@ -226,10 +229,11 @@ func (m *model) addTask(t *v1.Task) bool {
 		m.log.Warn("skipping task without task_id", "name", t.Name)
 		return false
 	}
+	k := taskKey(t.FrameworkID.Value, t.TaskID.Value)
 	if v1.TerminalState(t.State) {
-		return m.tasks.del(t.TaskID.Value)
+		return m.tasks.del(k)
 	}
-	m.tasks.put(t.TaskID.Value, v1.TaskToV0(t))
+	m.tasks.put(k, v1.TaskToV0(t))
 	return true
 }
 
@@ -291,7 +295,8 @@ func (m *model) apply(ev *v1.Event) (bool, error) {
 // the last one replaces it, another is appended. Terminal tasks leave.
 func (m *model) taskUpdated(u *v1.TaskUpdated) bool {
 	id := u.Status.TaskID.Value
-	t, ok := m.tasks.get(id)
+	k := taskKey(u.FrameworkID.Value, id)
+	t, ok := m.tasks.get(k)
 	if !ok {
 		// Unknown task (its TASK_ADDED was never seen): nothing to update,
 		// and TASK_UPDATED lacks the name, labels and ports to add it.
@@ -303,7 +308,7 @@ func (m *model) taskUpdated(u *v1.TaskUpdated) bool {
 		st = u.Status.State
 	}
 	if v1.TerminalState(st) {
-		return m.tasks.del(id)
+		return m.tasks.del(k)
 	}
 	// Copy on write: earlier states handed out share the statuses slice.
 	nt := *t

@@ -164,12 +164,15 @@ func StatusFromV0(taskID, agentID string, s *state.Status) TaskStatus {
 	return out
 }
 
-// TaskFromV0 converts a v0 task; frameworkID is used when the task does not
-// name its framework. The resources error, if any, names the task.
+// TaskFromV0 converts a v0 task listed under the framework frameworkID.
+// That framework wins over the task's own framework_id should they differ
+// (v0 consumers go by the nesting, and v1 has only the id); the task's own
+// is used when frameworkID is empty. The resources error, if any, names
+// the task.
 func TaskFromV0(t *state.Task, frameworkID string) (Task, error) {
-	fw := t.FrameworkID
+	fw := frameworkID
 	if fw == "" {
-		fw = frameworkID
+		fw = t.FrameworkID
 	}
 	out := Task{
 		Name:        t.Name,
