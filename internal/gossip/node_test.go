@@ -274,6 +274,16 @@ func TestPublishReachesEveryNode(t *testing.T) {
 	if got := testutil.ToFloat64(a1.met.applied); got < 3 {
 		t.Errorf("a1 applied %v versions", got)
 	}
+
+	// Periodic anti-entropy: a1 loses its copy without any membership
+	// change or publish; the next push/pull digest exchange restores it.
+	a1.mu.Lock()
+	delete(a1.zones, "dcos.thisdcos.directory")
+	a1.mu.Unlock()
+	sxtest.Eventually(t, wait, "a1 restored by push/pull", func() bool {
+		v, _, ok := a1.Get("dcos.thisdcos.directory")
+		return ok && v == last
+	})
 }
 
 func TestLeaderFailover(t *testing.T) {
