@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -463,18 +464,20 @@ func TestUnboundPeer(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addr := "127.0.0.1:" + port
-	r, _ := NewRacing(RacingConfig{Zone: "mesos.", Upstreams: []string{deadAddr(t), addr}, Timeout: time.Second}, nil)
-	c, _ := NewCache(r, CacheConfig{}, nil)
-	var m *dns.Msg
 	tu.Eventually(t, 10*time.Second, "unbound answers", func() bool {
-		var err error
-		m, err = c.Forward(t.Context(), query("app.marathon.mesos", dns.TypeA), "udp")
+		m, _, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(query("app.marathon.mesos", dns.TypeA), addr)
 		return err == nil && len(m.Answer) == 1
 	})
+	r, _ := NewRacing(RacingConfig{Zone: "mesos.", Upstreams: []string{deadAddr(t), addr}, Timeout: time.Second}, nil)
+	c, _ := NewCache(r, CacheConfig{}, nil)
+	m, err := c.Forward(t.Context(), query("app.marathon.mesos", dns.TypeA), "udp")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if answerIP(t, m) != "10.0.0.1" {
 		t.Fatalf("got %v", m)
 	}
-	m, err := c.Forward(t.Context(), query("nope.marathon.mesos", dns.TypeA), "tcp")
+	m, err = c.Forward(t.Context(), query("nope.marathon.mesos", dns.TypeA), "tcp")
 	if err != nil || m.Rcode != dns.RcodeNameError {
 		t.Fatalf("got %v, %v", m, err)
 	}
@@ -521,3 +524,40 @@ func itoa(n int) string {
 }
 
 var _ = context.Background
+
+// TestPooledSocketsNeverReadLateReplies: after a timed-out exchange the
+// late reply must not be taken as the answer to the next query.
+func TestPooledSocketsNeverReadLateReplies(t *testing.T) {
+	var n atomic.Int64
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		if n.Add(1) == 1 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 1}, Txt: []string{r.Question[0].Name}})
+		_ = w.WriteMsg(m)
+	})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: h}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	s, _ := NewSequential([]string{pc.LocalAddr().String()}, 100*time.Millisecond)
+	defer s.Close()
+	q1 := query("first.example", dns.TypeTXT)
+	if _, err := s.Forward(t.Context(), q1, "udp"); err == nil {
+		t.Fatal("first query should time out")
+	}
+	time.Sleep(400 * time.Millisecond)
+	for i := range 5 {
+		q := query(fmt.Sprintf("next%d.example", i), dns.TypeTXT)
+		q.Id = q1.Id
+		r, err := s.Forward(t.Context(), q, "udp")
+		if err != nil || r.Question[0].Name != q.Question[0].Name || r.Answer[0].(*dns.TXT).Txt[0] != q.Question[0].Name {
+			t.Fatalf("query %d got %v, %v", i, r, err)
+		}
+	}
+}

@@ -134,7 +134,8 @@ type Racing struct {
 	timeout   time.Duration
 	m         *Metrics
 	// intn picks a random index in [0,n); tests replace it.
-	intn func(n int) int
+	intn  func(n int) int
+	pools pools
 }
 
 var _ Forwarder = (*Racing)(nil)
@@ -169,7 +170,15 @@ func NewRacing(cfg RacingConfig, m *Metrics) (*Racing, error) {
 		}
 		r.upstreams = append(r.upstreams, n)
 	}
+	r.pools = newPools(r.upstreams)
 	return r, errors.Join(errs...)
+}
+
+// Close releases the idle upstream sockets.
+func (r *Racing) Close() {
+	for _, p := range r.pools {
+		p.close()
+	}
 }
 
 // Upstreams returns the normalised upstream list.
@@ -232,6 +241,22 @@ func (r *Racing) Forward(ctx context.Context, req *dns.Msg, network string) (*dn
 	}
 	picked := r.pick()
 	proto := transport(network)
+	if len(picked) == 1 {
+		// Nothing to race: ask inline, without the goroutines.
+		u := picked[0]
+		t0 := time.Now()
+		msg, err := exchange(ctx, req, proto, u, r.timeout, r.pools[u])
+		if err == nil {
+			r.m.workerRequests.WithLabelValues(proto, u).Observe(time.Since(t0).Seconds())
+			return msg, nil
+		}
+		var ae *AttemptError
+		if errors.As(err, &ae) && ae.Reason != "canceled" {
+			r.m.recordFailure(u, proto, ae.Reason)
+		}
+		r.m.failures.WithLabelValues(r.zone).Inc()
+		return Reply(req, dns.RcodeServerFailure), fmt.Errorf("%w: %w", ErrAllFailed, err)
+	}
 	// Attempts outlive a win by a grace period so that an upstream that
 	// is dead or much slower than the winner still collects a failure (the
 	// ranking depends on it), without holding a socket for the whole
@@ -250,7 +275,7 @@ func (r *Racing) Forward(ctx context.Context, req *dns.Msg, network string) (*dn
 		go func() {
 			defer pending.Done()
 			t0 := time.Now()
-			msg, err := exchange(actx, req, proto, u, r.timeout)
+			msg, err := exchange(actx, req, proto, u, r.timeout, r.pools[u])
 			if err != nil {
 				var ae *AttemptError
 				why := "error"

@@ -23,6 +23,7 @@ const DefaultSequentialTimeout = 5 * time.Second
 type Sequential struct {
 	upstreams []string
 	timeout   time.Duration
+	pools     pools
 }
 
 var _ Forwarder = (*Sequential)(nil)
@@ -43,7 +44,15 @@ func NewSequential(upstreams []string, timeout time.Duration) (*Sequential, erro
 		}
 		s.upstreams = append(s.upstreams, n)
 	}
+	s.pools = newPools(s.upstreams)
 	return s, errors.Join(errs...)
+}
+
+// Close releases the idle upstream sockets.
+func (s *Sequential) Close() {
+	for _, p := range s.pools {
+		p.close()
+	}
 }
 
 // Upstreams returns the normalised upstream list.
@@ -60,7 +69,7 @@ func (s *Sequential) Forward(ctx context.Context, req *dns.Msg, network string) 
 			errs = append(errs, ctx.Err())
 			break
 		}
-		r, err := exchange(ctx, req, network, u, s.timeout)
+		r, err := exchange(ctx, req, network, u, s.timeout, s.pools[u])
 		if err == nil {
 			return r, nil
 		}
