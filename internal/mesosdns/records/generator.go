@@ -132,7 +132,22 @@ func (s *slot) add(e *entry) {
 // duplicates across tasks are removed. It is immutable.
 type entry struct {
 	in   taskInput
-	recs []EnumRecord
+	frag frag
+}
+
+// frag is a task's records in generation order, with the same records
+// grouped by (kind, name) so that the zone is touched once per name rather
+// than once per record.
+type frag struct {
+	recs   []EnumRecord
+	groups []group
+	order  []int32 // record indices, group by group, each group in generation order
+}
+
+// group is one (kind, name) of a frag: its records are order[start:end].
+type group struct {
+	kind, name string
+	start, end int32
 }
 
 // taskInput is everything a task's records depend on, besides the Config.
@@ -183,6 +198,11 @@ type run struct {
 	fnames []string
 	ipbuf  []netip.Addr
 	slab   []string
+	// Scratch buffers reused from task to task.
+	gidBuf   []int32
+	groupBuf []group
+	orderBuf []int32
+	insBuf   []bool
 }
 
 type bigKey struct {
@@ -192,7 +212,7 @@ type bigKey struct {
 
 // bigSet is the value count from which a name's duplicates are found with
 // a set rather than by scanning its values.
-const bigSet = 48
+const bigSet = 64
 
 func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*RecordSet, []model.Problem) {
 	nt := len(snap.Tasks)
@@ -202,7 +222,7 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		rs: &RecordSet{
 			Domain:  cfg.Domain,
 			Version: snap.Version,
-			A:       make(map[string][]string, 4*nt+16),
+			A:       make(map[string][]string, nt*5/2+16),
 			AAAA:    make(map[string][]string),
 			SRV:     make(map[string][]string, nt+16),
 		},
@@ -237,7 +257,9 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 			}
 			in := r.input(t, fi)
 			if !remember {
-				ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(r.taskRecords(&in))})
+				// The grouping lives in scratch buffers: nothing is kept.
+				f := r.group(r.taskRecords(&in), true)
+				ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&f)})
 				continue
 			}
 			var e *entry
@@ -250,7 +272,7 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 				in.taskIPs = slices.Clone(in.taskIPs)
 				in.ports = slices.Clone(in.ports)
 				in.diPorts = slices.Clone(in.diPorts)
-				e = &entry{in: in, recs: r.taskRecords(&in)}
+				e = &entry{in: in, frag: r.group(r.taskRecords(&in), false)}
 				g.stats.Built++
 			} else {
 				g.stats.Reused++
@@ -258,7 +280,7 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 			s := next[t.ID]
 			s.add(e)
 			next[t.ID] = s
-			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(e.recs)})
+			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&e.frag)})
 		}
 	}
 	if remember {
@@ -330,34 +352,152 @@ func (r *run) add(kind, name, value string) bool {
 	return true
 }
 
-// replay inserts a task's records and returns those it was first to insert.
-// When it was first for all of them (the usual case) the remembered slice
-// itself is returned, so nothing is copied.
-func (r *run) replay(recs []EnumRecord) []EnumRecord {
-	var out []EnumRecord
+// group sorts a task's records by (kind, name), keeping generation order
+// within each name. With scratch set, the result uses the run's buffers and
+// is only valid until the next call.
+func (r *run) group(recs []EnumRecord, scratch bool) frag {
+	gid := r.gidBuf[:0]
+	groups := r.groupBuf[:0]
+	if !scratch {
+		groups = nil
+	}
 	for i := range recs {
 		rec := &recs[i]
-		if r.add(rec.RType, rec.Name, rec.Host) {
-			if out != nil {
-				out = append(out, *rec)
+		g := -1
+		// Records of one name are usually adjacent: search from the end.
+		for j := len(groups) - 1; j >= 0; j-- {
+			if groups[j].name == rec.Name && groups[j].kind == rec.RType {
+				g = j
+				break
 			}
-			continue
 		}
-		if out == nil {
-			out = make([]EnumRecord, i, len(recs))
-			copy(out, recs[:i])
+		if g < 0 {
+			g = len(groups)
+			groups = append(groups, group{kind: rec.RType, name: rec.Name})
 		}
+		groups[g].end++ // a count for now
+		gid = append(gid, int32(g))
 	}
-	if out == nil {
-		if len(recs) == 0 {
-			return nil
-		}
-		return recs
+	var off int32
+	for j := range groups {
+		n := groups[j].end
+		groups[j].start, groups[j].end = off, off
+		off += n
 	}
-	if len(out) == 0 {
+	var order []int32
+	if scratch {
+		order = slices.Grow(r.orderBuf[:0], len(recs))[:len(recs)]
+		r.orderBuf, r.groupBuf = order, groups
+	} else {
+		order = make([]int32, len(recs))
+	}
+	for i, g := range gid {
+		order[groups[g].end] = int32(i)
+		groups[g].end++
+	}
+	r.gidBuf = gid
+	return frag{recs: recs, groups: groups, order: order}
+}
+
+// replay inserts a task's records into the zone and returns those it was
+// first to insert, in generation order. When it was first for all of them
+// (the usual case) the records slice itself is returned, so nothing is
+// copied.
+func (r *run) replay(f *frag) []EnumRecord {
+	recs := f.recs
+	if len(recs) == 0 {
 		return nil
 	}
+	ins := slices.Grow(r.insBuf[:0], len(recs))[:len(recs)]
+	clear(ins)
+	r.insBuf = ins
+	all := true
+	for gi := range f.groups {
+		g := &f.groups[gi]
+		m := r.zone(g.kind)
+		vals := m[g.name]
+		n0 := len(vals)
+		var set map[string]struct{}
+		for _, i := range f.order[g.start:g.end] {
+			v := recs[i].Host
+			if v == "" {
+				all = false // Mesos-DNS never stored empty values
+				continue
+			}
+			if set == nil && len(vals) >= bigSet {
+				set = r.bigSet(g.kind, g.name, vals)
+			}
+			if set != nil {
+				if _, dup := set[v]; dup {
+					all = false
+					continue
+				}
+				set[v] = struct{}{}
+			} else if slices.Contains(vals, v) {
+				all = false
+				continue
+			}
+			if vals == nil {
+				vals = r.carve(int(g.end - g.start))
+			}
+			vals = append(vals, v)
+			ins[i] = true
+		}
+		if len(vals) != n0 {
+			m[g.name] = vals
+		}
+	}
+	if all {
+		return recs
+	}
+	var out []EnumRecord
+	for i := range recs {
+		if ins[i] {
+			out = append(out, recs[i])
+		}
+	}
 	return out
+}
+
+func (r *run) zone(kind string) map[string][]string {
+	switch kind {
+	case KindA:
+		return r.rs.A
+	case KindAAAA:
+		return r.rs.AAAA
+	}
+	return r.rs.SRV
+}
+
+// bigSet returns the value set of a name with many values, made from vals
+// on first use.
+func (r *run) bigSet(kind, name string, vals []string) map[string]struct{} {
+	k := bigKey{kind, name}
+	set := r.big[k]
+	if set == nil {
+		set = make(map[string]struct{}, 2*len(vals))
+		for _, v := range vals {
+			set[v] = struct{}{}
+		}
+		r.big[k] = set
+	}
+	return set
+}
+
+// carve returns an empty slice with room for n values for a new name. Most
+// names hold one or two values, so their slices come from a shared slab;
+// the capacity is exact, so a later append reallocates instead of
+// overwriting a neighbour.
+func (r *run) carve(n int) []string {
+	if n > 256 {
+		return make([]string, 0, n)
+	}
+	if cap(r.slab)-len(r.slab) < n {
+		r.slab = make([]string, 0, 4096)
+	}
+	i := len(r.slab)
+	r.slab = r.slab[:i+n]
+	return r.slab[i : i : i+n]
 }
 
 // parseIP parses an IP literal the way Go's net.ParseIP accepts it (no
@@ -706,14 +846,18 @@ func (r *run) pass(recs []EnumRecord, a *arena, in *taskInput, T, hs string, ips
 	fw := in.fname
 	tail := r.tail
 	aName := a.cat(T, ".", fw, tail)
-	cName := a.cat(T, hs, fw, tail)
+	// The canonical names are built with the ':' of their SRV targets, so
+	// that the target prefix is a substring and costs nothing.
+	cTarget := a.cat(T, hs, fw, tail, ":")
+	cName := cTarget[:len(cTarget)-1]
 	for i, ip := range in.taskIPs {
 		k := kindOf(ip)
 		recs = append(recs, EnumRecord{Name: aName, Host: ips[i], RType: k}, EnumRecord{Name: cName, Host: ips[i], RType: k})
 	}
-	var cSlave string
+	var cSlave, cSlaveTarget string
 	if len(in.agentIPs) > 0 || len(in.ports) > 0 {
-		cSlave = a.cat(T, hs, fw, ".slave", tail)
+		cSlaveTarget = a.cat(T, hs, fw, ".slave", tail, ":")
+		cSlave = cSlaveTarget[:len(cSlaveTarget)-1]
 	}
 	if len(in.agentIPs) > 0 {
 		aSlave := a.cat(T, ".", fw, ".slave", tail)
@@ -733,9 +877,8 @@ func (r *run) pass(recs []EnumRecord, a *arena, in *taskInput, T, hs string, ips
 			names[3] = a.cat("_", T, "._udp.", fw, tail)
 			nn = 4
 		}
-		prefix := cSlave + ":"
 		for _, p := range in.ports {
-			target := a.catPort(prefix, p)
+			target := a.catPort(cSlaveTarget, p)
 			for _, name := range names[:nn] {
 				recs = append(recs, EnumRecord{Name: name, Host: target, RType: KindSRV})
 			}
@@ -745,9 +888,8 @@ func (r *run) pass(recs []EnumRecord, a *arena, in *taskInput, T, hs string, ips
 		return recs
 	}
 	spec := r.cfg.EnforceRFC952
-	prefix := cName + ":"
 	for _, dp := range in.diPorts {
-		target := a.catPort(prefix, uint64(dp.Number))
+		target := a.catPort(cTarget, uint64(dp.Number))
 		var names [4]string
 		nn := 0
 		if p := labels.Label(dp.Protocol, spec); p != "" {
