@@ -303,6 +303,12 @@ func TestParseKey(t *testing.T) {
 	if k, err := ParseKey("MDEyMzQ1Njc4OWFiY2RlZg"); err != nil || len(k) != 16 { // raw (unpadded) 16 bytes
 		t.Fatalf("unpadded 16-byte key: %v", err)
 	}
+	if k, err := ParseKey(" 000102030405060708090a0b0c0d0e0f\n"); err != nil || len(k) != 16 || k[15] != 15 {
+		t.Fatalf("hex 16-byte key: %x, %v", k, err)
+	}
+	if k, err := ParseKey(strings.Repeat("ab", 32)); err != nil || len(k) != 32 || k[0] != 0xab {
+		t.Fatalf("hex 32-byte key: %x, %v", k, err)
+	}
 	for _, bad := range []string{"", "   ", "!!!not base64!!!", "c2hvcnQ=" /* "short" */, "MDEyMzQ1Njc4OWFiY2RlZjAx" /* 18 bytes */} {
 		if _, err := ParseKey(bad); err == nil {
 			t.Errorf("ParseKey(%q) accepted", bad)

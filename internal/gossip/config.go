@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -162,13 +163,21 @@ func (t Timers) apply(c *memberlist.Config) {
 	c.DeadNodeReclaimTime = t.DeadNodeReclaimTime
 }
 
-// ParseKey decodes a cluster key: standard or URL-safe base64 (padding
-// optional, surrounding whitespace ignored) of 16, 24 or 32 random bytes.
-// Generate one with `head -c 32 /dev/urandom | base64`.
+// ParseKey decodes a cluster key of 16, 24 or 32 random bytes, written as
+// hex (32, 48 or 64 hex digits) or as standard or URL-safe base64 (padding
+// optional); surrounding whitespace is ignored. Generate one with
+// `head -c 32 /dev/urandom | base64`. Hex is tried first: a base64 key of
+// that length made only of hex digits is vanishingly unlikely.
 func ParseKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, errors.New("gossip key: empty")
+	}
+	switch len(s) {
+	case 32, 48, 64:
+		if k, err := hex.DecodeString(s); err == nil {
+			return k, nil
+		}
 	}
 	var key []byte
 	var err error

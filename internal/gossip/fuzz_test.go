@@ -84,3 +84,20 @@ func FuzzDecodeMeta(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseKey: key files never panic the parser, and anything accepted is
+// a valid AES key length.
+func FuzzParseKey(f *testing.F) {
+	f.Add("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	f.Add("000102030405060708090a0b0c0d0e0f")
+	f.Add("  \n")
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseKey(s)
+		if err != nil {
+			return
+		}
+		if l := len(k); l != 16 && l != 24 && l != 32 {
+			t.Fatalf("accepted a %d-byte key", l)
+		}
+	})
+}
