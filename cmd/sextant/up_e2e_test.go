@@ -780,3 +780,60 @@ func TestUpPortInUse(t *testing.T) {
 		t.Fatalf("error must name the flag:\n%s", out)
 	}
 }
+
+// TestAppCommand drives `sextant app` against a running `sextant up`,
+// finding the API through endpoints.json in the state directory.
+func TestAppCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	startUp(t, dir)
+	bin := testutil.Binary(t)
+	app := func(args ...string) (string, error) {
+		out, err := exec.Command(bin, append([]string{"app", "--state-dir", dir}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	f := filepath.Join(t.TempDir(), "hello.json")
+	if err := os.WriteFile(f, []byte(`{"id":"/tools/hello","cmd":"echo hello from $MESOS_TASK_ID; echo oops >&2; exec sleep 300","cpus":0.01,"taskKillGracePeriodSeconds":0}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := app("add", f); err != nil || !strings.Contains(out, "created /tools/hello") {
+		t.Fatalf("add: %v %s", err, out)
+	}
+	var taskID string
+	testutil.Eventually(t, 30*time.Second, "task in app show --json", func() bool {
+		out, err := app("show", "/tools/hello", "--json")
+		if err != nil {
+			return false
+		}
+		var r struct {
+			App struct {
+				Tasks []struct {
+					ID    string `json:"id"`
+					State string `json:"state"`
+				} `json:"tasks"`
+			} `json:"app"`
+		}
+		if json.Unmarshal([]byte(out), &r) != nil || len(r.App.Tasks) != 1 || r.App.Tasks[0].State != "TASK_RUNNING" {
+			return false
+		}
+		taskID = r.App.Tasks[0].ID
+		return true
+	})
+	if out, err := app("list"); err != nil || !strings.Contains(out, "/tools/hello") || !strings.Contains(out, "INSTANCES") {
+		t.Fatalf("list: %v %s", err, out)
+	}
+	testutil.Eventually(t, 10*time.Second, "logs", func() bool {
+		out, err := app("logs", taskID)
+		errOut, err2 := app("logs", "--stream", "stderr", taskID)
+		return err == nil && err2 == nil && strings.Contains(out, "hello from "+taskID) && strings.Contains(errOut, "oops")
+	})
+	if out, err := app("scale", "/tools/hello", "0", "--force"); err != nil || !strings.Contains(out, "scaled") {
+		t.Fatalf("scale: %v %s", err, out)
+	}
+	if out, err := app("rm", "/tools/hello"); err != nil || !strings.Contains(out, "removed") {
+		t.Fatalf("rm: %v %s", err, out)
+	}
+	if out, err := app("show", "/tools/hello"); err == nil || !strings.Contains(out, "does not exist") {
+		t.Fatalf("show after rm: %v %s", err, out)
+	}
+}
