@@ -135,6 +135,9 @@ type node struct {
 	gossip  *gossip.Node
 	reg     *prometheus.Registry
 
+	// closers release the forwarders' idle sockets at shutdown.
+	closers []func()
+
 	zoneRecords *prometheus.GaugeVec
 	zonePush    *prometheus.SummaryVec
 
@@ -179,6 +182,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		for _, c := range n.closers {
+			c()
+		}
+	}()
 	n.handler = h
 	local, probs := directory.BuildLocal(directory.Config{Masters: o.Masters, NodeIP: o.NodeIP, CustomZones: o.Config.CustomZones()})
 	for _, p := range probs {
@@ -374,6 +382,7 @@ func (n *node) newHandler() (*Handler, error) {
 		if err != nil {
 			n.log.Warn("upstream skipped", "zone", zone, "err", err)
 		}
+		n.closers = append(n.closers, r.Close)
 		return r
 	}
 	var zones []string
