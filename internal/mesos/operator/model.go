@@ -131,7 +131,8 @@ func (m *model) applyRecord(rec []byte) (string, bool, error) {
 		return "", false, fmt.Errorf("event: %w", err)
 	}
 	if head.Type == v1.EventSubscribed {
-		return head.Type, true, m.applySubscribed(head.Subscribed)
+		err := m.applySubscribed(head.Subscribed)
+		return head.Type, err == nil, err
 	}
 	if head.Type == v1.EventHeartbeat {
 		return head.Type, false, nil

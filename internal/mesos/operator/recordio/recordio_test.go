@@ -141,3 +141,27 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func TestHasRecord(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"", false}, {"2", false}, {"2\n{", false}, {"2\n{}", true}, {"\n\n0\n", true}, {"x\n", false},
+		{"2\n{}3\n[1", true},
+	} {
+		rr := NewReader(strings.NewReader(tc.in), 0)
+		// Fill the buffer without consuming: Peek reads what is available.
+		_, _ = rr.r.Peek(len(tc.in))
+		if got := rr.HasRecord(); got != tc.want {
+			t.Errorf("%q: HasRecord = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	rr := NewReader(strings.NewReader("2\n{}3\n[1"), 0)
+	if _, err := rr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if rr.HasRecord() {
+		t.Fatal("partial record reported complete")
+	}
+}
