@@ -315,7 +315,8 @@ func (r *Runtime) reconcileApp(ar *appRec, now time.Time) bool {
 		changed = true
 	}
 	// Replace old-version tasks as new ones become ready, keeping at least
-	// ⌈n·m⌉ ready tasks.
+	// ⌈n·m⌉ ready tasks: an old task that is not ready goes at once, a
+	// ready one only while the rest still meet the minimum.
 	if len(old) > 0 {
 		minReady := int(math.Ceil(float64(n) * a.UpgradeStrategy.MinimumHealthCapacity))
 		ready := 0
@@ -324,21 +325,28 @@ func (r *Runtime) reconcileApp(ar *appRec, now time.Time) bool {
 				ready++
 			}
 		}
-		readyOld := 0
 		for _, t := range old {
 			if t.ready(a) {
-				readyOld++
+				ready++
 			}
 		}
 		sortForKill(old, "YOUNGEST_FIRST")
+		killed := 0
 		for _, t := range old {
-			if t.ready(a) && ready+readyOld-1 < minReady && len(cur) < n {
-				continue
-			}
 			if t.ready(a) {
-				readyOld--
+				if ready-1 < minReady {
+					continue
+				}
+				ready--
 			}
 			r.killLocked(t, 0, "upgrade")
+			killed++
+			changed = true
+		}
+		// No room for new tasks and none of the old may go: give up one
+		// old task rather than never finishing (m = 1 with o = 0).
+		if killed == 0 && len(cur) < n && len(cur)+len(old) >= maxTotal {
+			r.killLocked(old[0], 0, "upgrade")
 			changed = true
 		}
 	}

@@ -302,3 +302,65 @@ func TestAPIShapes(t *testing.T) {
 type tcpAddr = net.TCPAddr
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestRestartKeepsCapacity: a restart (new config version) with the
+// default upgrade strategy starts new tasks before it kills old ones, so
+// at least `instances` tasks run throughout.
+func TestRestartKeepsCapacity(t *testing.T) {
+	rt, _ := newRT(t, t.TempDir())
+	if _, _, err := rt.CreateApp(mustApp(t, `{"id":"/r","cmd":"exec sleep 60","instances":2,"portDefinitions":[],"taskKillGracePeriodSeconds":0}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, "2 running", func() bool {
+		ts, _ := rt.Tasks("/r", []string{"running"}, false)
+		return len(ts) == 2 && len(rt.Deployments()) == 0
+	})
+	sub := rt.Bus().Subscribe([]string{"status_update_event", "deployment_success"})
+	running := map[string]bool{}
+	ts, _ := rt.Tasks("/r", nil, false)
+	for _, x := range ts {
+		running[x["id"].(string)] = true
+	}
+	if _, err := rt.RestartApp("/r", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.RestartApp("/r", false); err == nil {
+		t.Fatal("a second restart during the deployment must be locked")
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-sub.C:
+			if ev.Type == "deployment_success" {
+				ts, _ := rt.Tasks("/r", []string{"running"}, false)
+				if len(ts) != 2 {
+					t.Fatalf("after restart: %d running", len(ts))
+				}
+				for _, x := range ts {
+					if running[x["id"].(string)] && len(running) > 0 {
+						// Still one of the old ones?
+						a, _ := rt.App("/r")
+						if x["version"] != a.Version {
+							t.Fatalf("old task %s survived the restart", x["id"])
+						}
+					}
+				}
+				return
+			}
+			var m map[string]any
+			_ = json.Unmarshal(ev.Data, &m)
+			id, st := m["taskId"].(string), m["taskStatus"].(string)
+			switch st {
+			case "TASK_RUNNING":
+				running[id] = true
+			case "TASK_KILLING", "TASK_KILLED", "TASK_FAILED", "TASK_FINISHED":
+				if running[id] && len(running) < 3 {
+					t.Fatalf("killed %s while only %d tasks ran", id, len(running))
+				}
+				delete(running, id)
+			}
+		case <-deadline:
+			t.Fatal("restart did not finish")
+		}
+	}
+}
