@@ -160,6 +160,7 @@ type taskInput struct {
 	taskIPs           []netip.Addr
 	agentIPs          []string // the agent's IP strings, or its leaked host string
 	agentKinds        []string // derived from agentIPs
+	agentTail         string   // derived from agentID
 }
 
 func (a *taskInput) equal(b *taskInput) bool {
@@ -185,6 +186,7 @@ type agentInfo struct {
 	addrs []netip.Addr // for the "host" IP source
 	strs  []string     // for the .slave records: IP strings, or the leaked host
 	kinds []string     // the record kind of each of strs
+	tail  string       // the last field of the agent id, lower-cased
 }
 
 // run is the state of one build.
@@ -550,6 +552,7 @@ func (r *run) agentRecords(snap *model.Snapshot) {
 	a := "slave" + r.tail
 	for i := range snap.Agents {
 		ag := &snap.Agents[i]
+		r.agents[i].tail = agentTail(ag.ID)
 		item := "agent " + strconv.Quote(ag.ID)
 		if ag.Host == "" {
 			// Mesos-DNS panicked on an agent without pid and failed the
@@ -685,6 +688,7 @@ func (r *run) input(t *model.Task, fi int) taskInput {
 		ports:      t.Ports,
 		agentIPs:   ag.strs,
 		agentKinds: ag.kinds,
+		agentTail:  ag.tail, // the task's slave_id is the agent's id
 	}
 	if d := t.Discovery; d != nil && d.Name != "" {
 		in.diName = d.Name
@@ -762,14 +766,26 @@ const zbase32 = "ybndrfg8ejkmcpqxot1uwisza345h769"
 // hashID is the first 5 z-base-32 characters of SHA-1(id): its first 25
 // bits, most significant first.
 func hashID(id string) string {
-	sum := sha1.Sum([]byte(id)) // #nosec G401: naming, not security
+	h := hashBytes(id)
+	return string(h[:])
+}
+
+func hashBytes(id string) [5]byte {
+	var buf [96]byte
+	var data []byte
+	if len(id) <= len(buf) {
+		data = append(buf[:0], id...) // task ids are short: no heap copy
+	} else {
+		data = []byte(id)
+	}
+	sum := sha1.Sum(data) // #nosec G401: naming, not security
 	v := uint32(sum[0])<<24 | uint32(sum[1])<<16 | uint32(sum[2])<<8 | uint32(sum[3])
-	var b [5]byte
-	for i := range b {
-		b[i] = zbase32[v>>27]
+	var out [5]byte
+	for i := range out {
+		out[i] = zbase32[v>>27]
 		v <<= 5
 	}
-	return string(b[:])
+	return out
 }
 
 // agentTail is the last '-'-separated field of an agent id, lower-cased.
@@ -827,7 +843,15 @@ func (r *run) taskRecords(in *taskInput) []EnumRecord {
 	}
 	per := tlen + len(in.fname) + len(r.tail) + 16
 	a.b.Grow(passes*(8+len(in.ports)+6*len(in.diPorts))*per + 16 + 40*len(in.taskIPs))
-	hs := a.cat("-", hashID(in.id), "-", agentTail(in.agentID), ".")
+	// hs is "-H-S.", written straight into the arena.
+	h := hashBytes(in.id)
+	start := a.b.Len()
+	a.b.WriteByte('-')
+	a.b.Write(h[:])
+	a.b.WriteByte('-')
+	a.b.WriteString(in.agentTail)
+	a.b.WriteByte('.')
+	hs := a.b.String()[start:]
 	ips := make([]string, len(in.taskIPs))
 	for i, ip := range in.taskIPs {
 		ips[i] = a.ip(ip)
