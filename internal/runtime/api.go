@@ -85,6 +85,8 @@ func boolParam(r *http.Request, name string, def bool) bool {
 
 func (h *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
+	// This instance is always the leader.
+	w.Header().Set("X-Marathon-Leader", "http://"+r.Host)
 	switch {
 	case p == "/ping":
 		h.ping(w, r)
