@@ -82,7 +82,7 @@ type Config struct {
 	Addr    string
 	Handler Handler
 	// UDPSockets is the number of SO_REUSEPORT UDP sockets; 0 means one per
-	// core (GOMAXPROCS).
+	// core (GOMAXPROCS), at least 4.
 	UDPSockets int
 	// MaxSlowInFlight bounds concurrent slow-path UDP queries (default 1024).
 	// Past it, slow queries run inline on the read loop, which slows that
@@ -123,7 +123,10 @@ func Listen(cfg Config) (*Server, error) {
 		return nil, errors.New("dnsserver: both UDP and TCP are off")
 	}
 	if cfg.UDPSockets <= 0 {
-		cfg.UDPSockets = runtime.GOMAXPROCS(0)
+		// More sockets than cores: the kernel spreads clients over
+		// SO_REUSEPORT sockets by a hash of their address, and a few
+		// busy clients can otherwise land on the same socket.
+		cfg.UDPSockets = max(runtime.GOMAXPROCS(0), 4)
 	}
 	if cfg.MaxSlowInFlight <= 0 {
 		cfg.MaxSlowInFlight = 1024
@@ -256,7 +259,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) serveUDP(ctx context.Context, c *net.UDPConn) error {
+// serveUDPSimple is the portable loop: one read and one write per query.
+func (s *Server) serveUDPSimple(ctx context.Context, c *net.UDPConn) error {
 	in := make([]byte, maxMsg)
 	out := make([]byte, maxMsg)
 	for {
@@ -280,16 +284,22 @@ func (s *Server) serveUDP(ctx context.Context, c *net.UDPConn) error {
 			}
 			continue
 		}
-		raw := append([]byte(nil), q...)
-		select {
-		case s.slow <- struct{}{}:
-			go func() {
-				defer func() { <-s.slow }()
-				s.slowUDP(ctx, c, raw, from, nil)
-			}()
-		default:
-			s.slowUDP(ctx, c, raw, from, out)
-		}
+		s.slowPacket(ctx, c, q, from, out)
+	}
+}
+
+// slowPacket runs the slow path for a UDP query on its own goroutine, or
+// inline (using buf) when too many are in flight already.
+func (s *Server) slowPacket(ctx context.Context, c *net.UDPConn, q []byte, from netip.AddrPort, buf []byte) {
+	raw := append([]byte(nil), q...)
+	select {
+	case s.slow <- struct{}{}:
+		go func() {
+			defer func() { <-s.slow }()
+			s.slowUDP(ctx, c, raw, from, nil)
+		}()
+	default:
+		s.slowUDP(ctx, c, raw, from, buf)
 	}
 }
 

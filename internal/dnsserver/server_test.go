@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -242,4 +243,56 @@ func TestShutdownClosesIdleConnections(t *testing.T) {
 		t.Fatalf("rebinding after shutdown: %v", err)
 	}
 	s2.closeAll()
+}
+
+// TestUDPBurst sends many queries from several sockets without waiting,
+// so the server reads and answers them in batches; every one is answered
+// to the socket that asked.
+func TestUDPBurst(t *testing.T) {
+	s, _ := start(t, Config{UDPSockets: 2})
+	const clients, per = 4, 100
+	errc := make(chan error, clients)
+	for c := 0; c < clients; c++ {
+		go func() {
+			conn, err := net.Dial("udp", s.Addr().String())
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer conn.Close()
+			_ = conn.(*net.UDPConn).SetReadBuffer(1 << 20)
+			m := new(dns.Msg)
+			m.SetQuestion("fast.test.", dns.TypeA)
+			for i := 0; i < per; i++ {
+				m.Id = uint16(c*1000 + i)
+				b, _ := m.Pack()
+				if _, err := conn.Write(b); err != nil {
+					errc <- err
+					return
+				}
+			}
+			seen := map[uint16]bool{}
+			buf := make([]byte, 1024)
+			_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			for len(seen) < per {
+				n, err := conn.Read(buf)
+				if err != nil {
+					errc <- fmt.Errorf("client %d got %d of %d replies: %w", c, len(seen), per, err)
+					return
+				}
+				r := new(dns.Msg)
+				if err := r.Unpack(buf[:n]); err != nil || r.Id/1000 != uint16(c) || len(r.Answer) != 1 {
+					errc <- fmt.Errorf("client %d: bad reply %v %v", c, r, err)
+					return
+				}
+				seen[r.Id] = true
+			}
+			errc <- nil
+		}()
+	}
+	for c := 0; c < clients; c++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
