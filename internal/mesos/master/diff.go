@@ -205,6 +205,11 @@ func appendTaskEvents(evs []v1.Event, old, t *state.Task, enclosing string) []v1
 		}
 		return evs
 	}
+	if old == t {
+		// Providers that share unchanged tasks between states skip the
+		// deep comparison.
+		return evs
+	}
 	if !sameTaskIdentity(old, t) {
 		vt, _ := v1.TaskFromV0(t, fw)
 		return append(evs, v1.Event{Type: v1.EventTaskAdded, TaskAdded: &v1.TaskAdded{Task: vt}})
