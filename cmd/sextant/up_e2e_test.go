@@ -786,7 +786,7 @@ func TestUpPortInUse(t *testing.T) {
 func TestAppCommand(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	startUp(t, dir)
+	u := startUp(t, dir)
 	bin := testutil.Binary(t)
 	app := func(args ...string) (string, error) {
 		out, err := exec.Command(bin, append([]string{"app", "--state-dir", dir}, args...)...).CombinedOutput()
@@ -818,6 +818,21 @@ func TestAppCommand(t *testing.T) {
 		}
 		taskID = r.App.Tasks[0].ID
 		return true
+	})
+	// The runtime's metrics and health are on the Marathon address.
+	testutil.Eventually(t, 30*time.Second, "/health 200 and /metrics", func() bool {
+		r1, err := http.Get(u.eps["marathon"] + "/health")
+		if err != nil {
+			return false
+		}
+		r1.Body.Close()
+		r2, err := http.Get(u.eps["marathon"] + "/metrics")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(r2.Body)
+		r2.Body.Close()
+		return r1.StatusCode == 200 && strings.Contains(string(b), "sextant_runtime_tasks_launched_total")
 	})
 	if out, err := app("list"); err != nil || !strings.Contains(out, "/tools/hello") || !strings.Contains(out, "INSTANCES") {
 		t.Fatalf("list: %v %s", err, out)

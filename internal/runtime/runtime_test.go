@@ -364,3 +364,36 @@ func TestRestartKeepsCapacity(t *testing.T) {
 		}
 	}
 }
+
+// TestImpossiblePorts: a fixed host port held by another process keeps the
+// app queued (like an agent that offers no such port) without failing the
+// API; ports outside 0–65535 are refused at validation.
+func TestImpossiblePorts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	rt, _ := newRT(t, t.TempDir())
+	if _, _, err := rt.CreateApp(mustApp(t, `{"id":"/fixed","cmd":"exec sleep 60","requirePorts":true,"portDefinitions":[{"port":`+itoa(port)+`}]}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "queued, not launched", func() bool {
+		q := rt.Queue()
+		return len(q) == 1 && q[0]["delay"].(map[string]any)["overdue"] == true
+	})
+	time.Sleep(500 * time.Millisecond)
+	if ts, _ := rt.Tasks("/fixed", nil, false); len(ts) != 0 {
+		t.Fatalf("no task can launch while the port is taken: %v", ts)
+	}
+	// Once the port is free the task starts on it.
+	ln.Close()
+	testutil.Eventually(t, 10*time.Second, "launch on the freed port", func() bool {
+		ts, _ := rt.Tasks("/fixed", []string{"running"}, false)
+		return len(ts) == 1 && ts[0]["ports"].([]int)[0] == port
+	})
+	if _, err := marathon.Decode([]byte(`{"id":"/x","cmd":"sleep 1","container":{"type":"MESOS","portMappings":[{"hostPort":70000}]},"networks":[{"mode":"container/bridge"}]}`)); err == nil {
+		t.Fatal("hostPort 70000 must be refused")
+	}
+}
