@@ -250,6 +250,26 @@ func TestMesosDNSEndToEnd(t *testing.T) {
 		t.Errorf("externalon=false must refuse:\n%s", out)
 	}
 
+	// sextant dig against the same server: readable and JSON output, and
+	// the server taken from endpoints.json in the state dir.
+	digOut, err := exec.Command(bin, "dig", "--server", fmt.Sprintf("127.0.0.1:%d", dnsPort), "_car-store._udp.marathon.mesos", "SRV").CombinedOutput()
+	if err != nil || !strings.Contains(string(digOut), "status: NOERROR") || !strings.Contains(string(digOut), "31364 car-store-zinaz-0.marathon.slave.mesos.") {
+		t.Errorf("sextant dig: %v\n%s", err, digOut)
+	}
+	stateDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(stateDir, "endpoints.json"), []byte(fmt.Sprintf(`{"dns":"127.0.0.1:%d"}`, dnsPort)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	digOut, err = exec.Command(bin, "dig", "leader.mesos", "--json", "--state-dir", stateDir).CombinedOutput()
+	var dj struct {
+		Status string
+		Flags  []string
+		Answer []struct{ Name, Type, Data string }
+	}
+	if err != nil || json.Unmarshal(digOut, &dj) != nil || dj.Status != "NOERROR" || len(dj.Answer) != 1 || dj.Answer[0].Data != leaderIP || dj.Answer[0].Type != "A" {
+		t.Errorf("sextant dig --json: %v\n%s", err, digOut)
+	}
+
 	get := func(path string) (int, string) {
 		t.Helper()
 		resp, err := http.Get(base + path)
