@@ -227,6 +227,8 @@ func (h *api) apps(w http.ResponseWriter, r *http.Request) {
 			views = []map[string]any{}
 		}
 		writeJSON(w, 200, map[string]any{"apps": views})
+	case http.MethodPut, http.MethodPatch:
+		h.bulkUpdate(w, r)
 	case http.MethodPost:
 		b, ok := readBody(w, r)
 		if !ok {
@@ -337,6 +339,34 @@ func splitSelector(s string) []string {
 
 func (h *api) app(w http.ResponseWriter, r *http.Request, rest string) {
 	switch {
+	case strings.HasSuffix(rest, "/*"):
+		// A group listing: every app under the prefix.
+		if r.Method != http.MethodGet {
+			msg(w, 405, "Method not allowed")
+			return
+		}
+		prefix := marathon.CanonicalID(strings.TrimSuffix(rest, "/*"))
+		var out []map[string]any
+		for _, v := range h.rt.AppViews("", embeds(r)) {
+			if id, _ := v["id"].(string); strings.HasPrefix(id, strings.TrimSuffix(prefix, "/")+"/") {
+				out = append(out, v)
+			}
+		}
+		if out == nil {
+			out = []map[string]any{}
+		}
+		writeJSON(w, 200, map[string]any{"apps": out})
+		return
+	case strings.HasSuffix(rest, "/versions"):
+		id := marathon.CanonicalID(strings.TrimSuffix(rest, "/versions"))
+		a, ok := h.rt.App(id)
+		if !ok {
+			writeErr(w, notFound(id))
+			return
+		}
+		// Only the current version is kept.
+		writeJSON(w, 200, map[string]any{"versions": []string{a.Version}})
+		return
 	case strings.HasSuffix(rest, "/restart"):
 		if r.Method != http.MethodPost {
 			msg(w, 405, "Method not allowed")
@@ -481,6 +511,61 @@ func (h *api) update(w http.ResponseWriter, r *http.Request, id string) {
 		w.Header().Set("Location", "http://"+r.Host+id)
 	}
 	writeJSON(w, code, map[string]string{"version": res.Version, "deploymentId": res.DeploymentID})
+}
+
+// bulkUpdate is PUT/PATCH /v2/apps with an array of definitions: every
+// item is validated first; then each is applied.
+func (h *api) bulkUpdate(w http.ResponseWriter, r *http.Request) {
+	b, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	v, err := marathon.ParseJSON(b)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	items, isArr := v.([]any)
+	if !isArr {
+		writeErr(w, &marathon.Error{Status: 422, Message: "Invalid JSON", Details: []marathon.Violation{{Path: "/", Errors: []string{"error.expected.jsarray"}}}})
+		return
+	}
+	var apps []*marathon.App
+	for i, it := range items {
+		body, isObj := it.(map[string]any)
+		if !isObj {
+			writeErr(w, &marathon.Error{Status: 422, Message: "Invalid JSON", Details: []marathon.Violation{{Path: "/(" + strconv.Itoa(i) + ")", Errors: []string{"error.expected.jsobject"}}}})
+			return
+		}
+		id, _ := body["id"].(string)
+		id = marathon.CanonicalID(id)
+		if cur, exists := h.rt.App(id); exists && (r.Method == http.MethodPatch || boolParam(r, "partialUpdate", true)) {
+			if body, err = marathon.MergeUpdate(cur, body); err != nil {
+				writeErr(w, err)
+				return
+			}
+			body["id"] = id
+		}
+		a, err := marathon.FromValue(body)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		apps = append(apps, a)
+	}
+	var last Result
+	for _, a := range apps {
+		res, err := func() (Result, error) {
+			_, res, err := h.rt.UpdateApp(a, boolParam(r, "force", false), &Origin{ClientIP: clientIP(r), URI: r.URL.Path})
+			return res, err
+		}()
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		last = res
+	}
+	h.result(w, last, nil)
 }
 
 func (h *api) allTasks(w http.ResponseWriter, r *http.Request) {

@@ -397,3 +397,37 @@ func TestImpossiblePorts(t *testing.T) {
 		t.Fatal("hostPort 70000 must be refused")
 	}
 }
+
+func TestAPIGroupsBulkVersions(t *testing.T) {
+	rt, _ := newRT(t, t.TempDir())
+	srv := httptest.NewServer(NewAPI(rt, APIOptions{}))
+	defer srv.Close()
+	req := func(method, path, body string) (int, string) {
+		r, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b := new(strings.Builder)
+		_, _ = bufio.NewReader(resp.Body).WriteTo(b)
+		return resp.StatusCode, b.String()
+	}
+	if c, b := req("PUT", "/v2/apps", `[{"id":"/g/a","cmd":"sleep 30","instances":0},{"id":"/g/b","cmd":"sleep 30","instances":0},{"id":"/h","cmd":"sleep 30","instances":0}]`); c != 200 || !strings.Contains(b, "deploymentId") {
+		t.Fatalf("bulk: %d %s", c, b)
+	}
+	if c, b := req("GET", "/v2/apps/g/*", ""); c != 200 || !strings.Contains(b, `"/g/a"`) || !strings.Contains(b, `"/g/b"`) || strings.Contains(b, `"/h"`) {
+		t.Fatalf("group: %d %s", c, b)
+	}
+	if c, b := req("GET", "/v2/apps/g/a/versions", ""); c != 200 || !strings.Contains(b, `"versions":["`) {
+		t.Fatalf("versions: %d %s", c, b)
+	}
+	// An app id equal to an existing group is refused.
+	if c, b := req("POST", "/v2/apps", `{"id":"/g","cmd":"sleep 30"}`); c != 422 || !strings.Contains(b, "Groups and Applications may not have the same identifier.") {
+		t.Fatalf("group conflict: %d %s", c, b)
+	}
+	if c, b := req("PUT", "/v2/apps", `[{"id":"/g/a","cmd":"x"}]`); c != 422 {
+		t.Fatalf("bad bulk item: %d %s", c, b)
+	}
+}
