@@ -44,6 +44,8 @@ const (
 	// DefaultPublishInterval is the leader's minimum time between two
 	// pushes of one zone (spec §A.7: at most once per second).
 	DefaultPublishInterval = time.Second
+	// StandalonePublishInterval replaces it on a node without gossip.
+	StandalonePublishInterval = 20 * time.Millisecond
 	// VIPsItem is the gossip item carrying the /v1/vips document.
 	VIPsItem = "_vips"
 	// metricNamespace prefixes the §A.10 metric names.
@@ -112,7 +114,9 @@ type Options struct {
 	CacheSize int
 	// ForwardTimeout is the per-attempt upstream timeout (0: 5 s).
 	ForwardTimeout time.Duration
-	// PublishInterval is the leader's minimum time between pushes of a zone.
+	// PublishInterval is the leader's minimum time between pushes of a
+	// zone (0: DefaultPublishInterval, or StandalonePublishInterval
+	// without Gossip).
 	PublishInterval time.Duration
 	// UDPSockets per listener (0: one per core).
 	UDPSockets int
@@ -166,6 +170,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	if o.PublishInterval <= 0 {
 		o.PublishInterval = DefaultPublishInterval
+		if o.Gossip == nil {
+			// Standalone (e.g. `sextant up`): nothing to spare the network
+			// from, so only bursts of snapshots are coalesced.
+			o.PublishInterval = StandalonePublishInterval
+		}
 	}
 	n := &node{o: o, log: o.Logger.With("component", "dcos-dns"), cfg: o.Config, reg: o.Registry, received: map[string]*directory.Zone{}}
 	n.zoneRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricNamespace, Name: "zone_records",
