@@ -405,3 +405,45 @@ func TestBadBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// After a dead stream the caller subscribes again and the new SUBSCRIBED
+// replaces the whole model (nothing of the old one survives).
+func TestResubscribeReplacesModel(t *testing.T) {
+	p := master.NewMemProvider(cluster(task("t2", "TASK_RUNNING", "TASK_RUNNING")))
+	mh := master.NewHandler(p, master.Options{}, nil)
+	var mu sync.Mutex
+	subscribes := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := make([]byte, 64)
+		n, _ := r.Body.Read(body)
+		call := string(body[:n])
+		r2 := r.Clone(r.Context())
+		r2.Body = nopCloser{strings.NewReader(call)}
+		if !strings.Contains(call, "SUBSCRIBE") {
+			mh.ServeHTTP(w, r2)
+			return
+		}
+		mu.Lock()
+		subscribes++
+		first := subscribes == 1
+		mu.Unlock()
+		if !first {
+			mh.ServeHTTP(w, r2)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(recordio.Frame([]byte(`{"type":"SUBSCRIBED","subscribed":{"get_state":{"get_agents":{"agents":[{"agent_info":{"hostname":"old","id":{"value":"old-S9"}},"active":true,"version":"1","pid":"slave(1)@10.9.9.9:5051"}]}},"heartbeat_interval_seconds":0.03}}`)))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	c := &collector{}
+	if err := Stream(context.Background(), srv.Client(), srv.URL, Options{}, c.onState); !errors.Is(err, ErrDeadStream) {
+		t.Fatalf("first stream: %v, want ErrDeadStream", err)
+	}
+	if last, _ := c.get(); len(last.Slaves) != 1 || last.Slaves[0].ID != "old-S9" {
+		t.Fatalf("first snapshot %+v", last)
+	}
+	startStream(t, srv.URL, Options{}, c)
+	waitEqual(t, c, p.State(), "after resubscribe")
+}
