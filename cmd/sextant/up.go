@@ -347,4 +347,8 @@ func printBanner(w io.Writer, f upFlags, eps map[string]string, rt *runtime.Runt
 		}
 		fmt.Fprintf(w, "try: dig @%s -p %s %s   (or: sextant dig %s)\n", host, port, name, name)
 	}
+	if dd, ok := eps["directory_dns"]; ok {
+		host, port, _ := net.SplitHostPort(dd)
+		fmt.Fprintf(w, "     dig @%s -p %s <vip>.marathon.l4lb.thisdcos.directory   (VIP names from VIP_n port labels)\n", host, port)
+	}
 }

@@ -692,14 +692,3 @@ func (r *Runtime) Info() map[string]any {
 	return map[string]any{"frameworkId": r.ident.frameworkID(), "hostname": r.cfg.Hostname,
 		"local_port_min": r.cfg.ServicePortMin, "local_port_max": r.cfg.ServicePortMax}
 }
-
-// Summary lists apps with running/desired counts, for banners.
-func (r *Runtime) Summary() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, id := range sortedAppIDs(r.apps) {
-		out = append(out, id)
-	}
-	return out
-}

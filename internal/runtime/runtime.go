@@ -163,6 +163,7 @@ func New(cfg Config) (*Runtime, error) {
 	r.m = newMetrics(cfg.Registerer, r)
 	r.bus.dropped = func() { r.m.subscribersDropped.Inc() }
 	reapStale(cfg.StateDir, r.log)
+	pruneSandboxes(cfg.StateDir, 500)
 	apps, err := loadApps(cfg.StateDir)
 	if err != nil {
 		return nil, err

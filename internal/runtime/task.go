@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"syscall"
 	"time"
@@ -337,6 +338,29 @@ func (r *Runtime) killLocked(t *task, maxGrace time.Duration, reason string) {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
 	}()
+}
+
+// pruneSandboxes keeps the newest keep task sandboxes of earlier runs and
+// removes the rest, so the state directory does not grow without bound.
+func pruneSandboxes(dir string, keep int) {
+	entries, err := os.ReadDir(filepath.Join(dir, "tasks"))
+	if err != nil || len(entries) <= keep {
+		return
+	}
+	type ent struct {
+		name string
+		mod  time.Time
+	}
+	var es []ent
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && e.IsDir() {
+			es = append(es, ent{e.Name(), info.ModTime()})
+		}
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].mod.After(es[j].mod) })
+	for i := keep; i < len(es); i++ {
+		_ = os.RemoveAll(filepath.Join(dir, "tasks", es[i].name))
+	}
 }
 
 // reapStale kills process groups of tasks a previous run left behind
