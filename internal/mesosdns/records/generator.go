@@ -537,6 +537,7 @@ func (r *run) frameworks(snap *model.Snapshot) {
 		}
 		a := fname + r.tail
 		for _, ip := range f.Addrs {
+			ip = ip.Unmap() // as net.IP printed a v4-mapped address
 			r.add(kindOf(ip), a, ip.String())
 		}
 		if f.HasPort {
@@ -577,10 +578,12 @@ func (r *run) agentRecords(snap *model.Snapshot) {
 			}
 			continue
 		}
-		info.addrs = ag.Addrs
+		info.addrs = make([]netip.Addr, len(ag.Addrs))
 		info.strs = make([]string, len(ag.Addrs))
 		info.kinds = make([]string, len(ag.Addrs))
 		for j, ip := range ag.Addrs {
+			ip = ip.Unmap() // as net.IP printed a v4-mapped address
+			info.addrs[j] = ip
 			info.strs[j], info.kinds[j] = ip.String(), kindOf(ip)
 			r.add(info.kinds[j], a, info.strs[j])
 		}

@@ -1,6 +1,7 @@
 package records
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -310,5 +311,39 @@ func TestDiscoveryInfoPorts(t *testing.T) {
 	}
 	if rs.Has("_my-db._tcp.marathon.slave.mesos.") {
 		t.Error("host-port SRVs without host ports")
+	}
+}
+
+// TestResolvedHosts: host names in pids take the addresses the source
+// resolved, all of them, in order.
+func TestResolvedHosts(t *testing.T) {
+	st := smallState()
+	st.Slaves = append(st.Slaves, state.Slave{ID: "A-S2", PID: "slave(1)@agent2.example.com:5051"})
+	st.Frameworks[0].PID = "scheduler(1)@marathon.example.com:8080"
+	st.Frameworks[0].Tasks = append(st.Frameworks[0].Tasks, runningTask("api.1", "api", "A-S2", "", ""))
+	resolved := map[string][]netip.Addr{
+		"agent2.example.com":   {netip.MustParseAddr("::ffff:10.0.1.2"), netip.MustParseAddr("fd00::2")},
+		"marathon.example.com": {netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("10.0.0.10")},
+	}
+	rs, probs := Generate(build(st, resolved), Config{Domain: "mesos", IPSources: []string{"host"}})
+	if len(probs) != 0 {
+		t.Errorf("problems %v", probs)
+	}
+	want := map[string][]string{
+		"A slave.mesos.":                      {"10.0.1.1", "10.0.1.2"},
+		"AAAA slave.mesos.":                   {"fd00::2"},
+		"A marathon.mesos.":                   {"10.0.0.9", "10.0.0.10"},
+		"SRV _framework._tcp.marathon.mesos.": {"marathon.mesos.:8080"},
+		"A api.marathon.mesos.":               {"10.0.1.2"},
+		"AAAA api.marathon.mesos.":            {"fd00::2"},
+		"A api.marathon.slave.mesos.":         {"10.0.1.2"},
+		"AAAA api.marathon.slave.mesos.":      {"fd00::2"},
+	}
+	for k, w := range want {
+		kind, name, _ := strings.Cut(k, " ")
+		m := map[string]map[string][]string{"A": rs.A, "AAAA": rs.AAAA, "SRV": rs.SRV}[kind]
+		if !slices.Equal(m[name], w) {
+			t.Errorf("%s = %v, want %v", k, m[name], w)
+		}
 	}
 }
