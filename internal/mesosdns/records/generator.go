@@ -217,6 +217,9 @@ type bigKey struct {
 const bigSet = 64
 
 func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*RecordSet, []model.Problem) {
+	if snap == nil {
+		snap = &model.Snapshot{} // no state: an empty zone, and no leader
+	}
 	nt := len(snap.Tasks)
 	r := &run{
 		cfg:  cfg,

@@ -347,3 +347,15 @@ func TestResolvedHosts(t *testing.T) {
 		}
 	}
 }
+
+func TestNilAndEmptySnapshot(t *testing.T) {
+	for _, snap := range []*model.Snapshot{nil, build(&state.State{}, nil)} {
+		rs, probs := Generate(snap, Config{Domain: "mesos", Listener: "127.0.0.1", SOAMname: "ns1.mesos."})
+		if len(rs.A) != 1 || len(rs.AAAA) != 0 || len(rs.SRV) != 0 || rs.Frameworks != nil {
+			t.Errorf("A %v AAAA %v SRV %v", rs.A, rs.AAAA, rs.SRV)
+		}
+		if !hasProblem(probs, "leader", "leader") {
+			t.Errorf("no leader problem: %v", probs)
+		}
+	}
+}
