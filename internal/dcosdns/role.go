@@ -150,6 +150,9 @@ type node struct {
 	received map[string]*directory.Zone // guarded by mu: gossiped or self-built zones
 	vips     []byte                     // guarded by mu: /v1/vips JSON
 	updated  time.Time                  // guarded by mu
+
+	// becameLeader wakes the build loop when this node starts leading.
+	becameLeader chan struct{}
 }
 
 // Run runs the DNS role until ctx ends, then shuts down cleanly (listeners
@@ -176,7 +179,8 @@ func Run(ctx context.Context, o Options) (err error) {
 			o.PublishInterval = StandalonePublishInterval
 		}
 	}
-	n := &node{o: o, log: o.Logger.With("component", "dcos-dns"), cfg: o.Config, reg: o.Registry, received: map[string]*directory.Zone{}}
+	n := &node{o: o, log: o.Logger.With("component", "dcos-dns"), cfg: o.Config, reg: o.Registry, received: map[string]*directory.Zone{},
+		becameLeader: make(chan struct{}, 1)}
 	n.zoneRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricNamespace, Name: "zone_records",
 		Help: "Records in each zone served."}, []string{"zone"})
 	n.zonePush = prometheus.NewSummaryVec(prometheus.SummaryOpts{Namespace: metricNamespace, Name: "zone_push_duration_seconds",
@@ -472,6 +476,12 @@ func (n *node) startGossip() (*gossip.Node, error) {
 		OnUpdate: n.receive,
 		OnLeaderChange: func(leader string, isLeader bool) {
 			n.log.Info("gossip leader", "leader", leader, "this_node", isLeader)
+			if isLeader {
+				select {
+				case n.becameLeader <- struct{}{}:
+				default:
+				}
+			}
 		},
 	}
 	if n.o.Role == RoleMaster {
@@ -519,10 +529,6 @@ func (n *node) buildLoop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	// leaderTick re-checks leadership, so a master that becomes leader
-	// publishes its view even when no new snapshot arrives.
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
 	pending := false
 	for {
 		select {
@@ -534,10 +540,10 @@ func (n *node) buildLoop(ctx context.Context) {
 			}
 			latest, pending = s, true
 		case <-timer.C:
-		case <-tick.C:
-			if latest != nil && n.gossip != nil && n.gossip.IsLeader() {
-				pending = true
-			}
+		case <-n.becameLeader:
+			// A master that starts leading publishes its view at once,
+			// without waiting for the next snapshot.
+			pending = latest != nil
 		}
 		if !pending || latest == nil {
 			continue

@@ -1,0 +1,44 @@
+// Package dcosdns is the DNS role every node of a cluster runs (dcos-dns,
+// ex-Spartan; spec/dcos-net.md §A): it answers the thisdcos.directory
+// zones from memory, forwards `.mesos` to the masters' Mesos-DNS, names
+// under a configured forward zone to that zone's resolvers, and
+// everything else to the upstream resolvers.
+//
+// # Data flow
+//
+//	Mesos source ─► *model.Snapshot ─► buildLoop (leading master only)
+//	                                    │ directory.BuildDCOS / BuildL4LB / BuildMesosMirror, vip.BuildTable
+//	                                    ▼
+//	                               gossip.Publish(zone, payload)   (versions from the leader, only increase)
+//	                                    │
+//	every node: gossip OnUpdate ─► receive ─► install ─► directory.Index + prepared fast replies
+//	                                                     │ (atomic swap)
+//	DNS query ─► dnsserver ─► Handler.AnswerFast (prepared local answers, no allocation)
+//	                        └► Handler.ServeDNS ─► Router.Route ─┬► local: Index.Reply + size rules
+//	                                                             ├► .mesos: forward.Racing (never cached)
+//	                                                             └► forward zone / upstream: forward.Cache ─► forward.Racing
+//
+// Without gossip (a single node, `sextant up`) the node builds and
+// installs its own zones from the snapshots.
+//
+// # Pieces
+//
+//   - Router: the routing table of §A.2 (first match wins).
+//   - Handler: answers a query; implements dnsserver.Handler.
+//   - Config / ParseConfig: dcos-dns.json (§A.1).
+//   - BindIPs, SetupSpartan: listen addresses; the spartan interface, or
+//     its addresses on lo where the kernel has no dummy driver.
+//   - Run: the role (listeners, gossip, zone building, HTTP API of §D).
+//
+// # Metrics
+//
+// On Options.Registry, prefixed dcos_dns_: the §A.10 forwarder and worker
+// metrics, zone_records, zone_push_duration_seconds, queries_total{route},
+// mixed_route_queries_total and the cache's hits, misses, evictions,
+// entries and hit ratio; gossip adds its own.
+//
+// # Readiness
+//
+// /health is 503 until a dcos.thisdcos.directory zone is installed, and
+// (with gossip) while no master is alive.
+package dcosdns
