@@ -842,6 +842,11 @@ func TestAppCommand(t *testing.T) {
 		errOut, err2 := app("logs", "--stream", "stderr", taskID)
 		return err == nil && err2 == nil && strings.Contains(out, "hello from "+taskID) && strings.Contains(errOut, "oops")
 	})
+	// `sextant dig` finds the DNS role through endpoints.json too.
+	testutil.Eventually(t, 30*time.Second, "sextant dig answers", func() bool {
+		out, err := exec.Command(bin, "dig", "--state-dir", dir, "hello.tools.marathon.mesos").CombinedOutput()
+		return err == nil && strings.Contains(string(out), "127.0.0.1")
+	})
 	if out, err := app("scale", "/tools/hello", "0", "--force"); err != nil || !strings.Contains(out, "scaled") {
 		t.Fatalf("scale: %v %s", err, out)
 	}
