@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,4 +138,73 @@ func TestSpartanHelper(t *testing.T) {
 	}
 	has(false)
 	fmt.Println("spartan helper done")
+}
+
+// TestAgentSpartanSIGTERM runs `sextant agent --spartan` inside a network
+// namespace: it must answer on 198.51.100.1–3 and remove the addresses
+// when it gets SIGTERM.
+func TestAgentSpartanSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if !testutil.IsRoot() {
+		t.Skip("needs root to create a network namespace")
+	}
+	ip := testutil.NeedTool(t, "ip")
+	dig := testutil.NeedTool(t, "dig")
+	bin := testutil.Binary(t)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	ns := "sx-dcosdns-" + hex.EncodeToString(b)
+	if out, err := exec.Command(ip, "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command(ip, "netns", "delete", ns).Run() })
+	if out, err := exec.Command(ip, "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v: %s", err, out)
+	}
+	// `ip netns exec` execs the command, so the PID is sextant's.
+	cmd := exec.Command(ip, "netns", "exec", ns, bin, "agent", "--spartan", "--api-addr", "")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	done := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+	})
+	for _, a := range SpartanIPs {
+		testutil.Eventually(t, 20*time.Second, "answer on "+a.String(), func() bool {
+			out, _ := exec.Command(ip, "netns", "exec", ns, dig, "@"+a.String(), "-p", "8053", "+short", "+time=1", "+tries=1", "ready.spartan").Output()
+			return strings.TrimSpace(string(out)) == "127.0.0.1"
+		})
+	}
+	t.Logf("answering after %v", time.Since(t0))
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+		if waitErr != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", waitErr, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	t.Logf("stopped after %v", time.Since(t0))
+	out, err := exec.Command(ip, "-n", ns, "addr", "show").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "198.51.100.") {
+		t.Fatalf("spartan addresses left behind:\n%s\n%s", out, stderr.String())
+	}
 }
