@@ -40,7 +40,10 @@ func writeAtomic(path string, b []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-func loadApps(dir string) ([]*marathon.App, error) {
+// loadApps reads apps.json. A file that is not JSON at all is an error (so
+// that nothing overwrites it); a single app that does not decode is skipped
+// with a warning and the rest are loaded.
+func loadApps(dir string, log interface{ Warn(string, ...any) }) ([]*marathon.App, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "apps.json"))
 	if os.IsNotExist(err) {
 		return nil, nil
@@ -48,13 +51,21 @@ func loadApps(dir string) ([]*marathon.App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	var f appsFile
+	var f struct {
+		Apps []json.RawMessage `json:"apps"`
+	}
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("runtime: %s: %w", filepath.Join(dir, "apps.json"), err)
 	}
 	var out []*marathon.App
-	for _, a := range f.Apps {
-		if a == nil || a.ID == "" {
+	for i, raw := range f.Apps {
+		var a *marathon.App
+		if err := json.Unmarshal(raw, &a); err != nil || a == nil || a.ID == "" {
+			log.Warn("skipping a stored app that does not decode", "file", filepath.Join(dir, "apps.json"), "index", i, "err", err)
+			continue
+		}
+		if err := marathon.Validate(a); err != nil {
+			log.Warn("skipping a stored app that is not valid", "file", filepath.Join(dir, "apps.json"), "app", a.ID, "err", err)
 			continue
 		}
 		if a.VersionInfo == nil {

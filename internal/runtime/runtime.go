@@ -164,7 +164,7 @@ func New(cfg Config) (*Runtime, error) {
 	r.bus.dropped = func() { r.m.subscribersDropped.Inc() }
 	reapStale(cfg.StateDir, r.log)
 	pruneSandboxes(cfg.StateDir, 500)
-	apps, err := loadApps(cfg.StateDir)
+	apps, err := loadApps(cfg.StateDir, r.log)
 	if err != nil {
 		return nil, err
 	}

@@ -104,6 +104,18 @@ func TestPersistenceRoundTripAndBadFile(t *testing.T) {
 	if _, err := New(Config{StateDir: bad}); err == nil || !strings.Contains(err.Error(), "apps.json") {
 		t.Fatalf("want an error naming apps.json, got %v", err)
 	}
+	// One bad app is skipped, the others load.
+	mixed := t.TempDir()
+	if err := os.WriteFile(filepath.Join(mixed, "apps.json"), []byte(`{"apps":[{"id":"/ok","cmd":"sleep 30","instances":0,"portDefinitions":[],"networks":[{"mode":"host"}],"upgradeStrategy":{"minimumHealthCapacity":1,"maximumOverCapacity":1},"backoffFactor":1.15},{"id":5},{"id":"/Bad","cmd":"sleep 1","backoffFactor":1.15}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rt3, err := New(Config{StateDir: mixed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := rt3.AppIDs(); len(ids) != 1 || ids[0] != "/ok" {
+		t.Fatalf("loaded %v", ids)
+	}
 }
 
 func TestEnvPortsAndMesosState(t *testing.T) {
