@@ -59,8 +59,8 @@ const (
 	DefaultHandlerLimit = 1024
 )
 
-// ReservedBlacklist is DC/OS' dns_bind_ip_reserved: never bound.
-var ReservedBlacklist = []netip.Addr{netip.MustParseAddr("198.51.100.4")}
+// ReservedBlacklist returns DC/OS' dns_bind_ip_reserved: never bound.
+func ReservedBlacklist() []netip.Addr { return []netip.Addr{netip.AddrFrom4([4]byte{198, 51, 100, 4})} }
 
 // LoadConfig reads and parses a config file.
 func LoadConfig(path string) (*Config, []string, error) {

@@ -39,8 +39,6 @@ type served struct {
 	fast fastTable
 }
 
-var fastTypes = [...]uint16{dns.TypeA, dns.TypeAAAA, dns.TypeSRV}
-
 // prepareZone prepares the fast replies of one zone's names, answered by
 // the whole index ix.
 func prepareZone(ix *directory.Index, z *directory.Zone) fastTable {
@@ -53,7 +51,7 @@ func prepareZone(ix *directory.Index, z *directory.Zone) fastTable {
 			continue
 		}
 		seen[name] = true
-		for _, qt := range fastTypes {
+		for _, qt := range [...]uint16{dns.TypeA, dns.TypeAAAA, dns.TypeSRV} {
 			q := new(dns.Msg)
 			q.SetQuestion(dns.Fqdn(name), qt)
 			q.RecursionDesired = false

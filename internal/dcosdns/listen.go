@@ -10,11 +10,14 @@ import (
 	"strconv"
 )
 
-// SpartanIPs are the DNS listener addresses of a DC/OS agent (spec §0.4).
-var SpartanIPs = []netip.Addr{
-	netip.MustParseAddr("198.51.100.1"),
-	netip.MustParseAddr("198.51.100.2"),
-	netip.MustParseAddr("198.51.100.3"),
+// SpartanIPs returns the DNS listener addresses of a DC/OS agent
+// (spec §0.4): 198.51.100.1–3.
+func SpartanIPs() []netip.Addr {
+	return []netip.Addr{
+		netip.AddrFrom4([4]byte{198, 51, 100, 1}),
+		netip.AddrFrom4([4]byte{198, 51, 100, 2}),
+		netip.AddrFrom4([4]byte{198, 51, 100, 3}),
+	}
 }
 
 // Iface is one host interface and its addresses.
@@ -69,7 +72,7 @@ func BindIPs(c *Config, ifaces []Iface) []netip.Addr {
 			}
 		}
 	}
-	black := append(append([]netip.Addr(nil), ReservedBlacklist...), c.BindIPBlacklist...)
+	black := append(ReservedBlacklist(), c.BindIPBlacklist...)
 	out := ips[:0:0]
 	for _, a := range ips {
 		if !slices.Contains(black, a) && !slices.Contains(out, a) {
@@ -144,7 +147,7 @@ func SetupSpartan(log *slog.Logger) (*Spartan, error) {
 		s.teardown(nl, log)
 		return nil, fmt.Errorf("set %s up: %w", s.Link, err)
 	}
-	for _, ip := range SpartanIPs {
+	for _, ip := range SpartanIPs() {
 		added, err := nl.addAddr(ifc.Index, ip)
 		if err != nil {
 			s.teardown(nl, log)

@@ -75,7 +75,7 @@ func TestSpartanHelper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, ip := range SpartanIPs {
+		for _, ip := range SpartanIPs() {
 			found := false
 			for _, it := range ifaces {
 				if it.Name == s.Link && slices.Contains(it.Addrs, ip) {
@@ -98,7 +98,7 @@ func TestSpartanHelper(t *testing.T) {
 	ifaces, _ := HostInterfaces()
 	cfg := &Config{BindInterface: s.Link}
 	got := BindIPs(cfg, ifaces)
-	for _, ip := range SpartanIPs {
+	for _, ip := range SpartanIPs() {
 		if !slices.Contains(got, ip) {
 			t.Fatalf("bind ips %v lack %s", got, ip)
 		}
@@ -112,7 +112,7 @@ func TestSpartanHelper(t *testing.T) {
 	h.SetIndex(directory.NewIndex(directory.Options{}, local...))
 	ctx, cancel := context.WithCancel(t.Context())
 	var srvs []*dnsserver.Server
-	for _, a := range ListenAddrs(SpartanIPs, 53) {
+	for _, a := range ListenAddrs(SpartanIPs(), 53) {
 		srv, err := dnsserver.Listen(dnsserver.Config{Addr: a, Handler: h, UDPSockets: 1})
 		if err != nil {
 			t.Fatal(err)
@@ -120,7 +120,7 @@ func TestSpartanHelper(t *testing.T) {
 		srvs = append(srvs, srv)
 		go func() { _ = srv.Serve(ctx) }()
 	}
-	for _, ip := range SpartanIPs {
+	for _, ip := range SpartanIPs() {
 		for _, nw := range []string{"udp", "tcp"} {
 			c := &dns.Client{Net: nw, Timeout: 2 * time.Second}
 			q := new(dns.Msg)
@@ -181,7 +181,7 @@ func TestAgentSpartanSIGTERM(t *testing.T) {
 		case <-time.After(5 * time.Second):
 		}
 	})
-	for _, a := range SpartanIPs {
+	for _, a := range SpartanIPs() {
 		testutil.Eventually(t, 20*time.Second, "answer on "+a.String(), func() bool {
 			out, _ := exec.Command(ip, "netns", "exec", ns, dig, "@"+a.String(), "-p", "8053", "+short", "+time=1", "+tries=1", "ready.spartan").Output()
 			return strings.TrimSpace(string(out)) == "127.0.0.1"

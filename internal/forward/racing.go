@@ -47,8 +47,9 @@ type score struct {
 	at    time.Time
 }
 
-// buckets are the dcos-dns histogram buckets: 1, 5, 10, 50, 100, 500 ms, 1 s, 5 s.
-var buckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5}
+// buckets returns the dcos-dns histogram buckets: 1, 5, 10, 50, 100,
+// 500 ms, 1 s, 5 s.
+func buckets() []float64 { return []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5} }
 
 // NewMetrics creates the forwarder metrics with the given namespace prefix
 // (e.g. "dcos_dns"; "" for the bare dcos-dns names) and registers them on
@@ -57,7 +58,7 @@ func NewMetrics(reg prometheus.Registerer, namespace string) (*Metrics, error) {
 	m := &Metrics{
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "forwarder_requests_duration_seconds",
-			Help: "Time to answer a forwarded query, by routing zone.", Buckets: buckets,
+			Help: "Time to answer a forwarded query, by routing zone.", Buckets: buckets(),
 		}, []string{"zone"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "forwarder_failures_total",
@@ -65,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer, namespace string) (*Metrics, error) {
 		}, []string{"zone"}),
 		workerRequests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "worker_requests_duration_seconds",
-			Help: "Time of each upstream exchange that got a reply.", Buckets: buckets,
+			Help: "Time of each upstream exchange that got a reply.", Buckets: buckets(),
 		}, []string{"protocol", "upstream_address"}),
 		workerFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "worker_failures_total",
