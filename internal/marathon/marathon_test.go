@@ -325,3 +325,15 @@ func FuzzDecode(f *testing.F) {
 		_ = Discovery(a, ports)
 	})
 }
+
+func FuzzParseTaskID(f *testing.F) {
+	for _, s := range []string{"dev_web.instance-4a7b1f6e-93c2-11ee-9f4a-0242ac110002._app.1", "a.marathon-x_app", "a.b", ".", "", "x.instance-._app"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		p, err := ParseTaskID(id)
+		if err == nil && !strings.HasPrefix(p.AppID, "/") {
+			t.Fatalf("%q: app id %q is not absolute", id, p.AppID)
+		}
+	})
+}

@@ -443,3 +443,39 @@ func TestAPIGroupsBulkVersions(t *testing.T) {
 		t.Fatalf("bad bulk item: %d %s", c, b)
 	}
 }
+
+func TestLabelSelector(t *testing.T) {
+	views := []map[string]any{
+		{"id": "/a", "labels": map[string]any{"env": "prod", "tier": "web"}},
+		{"id": "/b", "labels": map[string]any{"env": "dev"}},
+		{"id": "/c", "labels": map[string]any{}},
+	}
+	ids := func(vs []map[string]any) string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, v["id"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	for sel, want := range map[string]string{
+		"env": "/a,/b", "env==prod": "/a", "env!=prod": "/b,/c", "env in (dev, qa)": "/b",
+		"env notin (dev)": "/a,/c", "env,tier": "/a", "env==prod,tier==db": "",
+	} {
+		if got := ids(filterLabels(views, sel)); got != want {
+			t.Errorf("%q: got %q, want %q", sel, got, want)
+		}
+	}
+}
+
+func FuzzLabelSelector(f *testing.F) {
+	for _, s := range []string{"a", "a==b", "a!=b", "a in (b,c)", "a notin (b)", "a,b==c", "(", ",,", "a in (b"} {
+		f.Add(s)
+	}
+	views := []map[string]any{{"id": "/a", "labels": map[string]any{"a": "b"}}, {"id": "/b"}}
+	f.Fuzz(func(t *testing.T, sel string) {
+		out := filterLabels(views, sel)
+		if len(out) > len(views) {
+			t.Fatal("selector invented apps")
+		}
+	})
+}
