@@ -64,9 +64,9 @@ func (f *dnsFlags) register(fs *flag.FlagSet, role dcosdns.Role) {
 	fs.StringVar(&f.nodeIP, "node-ip", "", "this node's private IP (thisnode.thisdcos.directory, gossip identity); default: the gossip address")
 	fs.StringVar(&f.clusterID, "cluster-id", "", "cluster crypto id for *.<label>.<id>.dcos.directory aliases")
 	fs.IntVar(&f.cacheSize, "cache-size", 0, "forwarded-answer cache entries (0: 10000; negative: no cache)")
-	fs.StringVar(&f.gossipBind, "gossip-bind", "", "gossip address ip:port (UDP+TCP); empty runs standalone")
+	fs.StringVar(&f.gossipBind, "gossip-bind", "", "gossip address ip:port (UDP+TCP; dcos-net used port 62501); empty runs standalone")
 	fs.StringVar(&f.gossipAdv, "gossip-advertise", "", "gossip address other nodes dial (default: --gossip-bind)")
-	fs.Var(&f.join, "join", "gossip address ip:port of a member to join (repeatable)")
+	fs.Var(&f.join, "join", "gossip address ip:port of a member to join (repeatable; default: every --masters IP on the --gossip-bind port)")
 	fs.StringVar(&f.keyFile, "gossip-key-file", "", "file with the cluster key (base64 or hex, 16/24/32 bytes); members with another key cannot join")
 	fs.StringVar(&f.clusterLabel, "cluster-label", "", "gossip label; clusters with different labels never mix")
 	fs.StringVar(&f.nodeName, "node-name", "", "unique gossip member name (default: hostname-ip); the alive master with the lowest name leads")
@@ -128,6 +128,16 @@ func (f *dnsFlags) options(role dcosdns.Role, log *slog.Logger) (dcosdns.Options
 		if !o.NodeIP.IsValid() {
 			if a, err := netip.ParseAddr(host); err == nil && !a.IsUnspecified() {
 				o.NodeIP = a
+			}
+		}
+		if _, port, _ := net.SplitHostPort(f.gossipBind); len(g.Join) == 0 && port != "0" {
+			// Contact nodes are the masters (as Lashup's were), on this
+			// node's gossip port.
+			_, port, _ := net.SplitHostPort(f.gossipBind)
+			for _, m := range o.Masters {
+				if m != o.NodeIP {
+					g.Join = append(g.Join, net.JoinHostPort(m.String(), port))
+				}
 			}
 		}
 		if g.NodeName == "" {
