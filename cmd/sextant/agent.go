@@ -133,7 +133,6 @@ func (f *dnsFlags) options(role dcosdns.Role, log *slog.Logger) (dcosdns.Options
 		if _, port, _ := net.SplitHostPort(f.gossipBind); len(g.Join) == 0 && port != "0" {
 			// Contact nodes are the masters (as Lashup's were), on this
 			// node's gossip port.
-			_, port, _ := net.SplitHostPort(f.gossipBind)
 			for _, m := range o.Masters {
 				if m != o.NodeIP {
 					g.Join = append(g.Join, net.JoinHostPort(m.String(), port))
