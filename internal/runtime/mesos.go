@@ -130,18 +130,36 @@ func (r *Runtime) mesosTask(t *task) state.Task {
 		SlaveID: r.ident.agentID(), State: t.state, Resources: res, Statuses: append([]state.Status(nil), t.statuses...),
 		Labels: marathon.TaskLabels(a), Discovery: marathon.Discovery(a, t.ports)}
 	if a.NetworkMode() != marathon.ModeHost {
+		// One network info per requested network (the Mesos bridge for
+		// container/bridge), with the port mappings that have a host port.
 		c := &state.Container{Type: "MESOS"}
-		ni := state.NetworkInfo{Name: "mesos-bridge", IPAddresses: []state.IPAddress{{Protocol: "IPv4"}}}
-		for i, pm := range a.Container.PortMappings {
-			if i < len(t.ports) && t.ports[i] > 0 {
+		for _, n := range a.Networks {
+			name := n.Name
+			if n.Mode == marathon.ModeBridge {
+				name = "mesos-bridge"
+			}
+			ni := state.NetworkInfo{Name: name, IPAddresses: []state.IPAddress{{Protocol: "IPv4"}}}
+			if len(n.Labels) > 0 {
+				ni.Labels = &state.Labels{}
+				for _, k := range sortedLabelKeys(n.Labels) {
+					ni.Labels.Labels = append(ni.Labels.Labels, state.Label{Key: k, Value: n.Labels[k]})
+				}
+			}
+			for i, pm := range a.Container.PortMappings {
+				if i >= len(t.ports) || t.ports[i] == 0 {
+					continue
+				}
+				if len(pm.NetworkNames) > 0 && n.Mode == marathon.ModeContainer && !containsName(pm.NetworkNames, n.Name) {
+					continue
+				}
 				cp := pm.ContainerPort
 				if cp == 0 {
 					cp = t.ports[i]
 				}
 				ni.PortMappings = append(ni.PortMappings, state.PortMapping{HostPort: uint32(t.ports[i]), ContainerPort: uint32(cp), Protocol: pm.Protocol})
 			}
+			c.NetworkInfos = append(c.NetworkInfos, ni)
 		}
-		c.NetworkInfos = []state.NetworkInfo{ni}
 		mt.Container = c
 	}
 	for _, hc := range a.HealthChecks {
@@ -152,4 +170,22 @@ func (r *Runtime) mesosTask(t *task) state.Task {
 		}
 	}
 	return mt
+}
+
+func sortedLabelKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func containsName(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

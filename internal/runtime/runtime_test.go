@@ -479,3 +479,25 @@ func FuzzLabelSelector(f *testing.F) {
 		}
 	})
 }
+
+func TestBridgeAppMesosContainer(t *testing.T) {
+	rt, _ := newRT(t, t.TempDir())
+	if _, _, err := rt.CreateApp(mustApp(t, `{"id":"/br","cmd":"exec sleep 60","networks":[{"mode":"container/bridge"}],
+		"container":{"type":"MESOS","portMappings":[{"containerPort":80,"hostPort":0,"name":"http","labels":{"VIP_0":"/br:80"}}]}}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, "bridge task running", func() bool {
+		st := rt.State()
+		return len(st.Frameworks[0].Tasks) == 1 && st.Frameworks[0].Tasks[0].State == "TASK_RUNNING"
+	})
+	mt := rt.State().Frameworks[0].Tasks[0]
+	ni := mt.Container.NetworkInfos[0]
+	hp := mt.Discovery.Ports.Ports[0].Number
+	if ni.Name != "mesos-bridge" || len(ni.PortMappings) != 1 || ni.PortMappings[0].ContainerPort != 80 || ni.PortMappings[0].HostPort != hp || hp < 31000 {
+		t.Fatalf("container: %+v discovery: %+v", mt.Container, mt.Discovery)
+	}
+	ls := mt.Discovery.Ports.Ports[0].Labels.Labels
+	if len(ls) != 2 || ls[1].Key != "network-scope" || ls[1].Value != "host" {
+		t.Fatalf("labels: %+v", ls)
+	}
+}
