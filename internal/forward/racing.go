@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -266,10 +267,14 @@ func (r *Racing) Forward(ctx context.Context, req *dns.Msg, network string) (*dn
 	stopParent := context.AfterFunc(ctx, func() { cancel(context.Canceled) })
 	var pending sync.WaitGroup
 	pending.Add(len(picked))
+	var grace atomic.Pointer[time.Timer]
 	go func() {
 		pending.Wait()
 		stopParent()
 		cancel(nil)
+		if t := grace.Load(); t != nil {
+			t.Stop()
+		}
 	}()
 	results := make(chan result, len(picked))
 	for _, u := range picked {
@@ -293,8 +298,7 @@ func (r *Racing) Forward(ctx context.Context, req *dns.Msg, network string) (*dn
 		}()
 	}
 	won := func() {
-		grace := min(r.timeout, LoserGrace)
-		time.AfterFunc(grace, func() { cancel(errLostRace) })
+		grace.Store(time.AfterFunc(min(r.timeout, LoserGrace), func() { cancel(errLostRace) }))
 	}
 	var errs []error
 	for range picked {
