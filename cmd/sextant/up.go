@@ -176,9 +176,14 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_ = rt.Run(rtCtx)
 		close(rtDone)
 	}()
+	// Request contexts derive from serveCtx, so that streams (SSE,
+	// SUBSCRIBE) end as soon as shutdown starts instead of holding it up.
+	serveCtx, serveCancel := context.WithCancel(context.Background())
+	defer serveCancel()
+	base := func(net.Listener) context.Context { return serveCtx }
 	servers := []*http.Server{
-		{Handler: marathonHandler, ReadHeaderTimeout: 10 * time.Second},
-		{Handler: mesosMux, ReadHeaderTimeout: 10 * time.Second},
+		{Handler: marathonHandler, ReadHeaderTimeout: 10 * time.Second, BaseContext: base},
+		{Handler: mesosMux, ReadHeaderTimeout: 10 * time.Second, BaseContext: base},
 	}
 	for i, ln := range []net.Listener{marathonLn, mesosLn} {
 		srv := servers[i]
@@ -231,6 +236,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// that clients see the tasks go.
 	rtCancel()
 	<-rtDone
+	serveCancel()
 	sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer scancel()
 	for _, s := range servers {
