@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,11 @@ type zone struct {
 
 // entry is one name of the zone.
 type entry struct {
+	// srcA, srcAAAA, srcSRV are the record set's values the entry was
+	// built from; extraKey what its additional section was built from.
+	srcA, srcAAAA, srcSRV []string
+	extraKey              []dns.RR
+
 	a, aaaa []dns.RR // owner = the lower-case key
 	srv     []srvValue
 	extra   []dns.RR // SRV additional section: one A and one AAAA per target
@@ -164,87 +170,191 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 	}
 	z.empty = tpl{chunks: []uint32{0}}
 
-	get := func(name string) *entry {
-		e := z.names[name]
-		if e == nil {
-			e = &entry{}
+	// Entries whose inputs did not change since the previous record set
+	// are reused as they are (they are immutable): a reload where few
+	// tasks changed prepares only what changed.
+	var prev map[string]*entry
+	if p := r.cur.Load(); p != nil {
+		prev = p.names
+	}
+	build := func(name string) {
+		if _, done := z.names[name]; done {
+			return
+		}
+		a, aaaa, srv := rs.A[name], rs.AAAA[name], rs.SRV[name]
+		if old := prev[name]; old != nil && slices.Equal(old.srcA, a) && slices.Equal(old.srcAAAA, aaaa) && slices.Equal(old.srcSRV, srv) {
+			z.names[name] = old
+			return
+		}
+		z.names[name] = r.newEntry(z, name, a, aaaa, srv)
+	}
+	for name := range rs.A {
+		build(name)
+	}
+	for name := range rs.AAAA {
+		build(name)
+	}
+	for name := range rs.SRV {
+		build(name)
+	}
+	// SRV additional sections depend on the targets' addresses: rebuild
+	// them (and the SRV template) when those changed.
+	for name, e := range z.names {
+		if len(e.srv) == 0 {
+			continue
+		}
+		key := z.extraKey(e)
+		if e.fastSRV != nil || e.extraKey != nil {
+			if slices.Equal(key, e.extraKey) {
+				continue
+			}
+		}
+		if old := prev[name]; old == e {
+			// Shared with the previous zone: copy before changing it.
+			c := *e
+			e = &c
 			z.names[name] = e
 		}
-		return e
+		e.extraKey = key
+		e.extra = extras(key)
+		e.fastSRV = nil
+		if validName(name) {
+			e.fastSRV = srvTemplate(e, cfg.TTL, cfg.SRVWeight)
+		}
 	}
-	for name, vals := range rs.A {
-		e := get(name)
-		for _, v := range vals {
+	return z
+}
+
+// newEntry parses one name's values and builds its A and AAAA templates.
+func (r *Resolver) newEntry(z *zone, name string, a, aaaa, srv []string) *entry {
+	cfg := &r.cfg
+	e := &entry{srcA: a, srcAAAA: aaaa, srcSRV: srv}
+	// One allocation per kind for the records and their addresses.
+	if len(a) > 0 {
+		rrs := make([]dns.A, 0, len(a))
+		ips := make([]byte, 0, 4*len(a))
+		e.a = make([]dns.RR, 0, len(a))
+		for _, v := range a {
 			ip, err := netip.ParseAddr(v)
 			if err != nil || !ip.Is4() {
 				continue // non-IP agent host strings: shown over HTTP, never served
 			}
-			e.a = append(e.a, &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: cfg.TTL}, A: net.IP(ip.AsSlice())})
+			b4 := ip.As4()
+			ips = append(ips, b4[:]...)
+			rrs = append(rrs, dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: cfg.TTL}, A: net.IP(ips[len(ips)-4 : len(ips) : len(ips)])})
+			e.a = append(e.a, &rrs[len(rrs)-1])
 		}
 	}
-	for name, vals := range rs.AAAA {
-		e := get(name)
-		for _, v := range vals {
+	if len(aaaa) > 0 {
+		rrs := make([]dns.AAAA, 0, len(aaaa))
+		ips := make([]byte, 0, 16*len(aaaa))
+		e.aaaa = make([]dns.RR, 0, len(aaaa))
+		for _, v := range aaaa {
 			ip, err := netip.ParseAddr(v)
 			if err != nil || !ip.Is6() || ip.Is4In6() {
 				continue
 			}
-			e.aaaa = append(e.aaaa, &dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: cfg.TTL}, AAAA: net.IP(ip.AsSlice())})
+			b16 := ip.As16()
+			ips = append(ips, b16[:]...)
+			rrs = append(rrs, dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: cfg.TTL}, AAAA: net.IP(ips[len(ips)-16 : len(ips) : len(ips)])})
+			e.aaaa = append(e.aaaa, &rrs[len(rrs)-1])
 		}
 	}
-	for name, vals := range rs.SRV {
-		e := get(name)
-		for _, v := range vals {
-			i := strings.LastIndexByte(v, ':')
-			if i < 0 {
-				z.skipped = append(z.skipped, name+" SRV "+v)
-				continue
-			}
-			port, err := strconv.ParseUint(v[i+1:], 10, 16)
-			target := v[:i]
-			if err != nil {
-				z.skipped = append(z.skipped, name+" SRV "+v)
-				continue
-			}
-			if _, err := appendName(nil, target); err != nil {
-				// Mesos-DNS does not length-check canonical names; a reply
-				// holding such a target cannot be packed at all, so the
-				// value is left out instead of failing the whole reply.
-				z.skipped = append(z.skipped, name+" SRV "+v)
-				continue
-			}
-			e.srv = append(e.srv, srvValue{target: target, port: uint16(port)})
+	for _, v := range srv {
+		i := strings.LastIndexByte(v, ':')
+		if i < 0 {
+			z.skipped = append(z.skipped, name+" SRV "+v)
+			continue
 		}
+		port, err := strconv.ParseUint(v[i+1:], 10, 16)
+		target := v[:i]
+		if err != nil || !validName(target) {
+			// Mesos-DNS does not length-check canonical names; a reply
+			// holding such a target cannot be packed at all, so the value
+			// is left out instead of failing the whole reply.
+			z.skipped = append(z.skipped, name+" SRV "+v)
+			continue
+		}
+		e.srv = append(e.srv, srvValue{target: target, port: uint16(port)})
 	}
-	// Additional sections and fast templates need every entry's A/AAAA.
-	for name, e := range z.names {
-		if len(e.srv) > 0 {
-			seen := make(map[string]bool, len(e.srv))
-			for _, s := range e.srv {
-				if seen[s.target] {
-					continue
-				}
-				seen[s.target] = true
-				t := z.names[s.target]
-				if t == nil {
-					continue
-				}
-				if len(t.a) > 0 {
-					e.extra = append(e.extra, t.a[0])
-				}
-				if len(t.aaaa) > 0 {
-					e.extra = append(e.extra, t.aaaa[0])
-				}
-			}
-		}
-		if _, err := appendName(nil, name); err != nil {
-			continue // never matches a parsed query name anyway
-		}
+	if validName(name) {
 		e.fastA = addrTemplate(e.a, cfg.TTL)
 		e.fast4 = addrTemplate(e.aaaa, cfg.TTL)
-		e.fastSRV = srvTemplate(e, cfg.TTL, cfg.SRVWeight)
 	}
-	return z
+	return e
+}
+
+// extraKey lists what an SRV entry's additional section is made of: the
+// first A and AAAA record (nil when none) of each distinct target. Reused
+// target entries keep their record pointers, so comparing keys is cheap.
+func (z *zone) extraKey(e *entry) []dns.RR {
+	key := make([]dns.RR, 0, 2*len(e.srv))
+	forTargets(e, func(target string) {
+		var a, aaaa dns.RR
+		if t := z.names[target]; t != nil {
+			if len(t.a) > 0 {
+				a = t.a[0]
+			}
+			if len(t.aaaa) > 0 {
+				aaaa = t.aaaa[0]
+			}
+		}
+		key = append(key, a, aaaa)
+	})
+	return key
+}
+
+// forTargets calls f once for each distinct SRV target, in value order.
+func forTargets(e *entry, f func(string)) {
+	if len(e.srv) <= 16 {
+		for i, s := range e.srv {
+			dup := false
+			for _, p := range e.srv[:i] {
+				if p.target == s.target {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				f(s.target)
+			}
+		}
+		return
+	}
+	seen := make(map[string]bool, len(e.srv))
+	for _, s := range e.srv {
+		if !seen[s.target] {
+			seen[s.target] = true
+			f(s.target)
+		}
+	}
+}
+
+// extras builds the SRV additional section from its key: for each
+// distinct target with addresses, one A and one AAAA.
+func extras(key []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range key {
+		if rr != nil {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// validName reports whether appendName would accept name.
+func validName(name string) bool {
+	if name == "" || name[len(name)-1] != '.' || len(name) > 254 {
+		return name == "."
+	}
+	for len(name) > 0 {
+		i := strings.IndexByte(name, '.')
+		if i <= 0 || i > 63 || strings.IndexByte(name[:i], '\\') >= 0 {
+			return false
+		}
+		name = name[i+1:]
+	}
+	return true
 }
 
 // addrTemplate builds the answer chunks for A or AAAA records, each owned
@@ -254,7 +364,11 @@ func addrTemplate(rrs []dns.RR, ttl uint32) *tpl {
 	if len(rrs) == 0 || len(rrs) > 4096 {
 		return nil
 	}
-	t := &tpl{an: uint16(len(rrs))}
+	size := 16
+	if _, ok := rrs[0].(*dns.AAAA); ok {
+		size = 28
+	}
+	t := &tpl{an: uint16(len(rrs)), rest: make([]byte, 0, size*len(rrs)), chunks: make([]uint32, 0, len(rrs)+1)}
 	for _, rr := range rrs {
 		t.chunks = append(t.chunks, uint32(len(t.rest)))
 		switch v := rr.(type) {
@@ -273,50 +387,71 @@ func addrTemplate(rrs []dns.RR, ttl uint32) *tpl {
 }
 
 // srvTemplate builds SRV answers (owner = the question as sent, which is
-// what Mesos-DNS does) and the additional records.
+// what Mesos-DNS does) and the additional records. Buffers are sized
+// exactly first: a zone holds tens of thousands of these.
 func srvTemplate(e *entry, ttl uint32, weight uint16) *tpl {
 	if len(e.srv) == 0 || len(e.srv) > 4096 {
 		return nil
 	}
-	t := &tpl{an: uint16(len(e.srv))}
-	first := map[string]int{}
-	for i, s := range e.srv {
+	size := 0
+	for _, s := range e.srv {
+		size += srvTargetOff + len(s.target) + 1
+	}
+	body := 0
+	for _, rr := range e.extra {
+		if _, ok := rr.(*dns.AAAA); ok {
+			body += 26
+		} else {
+			body += 14
+		}
+	}
+	t := &tpl{an: uint16(len(e.srv)), rest: make([]byte, 0, size), chunks: make([]uint32, 0, len(e.srv)+1)}
+	for _, s := range e.srv {
 		t.chunks = append(t.chunks, uint32(len(t.rest)))
-		tn, err := appendName(nil, s.target)
-		if err != nil {
-			return nil
-		}
-		if _, ok := first[s.target]; !ok {
-			first[s.target] = i
-		}
 		t.rest = appendRRHeader(t.rest, questionPtr, dns.TypeSRV, ttl)
-		t.rest = binary.BigEndian.AppendUint16(t.rest, uint16(6+len(tn)))
+		rdlen := len(t.rest)
+		t.rest = append(t.rest, 0, 0)
 		t.rest = binary.BigEndian.AppendUint16(t.rest, 0)
 		t.rest = binary.BigEndian.AppendUint16(t.rest, weight)
 		t.rest = binary.BigEndian.AppendUint16(t.rest, s.port)
-		t.rest = append(t.rest, tn...)
-	}
-	t.chunks = append(t.chunks, uint32(len(t.rest)))
-	for _, rr := range e.extra {
-		chunk, ok := first[rr.Header().Name]
-		if !ok {
+		var err error
+		if t.rest, err = appendName(t.rest, s.target); err != nil {
 			return nil
 		}
-		var body []byte
+		binary.BigEndian.PutUint16(t.rest[rdlen:], uint16(len(t.rest)-rdlen-2))
+	}
+	t.chunks = append(t.chunks, uint32(len(t.rest)))
+	if len(e.extra) == 0 {
+		return t
+	}
+	bodies := make([]byte, 0, body)
+	t.extra = make([]extraRR, 0, len(e.extra))
+	for _, rr := range e.extra {
+		chunk := -1
+		for i, s := range e.srv {
+			if s.target == rr.Header().Name {
+				chunk = i
+				break
+			}
+		}
+		if chunk < 0 {
+			return nil
+		}
+		from := len(bodies)
 		switch v := rr.(type) {
 		case *dns.A:
-			body = appendRRHeader(nil, nil, dns.TypeA, ttl)
-			body = binary.BigEndian.AppendUint16(body, 4)
-			body = append(body, v.A.To4()...)
+			bodies = appendRRHeader(bodies, nil, dns.TypeA, ttl)
+			bodies = binary.BigEndian.AppendUint16(bodies, 4)
+			bodies = append(bodies, v.A.To4()...)
 		case *dns.AAAA:
-			body = appendRRHeader(nil, nil, dns.TypeAAAA, ttl)
-			body = binary.BigEndian.AppendUint16(body, 16)
-			body = append(body, v.AAAA.To16()...)
+			bodies = appendRRHeader(bodies, nil, dns.TypeAAAA, ttl)
+			bodies = binary.BigEndian.AppendUint16(bodies, 16)
+			bodies = append(bodies, v.AAAA.To16()...)
 		default:
 			return nil
 		}
-		t.extra = append(t.extra, extraRR{chunk: chunk, body: body})
-		t.extraLen += 2 + len(body)
+		t.extra = append(t.extra, extraRR{chunk: chunk, body: bodies[from:len(bodies):len(bodies)]})
+		t.extraLen += 2 + len(bodies) - from
 	}
 	return t
 }
