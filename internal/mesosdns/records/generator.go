@@ -200,6 +200,9 @@ type run struct {
 	fnames []string
 	ipbuf  []netip.Addr
 	slab   []string
+	// apps caches the names shared by an app's tasks (see appNames).
+	apps    [2]appNames
+	appNext int
 	// Scratch buffers reused from task to task.
 	gidBuf   []int32
 	groupBuf []group
@@ -833,22 +836,33 @@ func (a *arena) ip(ip netip.Addr) string {
 // taskRecords computes a task's records in Mesos-DNS' order.
 func (r *run) taskRecords(in *taskInput) []EnumRecord {
 	n := 2*len(in.taskIPs) + 2*len(in.agentIPs) + 4*len(in.ports)
+	spec := r.cfg.EnforceRFC952
+	var names [2]string // T of each pass
 	passes := 1
-	if in.diName != "" {
+	if in.diName == "" {
+		names[0] = labels.Label(in.name, spec)
+	} else {
+		// Mesos-DNS generates DiscoveryInfo tasks twice: under the raw
+		// name (its "legacy" pass) and under the sanitised one.
 		n = 2*n + 8*len(in.diPorts)
 		passes = 2
+		names[0], names[1] = in.diName, labels.Label(in.diName, spec)
 	}
 	recs := make([]EnumRecord, 0, n)
-	var a arena
-	// Size the arena for this task's strings: per pass about eight names
-	// plus one target per port and six names per DI port, each about
-	// T + framework + domain + 16 bytes.
-	tlen := len(in.name)
-	if in.diName != "" {
-		tlen = len(in.diName)
+	// Size the arena for this task's strings, each about T + framework +
+	// domain + 16 bytes: per pass two canonical names, one target per host
+	// port and about three strings per DI port, plus six app-wide names
+	// when they are not cached from the previous task.
+	per := len(names[0]) + len(in.fname) + len(r.tail) + 16
+	size := 16 + 40*len(in.taskIPs)
+	for _, T := range names[:passes] {
+		size += (2 + len(in.ports) + 3*len(in.diPorts)) * per
+		if !r.appCached(T, in.fname) {
+			size += 6 * per
+		}
 	}
-	per := tlen + len(in.fname) + len(r.tail) + 16
-	a.b.Grow(passes*(8+len(in.ports)+6*len(in.diPorts))*per + 16 + 40*len(in.taskIPs))
+	var a arena
+	a.b.Grow(size)
 	// hs is "-H-S.", written straight into the arena.
 	h := hashBytes(in.id)
 	start := a.b.Len()
@@ -862,20 +876,71 @@ func (r *run) taskRecords(in *taskInput) []EnumRecord {
 	for i, ip := range in.taskIPs {
 		ips[i] = a.ip(ip)
 	}
-	if in.diName == "" {
-		return r.pass(recs, &a, in, labels.Label(in.name, r.cfg.EnforceRFC952), hs, ips)
+	for _, T := range names[:passes] {
+		recs = r.pass(recs, &a, in, T, hs, ips)
 	}
-	// Mesos-DNS generates DiscoveryInfo tasks twice: under the raw name
-	// (its "legacy" pass) and under the sanitised one.
-	recs = r.pass(recs, &a, in, in.diName, hs, ips)
-	return r.pass(recs, &a, in, labels.Label(in.diName, r.cfg.EnforceRFC952), hs, ips)
+	return recs
+}
+
+// appNames are the names all tasks called T in framework fw share; they are
+// built once and reused while consecutive tasks belong to the same app
+// (state order usually keeps an app's instances together). Empty fields
+// are built on first use.
+type appNames struct {
+	T, fw  string
+	aName  string    // T.fw.D.
+	aSlave string    // T.fw.slave.D.
+	srv    [4]string // _T._tcp.fw.slave.D., _T._udp.fw.slave.D., _T._tcp.fw.D., _T._udp.fw.D.
+}
+
+// appCached reports whether app(T, fw) would find cached names.
+func (r *run) appCached(T, fw string) bool {
+	for i := range r.apps {
+		if c := &r.apps[i]; c.T == T && c.fw == fw && c.aName != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// app returns the shared names of (T, fw). Two slots, because a
+// DiscoveryInfo task alternates between its raw and sanitised name.
+func (r *run) app(T, fw string) *appNames {
+	for i := range r.apps {
+		if c := &r.apps[i]; c.T == T && c.fw == fw && c.aName != "" {
+			return c
+		}
+	}
+	r.appNext ^= 1
+	c := &r.apps[r.appNext]
+	*c = appNames{T: T, fw: fw}
+	return c
+}
+
+func (c *appNames) srvName(a *arena, i int, tail string) string {
+	if c.srv[i] == "" {
+		proto := "._tcp."
+		if i%2 == 1 {
+			proto = "._udp."
+		}
+		if i < 2 {
+			c.srv[i] = a.cat("_", c.T, proto, c.fw, ".slave", tail)
+		} else {
+			c.srv[i] = a.cat("_", c.T, proto, c.fw, tail)
+		}
+	}
+	return c.srv[i]
 }
 
 // pass appends the records of one task name T.
 func (r *run) pass(recs []EnumRecord, a *arena, in *taskInput, T, hs string, ips []string) []EnumRecord {
 	fw := in.fname
 	tail := r.tail
-	aName := a.cat(T, ".", fw, tail)
+	app := r.app(T, fw)
+	if app.aName == "" {
+		app.aName = a.cat(T, ".", fw, tail)
+	}
+	aName := app.aName
 	// The canonical names are built with the ':' of their SRV targets, so
 	// that the target prefix is a substring and costs nothing.
 	cTarget := a.cat(T, hs, fw, tail, ":")
@@ -890,7 +955,10 @@ func (r *run) pass(recs []EnumRecord, a *arena, in *taskInput, T, hs string, ips
 		cSlave = cSlaveTarget[:len(cSlaveTarget)-1]
 	}
 	if len(in.agentIPs) > 0 {
-		aSlave := a.cat(T, ".", fw, ".slave", tail)
+		if app.aSlave == "" {
+			app.aSlave = a.cat(T, ".", fw, ".slave", tail)
+		}
+		aSlave := app.aSlave
 		for i, s := range in.agentIPs {
 			k := in.agentKinds[i] // a leaked host string is stored as "A"
 			recs = append(recs, EnumRecord{Name: aSlave, Host: s, RType: k}, EnumRecord{Name: cSlave, Host: s, RType: k})
@@ -899,13 +967,12 @@ func (r *run) pass(recs []EnumRecord, a *arena, in *taskInput, T, hs string, ips
 	di := in.diName != ""
 	if len(in.ports) > 0 {
 		var names [4]string
-		names[0] = a.cat("_", T, "._tcp.", fw, ".slave", tail)
-		names[1] = a.cat("_", T, "._udp.", fw, ".slave", tail)
 		nn := 2
 		if !di {
-			names[2] = a.cat("_", T, "._tcp.", fw, tail)
-			names[3] = a.cat("_", T, "._udp.", fw, tail)
 			nn = 4
+		}
+		for i := range nn {
+			names[i] = app.srvName(a, i, tail)
 		}
 		for _, p := range in.ports {
 			target := a.catPort(cSlaveTarget, p)
@@ -922,13 +989,16 @@ func (r *run) pass(recs []EnumRecord, a *arena, in *taskInput, T, hs string, ips
 		target := a.catPort(cTarget, uint64(dp.Number))
 		var names [4]string
 		nn := 0
-		if p := labels.Label(dp.Protocol, spec); p != "" {
-			names[0] = a.cat("_", T, "._", p, ".", fw, tail)
-			nn = 1
-		} else {
-			names[0] = a.cat("_", T, "._tcp.", fw, tail)
-			names[1] = a.cat("_", T, "._udp.", fw, tail)
+		switch p := labels.Label(dp.Protocol, spec); p {
+		case "":
+			names[0], names[1] = app.srvName(a, 2, tail), app.srvName(a, 3, tail)
 			nn = 2
+		case "tcp":
+			names[0], nn = app.srvName(a, 2, tail), 1
+		case "udp":
+			names[0], nn = app.srvName(a, 3, tail), 1
+		default:
+			names[0], nn = a.cat("_", T, "._", p, ".", fw, tail), 1
 		}
 		if pn := labels.Label(dp.Name, spec); pn != "" {
 			for i := range nn {
