@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sextantdc/sextant/internal/dnsserver"
+	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
+	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
 )
 
@@ -186,9 +189,36 @@ func q(name string, qt uint16) *dns.Msg {
 
 const soaTail = "60 IN SOA ns1.mesos. root.ns1.mesos. 1700000000 60 600 86400 60"
 
-// TestFixtureCases is every row of fixtures README §B.
+// generatedSet runs fake.json through the model and the record generator
+// with the resolver-test settings of fixtures README §B.
+func generatedSet(t testing.TB) *records.RecordSet {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testutil.Fixtures(t, "mesos"), "fake.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := model.Build(st, model.BuildOptions{Version: 1, Source: "test",
+		Resolved: map[string][]netip.Addr{"localhost": {netip.MustParseAddr("127.0.0.1")}}})
+	rs, _ := records.Generate(snap, records.Config{
+		Domain: "mesos", EnforceRFC952: true, IPSources: []string{"netinfo", "docker", "mesos", "host"},
+		SOAMname: "ns1.mesos.", Listener: "127.0.0.1", Masters: []string{"144.76.157.37:5050"},
+	})
+	return rs
+}
+
+// TestFixtureCases is every row of fixtures README §B, against the zone
+// file the upstream generator made and against our own generator's output
+// for fake.json.
 func TestFixtureCases(t *testing.T) {
-	rs := fixtureSet(t, "fake.zone.resolver-test-settings.json")
+	t.Run("zone-file", func(t *testing.T) { fixtureCases(t, fixtureSet(t, "fake.zone.resolver-test-settings.json")) })
+	t.Run("generated", func(t *testing.T) { fixtureCases(t, generatedSet(t)) })
+}
+
+func fixtureCases(t *testing.T, rs *records.RecordSet) {
 	stub := Func(func(_ context.Context, req *dns.Msg, _ string) (*dns.Msg, error) {
 		m := new(dns.Msg)
 		m.SetReply(req)
