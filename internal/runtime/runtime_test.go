@@ -501,3 +501,32 @@ func TestBridgeAppMesosContainer(t *testing.T) {
 		t.Fatalf("labels: %+v", ls)
 	}
 }
+
+// TestMesosLevelChecks: COMMAND checks run next to the task with Mesos'
+// semantics; their result is the `healthy` of a new TASK_RUNNING status.
+func TestMesosLevelChecks(t *testing.T) {
+	rt, _ := newRT(t, t.TempDir())
+	if _, _, err := rt.CreateApp(mustApp(t, `{"id":"/ok","cmd":"exec sleep 60","portDefinitions":[],
+		"healthChecks":[{"protocol":"COMMAND","command":{"value":"test -n \"$MESOS_TASK_ID\""},"delaySeconds":0,"gracePeriodSeconds":0,"intervalSeconds":1}]}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, "healthy status", func() bool {
+		st := rt.State()
+		if len(st.Frameworks[0].Tasks) != 1 {
+			return false
+		}
+		mt := st.Frameworks[0].Tasks[0]
+		last := mt.Statuses[len(mt.Statuses)-1]
+		return mt.HealthCheck != nil && mt.HealthCheck.Type == "COMMAND" && last.State == "TASK_RUNNING" && last.Healthy != nil && *last.Healthy
+	})
+	sub := rt.Bus().Subscribe([]string{"unhealthy_instance_kill_event"})
+	if _, _, err := rt.CreateApp(mustApp(t, `{"id":"/bad","cmd":"exec sleep 60","portDefinitions":[],"taskKillGracePeriodSeconds":0,
+		"healthChecks":[{"protocol":"COMMAND","command":{"value":"false"},"delaySeconds":0,"gracePeriodSeconds":0,"intervalSeconds":1,"maxConsecutiveFailures":1}]}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sub.C:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a failing Mesos-level check must kill the task after maxConsecutiveFailures failures")
+	}
+}
