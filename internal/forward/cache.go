@@ -66,6 +66,8 @@ type Cache struct {
 	items map[cacheKey]*list.Element // guarded by mu
 	nHit  uint64                     // guarded by mu
 	nMiss uint64                     // guarded by mu
+	// inflight holds a channel per key being fetched, closed when done.
+	inflight map[cacheKey]chan struct{} // guarded by mu
 }
 
 var _ Forwarder = (*Cache)(nil)
@@ -98,7 +100,7 @@ func NewCache(next Forwarder, cfg CacheConfig, reg prometheus.Registerer) (*Cach
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Cache{next: next, cfg: cfg, lru: list.New(), items: map[cacheKey]*list.Element{}}
+	c := &Cache{next: next, cfg: cfg, lru: list.New(), items: map[cacheKey]*list.Element{}, inflight: map[cacheKey]chan struct{}{}}
 	labels := prometheus.Labels{"cache": cfg.Name}
 	c.hits = prometheus.NewCounter(prometheus.CounterOpts{Namespace: cfg.Namespace, Name: "cache_hits_total",
 		Help: "Forwarded queries answered from the cache.", ConstLabels: labels})
@@ -162,16 +164,62 @@ func (c *Cache) Forward(ctx context.Context, req *dns.Msg, network string) (*dns
 	if !ok {
 		return c.next.Forward(ctx, req, network)
 	}
-	if m := c.get(key, req); m != nil {
+	// Concurrent misses for one key are coalesced: the first asks
+	// upstream, the others wait for it and then read the cache (or ask
+	// themselves when the reply was not cacheable), so an expiring popular
+	// name does not send a burst of identical queries upstream.
+	for attempt := 0; ; attempt++ {
+		if m := c.get(key, req); m != nil {
+			c.count(true)
+			return m, nil
+		}
+		c.mu.Lock()
+		if wait, busy := c.inflight[key]; busy && attempt == 0 {
+			c.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				c.count(false)
+				return Reply(req, dns.RcodeServerFailure), ctx.Err()
+			}
+		}
+		var done chan struct{}
+		if _, busy := c.inflight[key]; !busy {
+			done = make(chan struct{})
+			c.inflight[key] = done
+		}
+		c.mu.Unlock()
+		c.count(false)
+		r, err := c.next.Forward(ctx, req, network)
+		// A failure caused by this caller giving up is not the upstream's
+		// answer and must not be served to anyone else.
+		if r != nil && ctx.Err() == nil {
+			c.put(key, r)
+		}
+		if done != nil {
+			c.mu.Lock()
+			delete(c.inflight, key)
+			c.mu.Unlock()
+			close(done)
+		}
+		return r, err
+	}
+}
+
+func (c *Cache) count(hit bool) {
+	c.mu.Lock()
+	if hit {
+		c.nHit++
+	} else {
+		c.nMiss++
+	}
+	c.mu.Unlock()
+	if hit {
 		c.hits.Inc()
-		return m, nil
+	} else {
+		c.misses.Inc()
 	}
-	c.misses.Inc()
-	r, err := c.next.Forward(ctx, req, network)
-	if r != nil {
-		c.put(key, r)
-	}
-	return r, err
 }
 
 func (c *Cache) get(key cacheKey, req *dns.Msg) *dns.Msg {
@@ -179,7 +227,6 @@ func (c *Cache) get(key cacheKey, req *dns.Msg) *dns.Msg {
 	c.mu.Lock()
 	el, ok := c.items[key]
 	if !ok {
-		c.nMiss++
 		c.mu.Unlock()
 		return nil
 	}
@@ -187,12 +234,10 @@ func (c *Cache) get(key cacheKey, req *dns.Msg) *dns.Msg {
 	if !now.Before(e.expires) {
 		c.lru.Remove(el)
 		delete(c.items, key)
-		c.nMiss++
 		c.mu.Unlock()
 		return nil
 	}
 	c.lru.MoveToFront(el)
-	c.nHit++
 	msg, stored := e.msg, e.stored
 	c.mu.Unlock()
 

@@ -2,7 +2,9 @@ package forward
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -263,4 +265,67 @@ func FuzzCache(f *testing.F) {
 func errorsIsPackable(r *dns.Msg) bool {
 	_, err := r.Copy().Pack()
 	return err != nil
+}
+
+// slowUpstream answers after a delay.
+type slowUpstream struct {
+	fakeUpstream
+	delay time.Duration
+}
+
+func (s *slowUpstream) Forward(ctx context.Context, req *dns.Msg, nw string) (*dns.Msg, error) {
+	time.Sleep(s.delay)
+	return s.fakeUpstream.Forward(ctx, req, nw)
+}
+
+func TestCacheCoalescesConcurrentMisses(t *testing.T) {
+	up := &slowUpstream{fakeUpstream: fakeUpstream{reply: aReply(60)}, delay: 100 * time.Millisecond}
+	c, err := NewCache(up, CacheConfig{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q := query("hot.example", dns.TypeA)
+			q.Id = uint16(1000 + i)
+			m, err := c.Forward(context.Background(), q, "udp")
+			if err != nil || m.Id != q.Id || len(m.Answer) != 1 {
+				errs <- fmt.Errorf("query %d: %v %v", i, m, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := up.calls.Load(); got != 1 {
+		t.Fatalf("upstream asked %d times, want 1", got)
+	}
+	if h, m := c.Stats(); h != n-1 || m != 1 {
+		t.Fatalf("hits %d misses %d", h, m)
+	}
+	// Not cacheable (REFUSED): waiters ask themselves.
+	up2 := &slowUpstream{fakeUpstream: fakeUpstream{reply: negReply(dns.RcodeRefused, 0, 0)}, delay: 50 * time.Millisecond}
+	c2, _ := NewCache(up2, CacheConfig{}, nil)
+	var wg2 sync.WaitGroup
+	for range 5 {
+		wg2.Add(1)
+		go func() {
+			defer wg2.Done()
+			m, _ := c2.Forward(context.Background(), query("x.example", dns.TypeA), "udp")
+			if m == nil || m.Rcode != dns.RcodeRefused {
+				t.Errorf("got %v", m)
+			}
+		}()
+	}
+	wg2.Wait()
+	if got := up2.calls.Load(); got < 2 {
+		t.Fatalf("uncacheable reply shared: %d calls", got)
+	}
 }
