@@ -57,7 +57,7 @@ func (f *dnsFlags) register(fs *flag.FlagSet, role dcosdns.Role) {
 	fs.StringVar(&f.apiAddr, "api-addr", dcosdns.DefaultAPIAddr, "HTTP API address (/v1/records, /v1/vips, /metrics, /health); empty turns it off")
 	fs.StringVar(&f.config, "config", "", "dcos-dns.json configuration file (upstream_resolvers, forward_zones, bind_interface, bind_ips, …)")
 	if role == dcosdns.RoleAgent {
-		fs.BoolVar(&f.spartan, "spartan", false, "create the spartan interface with 198.51.100.1-3 (on lo when the kernel has no dummy driver) and listen there; needs root")
+		fs.BoolVar(&f.spartan, "spartan", false, "create the spartan interface with 198.51.100.1-3 (on lo when the kernel has no dummy driver) and listen there, on port 53 unless --config sets udp_port/tcp_port; needs root")
 	}
 	fs.Var(&f.mesosDNS, "mesos-dns", "Mesos-DNS address ip:port for .mesos names (repeatable; default: each --masters IP on port 61053)")
 	fs.Var(&f.masters, "masters", "master IPs (repeatable): zk-1..5.zk, master.dcos.thisdcos.directory, default .mesos upstreams")
@@ -87,6 +87,11 @@ func (f *dnsFlags) options(role dcosdns.Role, log *slog.Logger) (dcosdns.Options
 		for _, w := range warns {
 			log.Warn("config", "file", f.config, "warning", w)
 		}
+		o.Config = c
+	} else if f.spartan {
+		// The DC/OS layout: the spartan addresses on port 53.
+		c := dcosdns.DefaultConfig()
+		c.UDPPort, c.TCPPort = 53, 53
 		o.Config = c
 	}
 	for _, m := range f.masters {

@@ -183,7 +183,7 @@ func TestAgentSpartanSIGTERM(t *testing.T) {
 	})
 	for _, a := range SpartanIPs() {
 		testutil.Eventually(t, 20*time.Second, "answer on "+a.String(), func() bool {
-			out, _ := exec.Command(ip, "netns", "exec", ns, dig, "@"+a.String(), "-p", "8053", "+short", "+time=1", "+tries=1", "ready.spartan").Output()
+			out, _ := exec.Command(ip, "netns", "exec", ns, dig, "@"+a.String(), "-p", "53", "+short", "+time=1", "+tries=1", "ready.spartan").Output()
 			return strings.TrimSpace(string(out)) == "127.0.0.1"
 		})
 	}
