@@ -67,6 +67,10 @@ func Generate(snap *model.Snapshot, cfg Config) (*RecordSet, []model.Problem) {
 // records keyed by everything that determines them, so that the next build
 // only computes the tasks that changed. Its results are always identical to
 // Generate's. It is safe for concurrent use (builds are serialised).
+//
+// Record sets it returns share their strings and enumerate lists with its
+// memory; like every RecordSet they must not be modified. It keeps copies of
+// the snapshot data it compares, so callers need not keep old snapshots.
 type Generator struct {
 	mu    sync.Mutex
 	key   string // the Config fields task records depend on
@@ -266,8 +270,8 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 			in := r.input(t, fi)
 			if !remember {
 				// The grouping lives in scratch buffers: nothing is kept.
-				f := r.group(r.taskRecords(&in), true)
-				ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&f)})
+				fr := r.group(r.taskRecords(&in), true)
+				ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&fr)})
 				continue
 			}
 			var e *entry
