@@ -235,10 +235,6 @@ func writeAnswers(out []byte, w int, t *tpl, budget int, extras bool) (int, int)
 		for i := 0; i < n; i++ {
 			perm[i] = uint16(i)
 		}
-		for i := n - 1; i > 0; i-- {
-			j := rand.IntN(i + 1)
-			perm[i], perm[j] = perm[j], perm[i]
-		}
 	} else {
 		rot = rand.IntN(n)
 	}
@@ -246,6 +242,11 @@ func writeAnswers(out []byte, w int, t *tpl, budget int, extras bool) (int, int)
 	for i := 0; i < n; i++ {
 		k := (i + rot) % n
 		if n <= maxShuffle {
+			// Fisher–Yates one step at a time: the answers written so far
+			// are a uniformly random prefix of a uniformly random order,
+			// and a truncated reply only pays for the answers it keeps.
+			j := i + rand.IntN(n-i)
+			perm[i], perm[j] = perm[j], perm[i]
 			k = int(perm[i])
 		}
 		c := t.rest[t.chunks[k]:t.chunks[k+1]]
