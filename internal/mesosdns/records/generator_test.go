@@ -29,6 +29,19 @@ func fixtureState(t *testing.T) *state.State {
 	return st
 }
 
+// fixtureStateOrNil reads fake.json when the fixtures are there.
+func fixtureStateOrNil() *state.State {
+	b, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "..", "shared", "fixtures", "mesos", "fake.json"))
+	if err != nil {
+		return nil
+	}
+	st, err := state.Parse(b)
+	if err != nil {
+		return nil
+	}
+	return st
+}
+
 // localhost is what the source resolved for the fixture's "no pid"
 // framework, whose hostname is "localhost".
 var localhost = map[string][]netip.Addr{"localhost": {netip.MustParseAddr("127.0.0.1")}}
