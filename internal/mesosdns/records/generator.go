@@ -445,7 +445,7 @@ func (r *run) replay(f *frag) []EnumRecord {
 					continue
 				}
 				set[v] = struct{}{}
-			} else if slices.Contains(vals, v) {
+			} else if contains(vals, v) {
 				all = false
 				continue
 			}
@@ -469,6 +469,21 @@ func (r *run) replay(f *frag) []EnumRecord {
 		}
 	}
 	return out
+}
+
+// contains is slices.Contains for a name's values, checking the length and
+// the last byte before comparing whole strings: values of one name are
+// mostly of equal length and differ at the end (ports, IPs), so most
+// comparisons stop there.
+func contains(vals []string, v string) bool {
+	n := len(v)
+	last := v[n-1] // v is never empty here
+	for _, x := range vals {
+		if len(x) == n && x[n-1] == last && x == v {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) zone(kind string) map[string][]string {
