@@ -55,5 +55,5 @@ func runMesosDNS(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	log.Info("starting Mesos-DNS", "version", version, "config", cfg.File, "domain", cfg.Domain,
 		"dns", cfg.Listener+":"+strconv.Itoa(cfg.Port), "dnson", cfg.DNSOn,
 		"http", cfg.HTTPListener+":"+strconv.Itoa(cfg.HTTPPort), "httpon", cfg.HTTPOn, "verbosity", *verbosity)
-	return role.Run(ctx, cfg, role.Options{Version: version, Logger: log})
+	return role.Run(ctx, cfg, role.Options{Version: version, Logger: log, LogRecords: *verbosity >= 2})
 }

@@ -226,3 +226,35 @@ func TestServicesWithAAAA(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 }
+
+// FuzzAPI: any method, path and Accept header gives one of the API's
+// status codes, never a panic, and 200 replies are JSON.
+func FuzzAPI(f *testing.F) {
+	for _, p := range []string{"/v1/version", "/v1/config", "/v1/hosts/leader.mesos", "/v1/hosts/a/ports", "/v1/services/_x._tcp.mesos.", "/v1/enumerate", "/v1/axfr", "/v1/hosts/", "/v1//", "/metrics"} {
+		f.Add("GET", p, "")
+		f.Add("POST", p, "text/plain")
+	}
+	rs := &records.RecordSet{Domain: "mesos", A: map[string][]string{"a.mesos.": {"1.2.3.4", "not-an-ip"}},
+		SRV: map[string][]string{"_x._tcp.mesos.": {"a.mesos.:80", "broken"}}}
+	h := New(Options{EnumerationOn: true, Records: func() *records.RecordSet { return rs },
+		Config: func(uint32) ([]byte, error) { return []byte(`{"a":1}`), nil }})
+	f.Fuzz(func(t *testing.T, method, path, accept string) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Method = method
+		req.URL.Path = path
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		switch w.Code {
+		case 200:
+			if !json.Valid(w.Body.Bytes()) {
+				t.Fatalf("%s %q: invalid JSON %q", method, path, w.Body.String())
+			}
+		case 404, 405, 406, 501:
+		default:
+			t.Fatalf("%s %q: status %d", method, path, w.Code)
+		}
+	})
+}

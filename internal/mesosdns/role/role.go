@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -56,6 +57,9 @@ type Options struct {
 	// InterfaceAddrs lists this host's addresses for the name-server
 	// record when listener is 0.0.0.0 (default net.InterfaceAddrs).
 	InterfaceAddrs func() ([]netip.Addr, error)
+	// LogRecords logs every generated record at debug level after each
+	// reload (what Mesos-DNS printed at -v=2).
+	LogRecords bool
 }
 
 // Addrs are the bound listener addresses.
@@ -236,6 +240,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 			lastSnap.Lock()
 			lastSnap.version, lastSnap.fetched, lastSnap.problems = snap.Version, snap.Fetched, len(problems)
 			lastSnap.Unlock()
+			if o.LogRecords {
+				logRecords(log, rs)
+			}
 			log.Info("records reloaded", "version", snap.Version, "serial", serial, "a", len(rs.A), "aaaa", len(rs.AAAA), "srv", len(rs.SRV), "problems", len(problems), "took", time.Since(start))
 			if !started {
 				started = true
@@ -378,4 +385,23 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	reg.MustRegister(m.generate, m.problems, m.reloads)
 	return m
+}
+
+// logRecords logs the whole record set, sorted, one line per value.
+func logRecords(log *slog.Logger, rs *records.RecordSet) {
+	for _, kind := range []struct {
+		name string
+		m    map[string][]string
+	}{{"A", rs.A}, {"AAAA", rs.AAAA}, {"SRV", rs.SRV}} {
+		names := make([]string, 0, len(kind.m))
+		for n := range kind.m {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			for _, v := range kind.m[n] {
+				log.Debug("record", "type", kind.name, "name", n, "value", v)
+			}
+		}
+	}
 }
