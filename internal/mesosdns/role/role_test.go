@@ -276,3 +276,77 @@ func TestSerialIsReloadTime(t *testing.T) {
 	now.Store(1_800_000_100)
 	testutil.Eventually(t, 20*time.Second, "serial of the next reload", func() bool { return soa() == 1_800_000_100 })
 }
+
+// upstream is a DNS server on loopback answering every A question with
+// ip, over UDP and TCP.
+func upstream(t *testing.T, ip string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		pc.Close()
+		t.Skipf("tcp port taken: %v", err)
+	}
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.RecursionAvailable = true
+		rr, _ := dns.NewRR(r.Question[0].Name + " 30 IN A " + ip)
+		m.Answer = []dns.RR{rr}
+		_ = w.WriteMsg(m)
+	})
+	u := &dns.Server{PacketConn: pc, Handler: h}
+	tc := &dns.Server{Listener: l, Handler: h}
+	go func() { _ = u.ActivateAndServe() }()
+	go func() { _ = tc.ActivateAndServe() }()
+	t.Cleanup(func() {
+		_ = u.Shutdown()
+		_ = tc.Shutdown()
+	})
+	return pc.LocalAddr().String()
+}
+
+func TestForwardingThroughRealForwarders(t *testing.T) {
+	m := newMaster(t)
+	def := upstream(t, "192.0.2.1")
+	corp := upstream(t, "192.0.2.2")
+	// A port with nothing listening: the first upstream fails at once and
+	// the next one answers (spec §6.6: in order, first reply wins).
+	dead := func() string {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().String()
+	}()
+	cfg := loadConfig(t, m, fmt.Sprintf(`,"externalon":true,"resolvers":[%q,%q],"zoneResolvers":{"corp.example":[%q]},"timeout":2`, dead, def, corp))
+	r := run(t, cfg, Options{})
+	for _, c := range []struct{ name, want string }{
+		{"www.example.org.", "192.0.2.1"},
+		{"db.corp.example.", "192.0.2.2"},
+	} {
+		for _, nw := range []string{"udp", "tcp"} {
+			q := new(dns.Msg)
+			q.SetQuestion(c.name, dns.TypeA)
+			q.RecursionDesired = true
+			cl := &dns.Client{Net: nw, Timeout: 10 * time.Second}
+			a, _, err := cl.Exchange(q, r.addrs.DNS)
+			if err != nil {
+				t.Fatalf("%s %s: %v", nw, c.name, err)
+			}
+			if len(a.Answer) != 1 || !strings.Contains(a.Answer[0].String(), c.want) || a.Authoritative {
+				t.Errorf("%s %s: %v", nw, c.name, a)
+			}
+		}
+	}
+	// Only dead upstreams: SERVFAIL.
+	cfg2 := loadConfig(t, newMaster(t), fmt.Sprintf(`,"externalon":true,"resolvers":[%q],"timeout":1`, dead))
+	r2 := run(t, cfg2, Options{})
+	if a := query(t, r2.addrs.DNS, "www.example.org.", dns.TypeA); a.Rcode != dns.RcodeServerFailure {
+		t.Errorf("all upstreams dead: %v", a)
+	}
+}
