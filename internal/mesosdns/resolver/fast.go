@@ -17,7 +17,10 @@ const maxFastName = 256
 // (dnsserver.Handler). It declines (ok=false) whenever the slow path must
 // decide: anything outside the domain, DS, ANY, wildcard text, escapes,
 // mixed-case A/AAAA (their owner must be the lower-case key), unusual
-// section counts or EDNS versions, and replies that would need truncation.
+// section counts or EDNS versions, and the rare replies it cannot shape
+// exactly like the slow path (oversized negative answers, SRV replies past
+// the reach of compression pointers). Replies over the size limit are
+// truncated here by the same §6.5 rule as the slow path.
 //
 // It allocates nothing: the name is lower-cased into a stack buffer and the
 // map lookup with string(bytes) does not copy.

@@ -6,9 +6,9 @@
 // atomically, so a query never waits for a rebuild. The handler implements
 // dnsserver.Handler: the fast path answers the common questions (A, AAAA,
 // SRV, SOA, NS and negative answers for lower-case names in the domain)
-// from prepared wire bytes without allocating; everything else (ANY,
-// forwarding, wildcards, mixed-case A/AAAA, oversized replies, odd
-// packets) is handled by the slow path on parsed messages. Both give the
+// from prepared wire bytes without allocating, truncating them itself when
+// needed; everything else (ANY, forwarding, wildcards, mixed-case A/AAAA,
+// odd packets) is handled by the slow path on parsed messages. Both give the
 // same answers; the tests hold them to it.
 //
 // One deliberate difference from Mesos-DNS: a query carrying EDNS0 gets an
