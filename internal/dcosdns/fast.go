@@ -17,20 +17,22 @@ import (
 // EDNS options, oversize answers, forwarded names) takes the parsed path,
 // which gives the same answers.
 
-// maxFastAnswers bounds the answers of a prepared name: each of the N
-// round-robin rotations is prepared, so memory grows as N².
-const maxFastAnswers = 16
+// maxFastAnswers bounds the answers of a prepared name (larger sets take
+// the parsed path; they rarely fit a UDP reply anyway).
+const maxFastAnswers = 256
 
-// prepared holds one name/type's replies: plain[k] answers a query whose
-// ID mod N is k (dcos-dns' round_robin rotation), withOPT[k] the same
-// with the OPT record of an EDNS0 query.
+// prepared holds one name/type's answer records in wire format, each with
+// its owner compressed to a pointer at the question (offset 12). A reply
+// is composed at query time: header, the client's question, the answers
+// rotated left by ID mod N (dcos-dns' round_robin), and the OPT record
+// for EDNS0 queries.
 type prepared struct {
-	plain   [][]byte
-	withOPT [][]byte
+	answers [][]byte
+	size    int // total bytes of answers
 }
 
 // fastTable maps the lower-case wire-format question name followed by
-// the big-endian qtype to prepared replies.
+// the big-endian qtype to prepared answers.
 type fastTable map[string]*prepared
 
 // served is what the handler answers from: the index and its fast table.
@@ -39,67 +41,66 @@ type served struct {
 	fast fastTable
 }
 
-// prepareZone prepares the fast replies of one zone's names, answered by
-// the whole index ix.
+// prepareZone prepares the A, AAAA and SRV answers of one zone's names
+// straight from its records, which is what the index answers for them:
+// a name inside a zone is answered by the nearest enclosing zone, so names
+// that a more specific installed zone shadows are skipped.
 func prepareZone(ix *directory.Index, z *directory.Zone) fastTable {
-	t := fastTable{}
-	seen := map[string]bool{}
+	var children []string
+	for _, o := range ix.Zones() {
+		if o.Name != z.Name && dns.IsSubDomain(z.Name+".", o.Name+".") {
+			children = append(children, o.Name+".")
+		}
+	}
+	t := make(fastTable, len(z.Records))
 	wire := make([]byte, 256)
-	for i := range z.Records {
-		name := z.Records[i].Name
-		if seen[name] {
+	buf := make([]byte, 65535)
+	recs := z.Records
+	for i := 0; i < len(recs); {
+		// Records are in canonical order: one run per (name, type).
+		j := i + 1
+		for j < len(recs) && recs[j].Name == recs[i].Name && recs[j].Type == recs[i].Type {
+			j++
+		}
+		run := recs[i:j]
+		i = j
+		qt := run[0].Type
+		if qt != dns.TypeA && qt != dns.TypeAAAA && qt != dns.TypeSRV || len(run) > maxFastAnswers {
 			continue
 		}
-		seen[name] = true
-		for _, qt := range [...]uint16{dns.TypeA, dns.TypeAAAA, dns.TypeSRV} {
-			q := new(dns.Msg)
-			q.SetQuestion(dns.Fqdn(name), qt)
-			q.RecursionDesired = false
-			r := ix.Reply(q)
-			if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 || len(r.Answer) > maxFastAnswers {
-				continue
+		owner := dns.Fqdn(run[0].Name)
+		shadowed := false
+		for _, c := range children {
+			if dns.IsSubDomain(c, owner) {
+				shadowed = true
 			}
-			cname := false
-			for _, rr := range r.Answer {
-				if rr.Header().Rrtype == dns.TypeCNAME {
-					cname = true
-				}
-			}
-			if cname {
-				continue
-			}
-			p := &prepared{}
-			ok := true
-			for k := range len(r.Answer) {
-				q.Id = uint16(k)
-				for _, opt := range []bool{false, true} {
-					m := ix.Reply(q)
-					if opt {
-						m.SetEdns0(ednsSize, false)
-					}
-					m.Compress = true
-					b, err := m.Pack()
-					if err != nil {
-						ok = false
-						break
-					}
-					if opt {
-						p.withOPT = append(p.withOPT, b)
-					} else {
-						p.plain = append(p.plain, b)
-					}
-				}
-			}
-			if !ok {
-				continue
-			}
-			n, err := dns.PackDomainName(dns.Fqdn(name), wire, 0, nil, false)
-			if err != nil {
-				continue
-			}
-			key := binary.BigEndian.AppendUint16(append([]byte(nil), wire[:n]...), qt)
-			t[string(key)] = p
 		}
+		if shadowed {
+			continue
+		}
+		n, err := dns.PackDomainName(owner, wire, 0, nil, false)
+		if err != nil {
+			continue
+		}
+		p := &prepared{}
+		ok := true
+		for k := range run {
+			m, err := dns.PackRR(run[k].RR(), buf, 0, nil, false)
+			if err != nil || m <= n {
+				ok = false
+				break
+			}
+			block := make([]byte, 0, 2+m-n)
+			block = append(block, 0xC0, 0x0C)
+			block = append(block, buf[n:m]...)
+			p.answers = append(p.answers, block)
+			p.size += len(block)
+		}
+		if !ok {
+			continue
+		}
+		key := binary.BigEndian.AppendUint16(append([]byte(nil), wire[:n]...), qt)
+		t[string(key)] = p
 	}
 	return t
 }
@@ -166,24 +167,37 @@ func (h *Handler) AnswerFast(q, out []byte, network dnsserver.Network) (int, boo
 	if p == nil {
 		return 0, false
 	}
-	variants := p.plain
-	if edns {
-		variants = p.withOPT
-	}
-	id := uint16(q[0])<<8 | uint16(q[1])
-	r := variants[int(id)%len(variants)]
 	if network == dnsserver.TCP {
 		limit = 65535
 	}
-	if len(r) > limit || len(r) > len(out) {
+	size := qEnd + p.size
+	if edns {
+		size += 11
+	}
+	if size > limit || size > len(out) {
 		return 0, false
 	}
-	copy(out, r)
-	// ID, RD and CD from the query; the question as the client spelled it
-	// (same length: the names are equal but for case).
+	// Header: the client's ID; QR and AA set; RD and CD copied; RA clear;
+	// NOERROR; one question, N answers, the OPT when the query had one.
+	nAns := len(p.answers)
 	out[0], out[1] = q[0], q[1]
-	out[2] = out[2]&^0x01 | q[2]&0x01
-	out[3] = out[3]&^0x10 | q[3]&0x10
+	out[2] = 0x84 | q[2]&0x01
+	out[3] = q[3] & 0x10
+	out[4], out[5] = 0, 1
+	out[6], out[7] = byte(nAns>>8), byte(nAns)
+	out[8], out[9], out[10], out[11] = 0, 0, 0, q[11]
+	// The question as the client spelled it; answers point at it.
 	copy(out[12:qEnd], q[12:qEnd])
-	return len(r), true
+	off = qEnd
+	id := int(q[0])<<8 | int(q[1])
+	k := id % nAns
+	for i := range nAns {
+		off += copy(out[off:], p.answers[(k+i)%nAns])
+	}
+	if edns {
+		// OPT: root owner, type 41, our UDP size, ext rcode 0, version 0,
+		// DO clear, no options (what the parsed path adds).
+		off += copy(out[off:], []byte{0, 0, 41, byte(ednsSize >> 8), byte(ednsSize & 0xff), 0, 0, 0, 0, 0, 0})
+	}
+	return off, true
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/sextantdc/sextant/internal/directory"
 	"github.com/sextantdc/sextant/internal/dnsserver"
 )
 
@@ -151,4 +152,22 @@ func FuzzAnswerFast(f *testing.F) {
 			t.Fatalf("bad header %v", m)
 		}
 	})
+}
+
+// BenchmarkSetIndex10k: installing a dcos zone of 10,000 tasks (30,000
+// names) with its prepared fast replies.
+func BenchmarkSetIndex10k(b *testing.B) {
+	var tasks []testTask
+	for i := range 10000 {
+		tasks = append(tasks, testTask{name: fmt.Sprintf("app%d", i), ip: fmt.Sprintf("9.%d.%d.%d", i/65536%256, i/256%256, i%256)})
+	}
+	h := testHandler(&testing.T{}, nil, nil, nil, nil, false)
+	dcos, _ := directory.BuildDCOS(testSnapshot(1, tasks), directory.Config{})
+	local, _ := directory.BuildLocal(directory.Config{})
+	b.ReportAllocs()
+	for b.Loop() {
+		// A new zone value each time, as a gossiped version would be.
+		z := *dcos
+		h.SetIndex(directory.NewIndex(directory.Options{}, append(local, &z)...))
+	}
 }
