@@ -434,6 +434,14 @@ func (n *node) install() {
 	}
 }
 
+// installZone swaps one zone into the current index (only that zone is
+// re-indexed and re-prepared). Callers are serialised: the gossip
+// notification goroutine, or the build loop when standalone.
+func (n *node) installZone(z *directory.Zone) {
+	n.handler.SetIndex(n.handler.Index().With(z))
+	n.zoneRecords.WithLabelValues(z.Name + ".").Set(float64(len(z.Records)))
+}
+
 // receive installs a newer version of a gossiped item (zones, or the VIP
 // document). Called on the gossip notification goroutine, in order.
 func (n *node) receive(name string, version uint64, payload []byte) {
@@ -459,7 +467,7 @@ func (n *node) receive(name string, version uint64, payload []byte) {
 	n.received[name] = z
 	n.updated = time.Now()
 	n.mu.Unlock()
-	n.install()
+	n.installZone(z)
 	n.log.Debug("zone installed", "zone", name, "version", version, "records", len(z.Records))
 }
 
