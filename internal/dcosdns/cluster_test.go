@@ -267,9 +267,10 @@ func TestCluster(t *testing.T) {
 	// 3. Kill the leader: the others keep answering at once.
 	m1.kill(syscall.SIGKILL)
 	for _, p := range []*proc{m2, a1} {
-		if !p.answers(taskName("web"), "9.0.1.2") {
-			t.Fatalf("%s stopped answering after the leader died", p.name)
-		}
+		// A few tries only: a starved process may miss one 500 ms timeout.
+		testutil.Eventually(t, 3*time.Second, p.name+" still answers after the leader died", func() bool {
+			return p.answers(taskName("web"), "9.0.1.2")
+		})
 	}
 
 	// 4. m2 takes over and its next change spreads.
