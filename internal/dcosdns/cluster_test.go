@@ -257,6 +257,11 @@ func TestCluster(t *testing.T) {
 	// 1. The leader (m1, lowest name) builds the zone; every node answers.
 	waitAll(all, taskName("web"), "9.0.1.2", 20*time.Second)
 	testutil.Eventually(t, 10*time.Second, "three members", func() bool { return len(a1.members(t)) == 3 })
+	// The agent was given no master list: it follows the master members
+	// (zk-1…5 cycle over 127.0.0.2 and .3).
+	testutil.Eventually(t, 10*time.Second, "a1 zk zone from the gossip masters", func() bool {
+		return a1.answers("zk-1.zk", "127.0.0.2") && a1.answers("zk-2.zk", "127.0.0.3") && a1.answers("zk-3.zk", "127.0.0.2")
+	})
 
 	// 2. A change spreads to every node (the figure is measured by the
 	// benchmark; here the bound is generous for a loaded machine).

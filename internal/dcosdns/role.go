@@ -9,10 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sextantdc/sextant/internal/directory"
@@ -95,8 +98,12 @@ type Options struct {
 	// APIAddr is the HTTP API address; "" turns the API off.
 	APIAddr string
 	// MesosDNS are the `.mesos` upstreams ("ip:port" of every master's
-	// Mesos-DNS; dcos-dns used <master>:61053).
+	// Mesos-DNS; dcos-dns used <master>:61053). When empty, the masters
+	// are used on MesosDNSPort: Masters, or with gossip the alive master
+	// members, followed as they come and go (dcos-dns' master list, §A.8).
 	MesosDNS []string
+	// MesosDNSPort is the Mesos-DNS port on the masters (0: 61053).
+	MesosDNSPort uint16
 	// Masters are the master IPs: zk-1…5.zk and master.dcos.thisdcos.directory.
 	Masters []netip.Addr
 	// NodeIP is this node's private IP (thisnode.thisdcos.directory).
@@ -153,6 +160,37 @@ type node struct {
 
 	// becameLeader wakes the build loop when this node starts leading.
 	becameLeader chan struct{}
+
+	// mesosFwd is the `.mesos` forwarder when it follows the master list
+	// (nil when fixed by Options.MesosDNS).
+	mesosFwd *masterForwarder
+	// masters is the current master list (Options.Masters, or the alive
+	// master members).
+	masters atomic.Pointer[[]netip.Addr]
+}
+
+// masterForwarder forwards `.mesos` to the current masters' Mesos-DNS; the
+// racing forwarder is replaced when the master list changes.
+type masterForwarder struct {
+	port    uint16
+	metrics *forward.Metrics
+	cur     atomic.Pointer[forward.Racing]
+}
+
+func (m *masterForwarder) set(masters []netip.Addr) {
+	ups := make([]string, 0, len(masters))
+	for _, a := range masters {
+		ups = append(ups, netip.AddrPortFrom(a, m.port).String())
+	}
+	r, _ := forward.NewRacing(forward.RacingConfig{Zone: "mesos.", Upstreams: ups}, m.metrics)
+	// The previous forwarder's idle sockets are closed by their finalizers;
+	// queries still running on it finish normally.
+	m.cur.Store(r)
+}
+
+// Forward implements forward.Forwarder.
+func (m *masterForwarder) Forward(ctx context.Context, req *dns.Msg, network string) (*dns.Msg, error) {
+	return m.cur.Load().Forward(ctx, req, network)
 }
 
 // Run runs the DNS role until ctx ends, then shuts down cleanly (listeners
@@ -181,6 +219,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	n := &node{o: o, log: o.Logger.With("component", "dcos-dns"), cfg: o.Config, reg: o.Registry, received: map[string]*directory.Zone{},
 		becameLeader: make(chan struct{}, 1)}
+	masters := slices.Clone(o.Masters)
+	n.masters.Store(&masters)
 	n.zoneRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricNamespace, Name: "zone_records",
 		Help: "Records in each zone served."}, []string{"zone"})
 	n.zonePush = prometheus.NewSummaryVec(prometheus.SummaryOpts{Namespace: metricNamespace, Name: "zone_push_duration_seconds",
@@ -285,6 +325,13 @@ func Run(ctx context.Context, o Options) (err error) {
 			if err := api.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("api: %w", err)
 			}
+		}()
+	}
+	if n.gossip != nil && len(o.Masters) == 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.watchMasters(runCtx)
 		}()
 	}
 	if o.Snapshots != nil {
@@ -406,7 +453,7 @@ func (n *node) newHandler() (*Handler, error) {
 	}
 	hc := HandlerConfig{
 		Router:    NewRouter(n.o.ClusterID, zones),
-		Mesos:     mk("mesos.", n.o.MesosDNS),
+		Mesos:     n.mesosForwarder(met, mk),
 		Zones:     byZone,
 		Upstream:  mk(".", n.cfg.UpstreamResolvers),
 		Registry:  n.reg,
@@ -416,6 +463,58 @@ func (n *node) newHandler() (*Handler, error) {
 		hc.Cache = &forward.CacheConfig{Size: n.o.CacheSize, Name: "forward"}
 	}
 	return NewHandler(hc)
+}
+
+// mesosForwarder returns the `.mesos` forwarder: fixed upstreams, or the
+// masters' Mesos-DNS following the master list.
+func (n *node) mesosForwarder(met *forward.Metrics, mk func(string, []string) forward.Forwarder) forward.Forwarder {
+	if len(n.o.MesosDNS) > 0 {
+		return mk("mesos.", n.o.MesosDNS)
+	}
+	port := n.o.MesosDNSPort
+	if port == 0 {
+		port = 61053
+	}
+	n.mesosFwd = &masterForwarder{port: port, metrics: met}
+	n.mesosFwd.set(n.o.Masters)
+	return n.mesosFwd
+}
+
+// watchMasters follows the alive master members of the gossip cluster
+// when no master list was given, every 2 s (dcos-net refreshed its
+// contact nodes every 5 s): `.mesos` upstreams, the zk zone and
+// master.dcos.thisdcos.directory follow them.
+func (n *node) watchMasters(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	var last []netip.Addr
+	for {
+		var ms []netip.Addr
+		for _, m := range n.gossip.Members() {
+			if m.Role == gossip.RoleMaster && m.State == gossip.StateAlive && m.IP.IsValid() && !slices.Contains(ms, m.IP) {
+				ms = append(ms, m.IP)
+			}
+		}
+		slices.SortFunc(ms, func(a, b netip.Addr) int { return a.Compare(b) })
+		if len(ms) > 0 && !slices.Equal(ms, last) {
+			last = ms
+			n.masters.Store(&ms)
+			if n.mesosFwd != nil {
+				n.mesosFwd.set(ms)
+			}
+			local, _ := directory.BuildLocal(directory.Config{Masters: ms, NodeIP: n.o.NodeIP, CustomZones: n.cfg.CustomZones()})
+			n.mu.Lock()
+			n.local = local
+			n.mu.Unlock()
+			n.install()
+			n.log.Info("master list", "masters", ms)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // install rebuilds the index from the local and received zones and swaps
@@ -575,7 +674,7 @@ func (n *node) publishSnapshot(s *model.Snapshot) bool {
 		return false
 	}
 	start := time.Now()
-	cfg := directory.Config{Masters: n.o.Masters, Version: s.Version}
+	cfg := directory.Config{Masters: *n.masters.Load(), Version: s.Version}
 	dcos, probs := directory.BuildDCOS(s, cfg)
 	table, vprobs := vip.BuildTable(s, n.o.VIP)
 	l4lb, lprobs := directory.BuildL4LB(table, s.Version)
