@@ -59,7 +59,7 @@ func (f *dnsFlags) register(fs *flag.FlagSet, role dcosdns.Role) {
 	if role == dcosdns.RoleAgent {
 		fs.BoolVar(&f.spartan, "spartan", false, "create the spartan interface with 198.51.100.1-3 (on lo when the kernel has no dummy driver) and listen there, on port 53 unless --config sets udp_port/tcp_port; needs root")
 	}
-	fs.Var(&f.mesosDNS, "mesos-dns", "Mesos-DNS address ip:port for .mesos names (repeatable; default: each --masters IP on port 61053)")
+	fs.Var(&f.mesosDNS, "mesos-dns", "Mesos-DNS address ip:port for .mesos names (repeatable; default: each --masters IP on port 61053, else every alive master of the gossip cluster)")
 	fs.Var(&f.masters, "masters", "master IPs (repeatable): zk-1..5.zk, master.dcos.thisdcos.directory, default .mesos upstreams")
 	fs.StringVar(&f.nodeIP, "node-ip", "", "this node's private IP (thisnode.thisdcos.directory, gossip identity); default: the gossip address")
 	fs.StringVar(&f.clusterID, "cluster-id", "", "cluster crypto id for *.<label>.<id>.dcos.directory aliases")
