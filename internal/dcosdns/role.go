@@ -152,6 +152,10 @@ type node struct {
 	zoneRecords *prometheus.GaugeVec
 	zonePush    *prometheus.SummaryVec
 
+	// installMu serialises index swaps (gossip updates, master-list
+	// changes, the build loop when standalone).
+	installMu sync.Mutex
+
 	mu       sync.Mutex
 	local    []*directory.Zone          // guarded by mu
 	received map[string]*directory.Zone // guarded by mu: gossiped or self-built zones
@@ -520,6 +524,8 @@ func (n *node) watchMasters(ctx context.Context) {
 // install rebuilds the index from the local and received zones and swaps
 // it in.
 func (n *node) install() {
+	n.installMu.Lock()
+	defer n.installMu.Unlock()
 	n.mu.Lock()
 	zones := append([]*directory.Zone(nil), n.local...)
 	for _, z := range n.received {
@@ -534,9 +540,10 @@ func (n *node) install() {
 }
 
 // installZone swaps one zone into the current index (only that zone is
-// re-indexed and re-prepared). Callers are serialised: the gossip
-// notification goroutine, or the build loop when standalone.
+// re-indexed and re-prepared).
 func (n *node) installZone(z *directory.Zone) {
+	n.installMu.Lock()
+	defer n.installMu.Unlock()
 	n.handler.SetIndex(n.handler.Index().With(z))
 	n.zoneRecords.WithLabelValues(z.Name + ".").Set(float64(len(z.Records)))
 }
