@@ -540,3 +540,45 @@ func TestFastEncodingMatchesMiekgLength(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadRefreshesAdditionals: an SRV name whose values did not change
+// is reused across reloads, but its additional section must follow its
+// targets' addresses (changed, added, gone).
+func TestReloadRefreshesAdditionals(t *testing.T) {
+	mk := func(ip string) *records.RecordSet {
+		rs := &records.RecordSet{Domain: "mesos", A: map[string][]string{}, AAAA: map[string][]string{},
+			SRV: map[string][]string{"_web._tcp.marathon.mesos.": {"web-1.marathon.slave.mesos.:80"}, "_db._tcp.marathon.mesos.": {"db-1.marathon.slave.mesos.:5432"}}}
+		if ip != "" {
+			rs.A["web-1.marathon.slave.mesos."] = []string{ip}
+		}
+		rs.A["db-1.marathon.slave.mesos."] = []string{"10.9.9.9"}
+		return rs
+	}
+	r := newResolver(t, fakeConfig(), mk("10.0.0.1"))
+	extra := func() []string {
+		m, fast := ask(t, r, q("_web._tcp.marathon.mesos.", dns.TypeSRV), dnsserver.UDP)
+		if !fast {
+			t.Fatal("fast path declined")
+		}
+		return rrSet(m.Extra)
+	}
+	db := r.cur.Load().names["_db._tcp.marathon.mesos."]
+	if got := extra(); len(got) != 1 || !strings.Contains(got[0], "10.0.0.1") {
+		t.Fatalf("%v", got)
+	}
+	r.Update(mk("10.0.0.2"), 2)
+	if got := extra(); len(got) != 1 || !strings.Contains(got[0], "10.0.0.2") {
+		t.Fatalf("after the target moved: %v", got)
+	}
+	r.Update(mk(""), 3)
+	if got := extra(); len(got) != 0 {
+		t.Fatalf("after the target went: %v", got)
+	}
+	r.Update(mk("10.0.0.3"), 4)
+	if got := extra(); len(got) != 1 || !strings.Contains(got[0], "10.0.0.3") {
+		t.Fatalf("after the target came back: %v", got)
+	}
+	if r.cur.Load().names["_db._tcp.marathon.mesos."] != db {
+		t.Errorf("an unchanged SRV entry was rebuilt")
+	}
+}

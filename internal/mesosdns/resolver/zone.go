@@ -177,6 +177,9 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 	if p := r.cur.Load(); p != nil {
 		prev = p.names
 	}
+	// changed holds the names built afresh or gone since the previous set:
+	// only SRV entries pointing at one of them can need new additionals.
+	changed := map[string]struct{}{}
 	build := func(name string) {
 		if _, done := z.names[name]; done {
 			return
@@ -187,6 +190,7 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 			return
 		}
 		z.names[name] = r.newEntry(z, name, a, aaaa, srv)
+		changed[name] = struct{}{}
 	}
 	for name := range rs.A {
 		build(name)
@@ -197,11 +201,30 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 	for name := range rs.SRV {
 		build(name)
 	}
+	for name := range prev {
+		if _, ok := z.names[name]; !ok {
+			changed[name] = struct{}{}
+		}
+	}
 	// SRV additional sections depend on the targets' addresses: rebuild
 	// them (and the SRV template) when those changed.
 	for name, e := range z.names {
 		if len(e.srv) == 0 {
 			continue
+		}
+		if e.extraKey != nil && prev[name] == e {
+			dirty := false
+			if len(changed) > 0 {
+				for _, s := range e.srv {
+					if _, ok := changed[s.target]; ok {
+						dirty = true
+						break
+					}
+				}
+			}
+			if !dirty {
+				continue
+			}
 		}
 		key := z.extraKey(e)
 		if e.fastSRV != nil || e.extraKey != nil {
