@@ -444,3 +444,33 @@ func mdnsSameSet(a, b []string) bool {
 	}
 	return true
 }
+
+// TestMesosDNSCommandLine: -version, a bad config value (exit 1, the key
+// named) and a missing file.
+func TestMesosDNSCommandLine(t *testing.T) {
+	bin := testutil.Binary(t)
+	out, err := exec.Command(bin, "mesos-dns", "-version").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		t.Errorf("-version: %v %q", err, out)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"masters":["127.0.0.1:5050"],"refreshSeconds":0}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "mesos-dns", "-config", bad)
+	out, err = cmd.CombinedOutput()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(strings.ToLower(string(out)), "refreshseconds") {
+		t.Errorf("bad refreshSeconds: %v\n%s", err, out)
+	}
+	cmd = exec.Command(bin, "mesos-dns", "-config", filepath.Join(dir, "missing.json"))
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "missing.json") {
+		t.Errorf("missing file: %s", out)
+	}
+	cmd = exec.Command(bin, "mesos-dns", "-nonsense")
+	_ = cmd.Run()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 {
+		t.Errorf("unknown flag: exit %v", cmd.ProcessState)
+	}
+}
