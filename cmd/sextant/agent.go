@@ -35,6 +35,7 @@ type dnsFlags struct {
 	apiAddr      string
 	config       string
 	spartan      bool
+	spartanIPv6  bool
 	mesosDNS     listFlag
 	masters      listFlag
 	nodeIP       string
@@ -57,6 +58,7 @@ func (f *dnsFlags) register(fs *flag.FlagSet, role dcosdns.Role) {
 	fs.StringVar(&f.apiAddr, "api-addr", dcosdns.DefaultAPIAddr, "HTTP API address (/v1/records, /v1/vips, /metrics, /health); empty turns it off")
 	fs.StringVar(&f.config, "config", "", "dcos-dns.json configuration file (upstream_resolvers, forward_zones, bind_interface, bind_ips, …)")
 	if role == dcosdns.RoleAgent {
+		fs.BoolVar(&f.spartanIPv6, "spartan-ipv6", false, "with --spartan, also add and listen on fd01:d::c633:6401")
 		fs.BoolVar(&f.spartan, "spartan", false, "create the spartan interface with 198.51.100.1-3 (on lo when the kernel has no dummy driver) and listen there, on port 53 unless --config sets udp_port/tcp_port; needs root")
 	}
 	fs.Var(&f.mesosDNS, "mesos-dns", "Mesos-DNS address ip:port for .mesos names (repeatable; default: each --masters IP on port 61053, else every alive master of the gossip cluster)")
@@ -77,7 +79,7 @@ func (f *dnsFlags) register(fs *flag.FlagSet, role dcosdns.Role) {
 
 // options turns the flags into dcosdns.Options.
 func (f *dnsFlags) options(role dcosdns.Role, log *slog.Logger) (dcosdns.Options, error) {
-	o := dcosdns.Options{Role: role, Listen: f.listen, SetupSpartan: f.spartan, APIAddr: f.apiAddr,
+	o := dcosdns.Options{Role: role, Listen: f.listen, SetupSpartan: f.spartan, SpartanIPv6: f.spartanIPv6, APIAddr: f.apiAddr,
 		ClusterID: f.clusterID, CacheSize: f.cacheSize, Logger: log, Version: version}
 	if f.config != "" {
 		c, warns, err := dcosdns.LoadConfig(f.config)

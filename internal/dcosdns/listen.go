@@ -20,6 +20,10 @@ func SpartanIPs() []netip.Addr {
 	}
 }
 
+// SpartanIPv6 is the IPv6 spartan address DC/OS adds when IPv6 is on
+// (fd01:d::c633:6401; c633:6401 is 198.51.100.1).
+func SpartanIPv6() netip.Addr { return netip.MustParseAddr("fd01:d::c633:6401") }
+
 // Iface is one host interface and its addresses.
 type Iface struct {
 	Name  string
@@ -115,7 +119,9 @@ const SpartanLink = "spartan"
 // the addresses. It needs CAP_NET_ADMIN. "Already exists" counts as
 // success, as in DC/OS' ExecStartPre, but such an address is not removed
 // on teardown since we did not add it.
-func SetupSpartan(log *slog.Logger) (*Spartan, error) {
+//
+// With ipv6 the IPv6 spartan address is added too.
+func SetupSpartan(log *slog.Logger, ipv6 bool) (*Spartan, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -147,7 +153,11 @@ func SetupSpartan(log *slog.Logger) (*Spartan, error) {
 		s.teardown(nl, log)
 		return nil, fmt.Errorf("set %s up: %w", s.Link, err)
 	}
-	for _, ip := range SpartanIPs() {
+	want := SpartanIPs()
+	if ipv6 {
+		want = append(want, SpartanIPv6())
+	}
+	for _, ip := range want {
 		added, err := nl.addAddr(ifc.Index, ip)
 		if err != nil {
 			s.teardown(nl, log)

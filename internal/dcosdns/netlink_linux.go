@@ -58,11 +58,13 @@ func ifinfo(index int32, flags, change uint32) []byte {
 }
 
 func ifaddr(index int, ip netip.Addr) []byte {
-	fam, plen := uint8(unix.AF_INET), uint8(32)
+	fam, plen, flags := uint8(unix.AF_INET), uint8(32), uint8(0)
 	if ip.Is6() {
-		fam, plen = unix.AF_INET6, 128
+		// No duplicate address detection: the address is usable (and
+		// bindable) at once instead of "tentative" for a second or two.
+		fam, plen, flags = unix.AF_INET6, 128, unix.IFA_F_NODAD
 	}
-	m := unix.IfAddrmsg{Family: fam, Prefixlen: plen, Scope: unix.RT_SCOPE_UNIVERSE, Index: uint32(index)}
+	m := unix.IfAddrmsg{Family: fam, Prefixlen: plen, Flags: flags, Scope: unix.RT_SCOPE_UNIVERSE, Index: uint32(index)}
 	return (*[unix.SizeofIfAddrmsg]byte)(unsafe.Pointer(&m))[:]
 }
 

@@ -95,6 +95,9 @@ type Options struct {
 	// interface, or puts its addresses on lo when the kernel has no dummy
 	// driver, listens there, and removes them on shutdown.
 	SetupSpartan bool
+	// SpartanIPv6 adds fd01:d::c633:6401 to the spartan setup (and listens
+	// there).
+	SpartanIPv6 bool
 	// APIAddr is the HTTP API address; "" turns the API off.
 	APIAddr string
 	// MesosDNS are the `.mesos` upstreams ("ip:port" of every master's
@@ -402,7 +405,7 @@ func (n *node) listenAddrs(sp **Spartan) ([]listenAddr, error) {
 	var ips []netip.Addr
 	switch {
 	case n.o.SetupSpartan:
-		s, err := SetupSpartan(n.log)
+		s, err := SetupSpartan(n.log, n.o.SpartanIPv6)
 		if err != nil {
 			return nil, err
 		}

@@ -61,12 +61,12 @@ func TestSpartanHelper(t *testing.T) {
 	if os.Getenv(spartanHelperEnv) == "" {
 		t.Skip("helper for TestSpartanInNetns; runs only inside its namespace")
 	}
-	s, err := SetupSpartan(nil)
+	s, err := SetupSpartan(nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("link %s created %v added %v", s.Link, s.CreatedLink, s.Added)
-	if len(s.Added) != 3 {
+	if len(s.Added) != 4 || s.Added[3] != SpartanIPv6() {
 		t.Fatalf("added %v", s.Added)
 	}
 	has := func(want bool) {
@@ -75,7 +75,7 @@ func TestSpartanHelper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, ip := range SpartanIPs() {
+		for _, ip := range append(SpartanIPs(), SpartanIPv6()) {
 			found := false
 			for _, it := range ifaces {
 				if it.Name == s.Link && slices.Contains(it.Addrs, ip) {
@@ -89,7 +89,7 @@ func TestSpartanHelper(t *testing.T) {
 	}
 	has(true)
 	// A second setup finds everything in place and adds nothing.
-	s2, err := SetupSpartan(nil)
+	s2, err := SetupSpartan(nil, true)
 	if err != nil || len(s2.Added) != 0 {
 		t.Fatalf("second setup: %v, added %v", err, s2.Added)
 	}
@@ -164,7 +164,7 @@ func TestAgentSpartanSIGTERM(t *testing.T) {
 		t.Fatalf("lo up: %v: %s", err, out)
 	}
 	// `ip netns exec` execs the command, so the PID is sextant's.
-	cmd := exec.Command(ip, "netns", "exec", ns, bin, "agent", "--spartan", "--api-addr", "")
+	cmd := exec.Command(ip, "netns", "exec", ns, bin, "agent", "--spartan", "--spartan-ipv6", "--api-addr", "")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	t0 := time.Now()
@@ -181,7 +181,7 @@ func TestAgentSpartanSIGTERM(t *testing.T) {
 		case <-time.After(5 * time.Second):
 		}
 	})
-	for _, a := range SpartanIPs() {
+	for _, a := range append(SpartanIPs(), SpartanIPv6()) {
 		testutil.Eventually(t, 20*time.Second, "answer on "+a.String(), func() bool {
 			out, _ := exec.Command(ip, "netns", "exec", ns, dig, "@"+a.String(), "-p", "53", "+short", "+time=1", "+tries=1", "ready.spartan").Output()
 			return strings.TrimSpace(string(out)) == "127.0.0.1"
@@ -204,7 +204,7 @@ func TestAgentSpartanSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(out), "198.51.100.") {
+	if strings.Contains(string(out), "198.51.100.") || strings.Contains(string(out), "fd01:d::") {
 		t.Fatalf("spartan addresses left behind:\n%s\n%s", out, stderr.String())
 	}
 }
