@@ -115,7 +115,7 @@ func TestAnswerFastMatchesSlowPath(t *testing.T) {
 }
 
 func BenchmarkAnswerFast(b *testing.B) {
-	h := testHandler(&testing.T{}, fastTasks(), nil, nil, nil, false)
+	h := testHandler(b, fastTasks(), nil, nil, nil, false)
 	raw, _ := query("web.marathon.containerip.dcos.thisdcos.directory", dns.TypeA).Pack()
 	out := make([]byte, 65535)
 	b.ReportAllocs()
@@ -137,7 +137,7 @@ func FuzzAnswerFast(f *testing.F) {
 		b, _ = q.Pack()
 		f.Add(b)
 	}
-	h := testHandler(&testing.T{}, fastTasks(), nil, nil, nil, false)
+	h := testHandler(f, fastTasks(), nil, nil, nil, false)
 	out := make([]byte, 65535)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		n, ok := h.AnswerFast(raw, out, dnsserver.UDP)
@@ -161,7 +161,7 @@ func BenchmarkSetIndex10k(b *testing.B) {
 	for i := range 10000 {
 		tasks = append(tasks, testTask{name: fmt.Sprintf("app%d", i), ip: fmt.Sprintf("9.%d.%d.%d", i/65536%256, i/256%256, i%256)})
 	}
-	h := testHandler(&testing.T{}, nil, nil, nil, nil, false)
+	h := testHandler(b, nil, nil, nil, nil, false)
 	dcos, _ := directory.BuildDCOS(testSnapshot(1, tasks), directory.Config{})
 	local, _ := directory.BuildLocal(directory.Config{})
 	b.ReportAllocs()

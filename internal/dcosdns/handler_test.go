@@ -55,7 +55,7 @@ func TestRoute(t *testing.T) {
 
 // testHandler builds a handler with the dcos zone of tasks and real
 // upstreams for .mesos, one forward zone and the default.
-func testHandler(t *testing.T, tasks []testTask, mesos, zone, up []string, cache bool) *Handler {
+func testHandler(t testing.TB, tasks []testTask, mesos, zone, up []string, cache bool) *Handler {
 	t.Helper()
 	mk := func(z string, ups []string) forward.Forwarder {
 		r, err := forward.NewRacing(forward.RacingConfig{Zone: z, Upstreams: ups, Timeout: time.Second}, nil)
@@ -207,7 +207,7 @@ func FuzzHandler(f *testing.F) {
 		f.Add(b, false)
 	}
 	f.Add([]byte{0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, true)
-	h := testHandler(&testing.T{}, []testTask{{name: "web", ip: "9.0.1.2"}}, nil, nil, nil, true)
+	h := testHandler(f, []testTask{{name: "web", ip: "9.0.1.2"}}, nil, nil, nil, true)
 	f.Fuzz(func(t *testing.T, raw []byte, tcp bool) {
 		req := &dnsserver.Request{Raw: raw, Network: dnsserver.UDP}
 		if tcp {

@@ -7,7 +7,7 @@ import (
 )
 
 func BenchmarkRacingUDP(b *testing.B) {
-	p := startPeer(&testing.T{}, behaviour{ip: "10.0.0.1"})
+	p := startPeer(b, behaviour{ip: "10.0.0.1"})
 	r, _ := NewRacing(RacingConfig{Zone: ".", Upstreams: []string{p.addr}}, nil)
 	q := query("app.example", dns.TypeA)
 	b.ReportAllocs()
@@ -21,7 +21,7 @@ func BenchmarkRacingUDP(b *testing.B) {
 }
 
 func BenchmarkSequentialUDP(b *testing.B) {
-	p := startPeer(&testing.T{}, behaviour{ip: "10.0.0.1"})
+	p := startPeer(b, behaviour{ip: "10.0.0.1"})
 	s, _ := NewSequential([]string{p.addr}, 0)
 	q := query("app.example", dns.TypeA)
 	b.ReportAllocs()

@@ -35,7 +35,7 @@ type behaviour struct {
 	ttl   uint32
 }
 
-func startPeer(t *testing.T, b behaviour) *peer {
+func startPeer(t testing.TB, b behaviour) *peer {
 	t.Helper()
 	p := &peer{}
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
