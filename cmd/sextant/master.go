@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/sextantdc/sextant/internal/dcosdns"
 	"github.com/sextantdc/sextant/internal/mesos/operator"
-	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/obs"
 	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
@@ -64,15 +61,8 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 		}
 	}
-	if !noStream {
-		so.Streamer = mesossrc.StreamFunc(func(ctx context.Context, c *http.Client, base string, onState func(*state.State)) error {
-			err := operator.Stream(ctx, c, base, operator.Options{Logger: log.With("component", "mesos-stream")}, onState)
-			if errors.Is(err, operator.ErrNotSupported) {
-				return fmt.Errorf("%w: %w", mesossrc.ErrStreamUnsupported, err)
-			}
-			return err
-		})
-	}
+	so.NoStream = noStream
+	so.Streamer = mesossrc.OperatorStreamer(operator.Options{Logger: log.With("component", "mesos-stream")})
 	// Latest snapshot wins: the source never blocks on a slow builder.
 	snaps := make(chan *model.Snapshot, 1)
 	src, err := mesossrc.New(so, func(s *model.Snapshot) {
