@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"net/netip"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -41,7 +42,11 @@ import (
 //	count     uint32   then count × (name string, version uint64, origin string)
 //
 // Node metadata (memberlist NodeMeta, ≤ 512 bytes) has its own small
-// format: metaVersion, role (1 master, 2 agent), ipLen (4 or 16), ip.
+// format: version (1 or 2), role (1 master, 2 agent), ipLen (4 or 16), ip;
+// version 2 adds hostLen uint8 and that many bytes of UTF-8 hostname
+// (0..MaxHostnameLen), then count uint8 (0..MaxPublicIPs) and count ×
+// (ipLen, ip) public IPs. Version 1 is still written when a node has no
+// hostname and no public IPs, so older members read it.
 const (
 	magic0       = 'S'
 	magic1       = 'X'
@@ -55,7 +60,15 @@ const (
 
 	flagDeflate = 1 << 0
 
-	metaVersion = 1
+	metaVersion  = 1
+	metaVersion2 = 2
+)
+
+// Bounds of the optional node metadata: with them the encoded metadata
+// stays below memberlist's 512-byte limit.
+const (
+	MaxHostnameLen = 253
+	MaxPublicIPs   = 8
 )
 
 // DecodeError says which field of which message was bad.
@@ -389,10 +402,20 @@ func DecodeDigest(b []byte) (*Digest, error) {
 type Meta struct {
 	Role Role
 	IP   netip.Addr
+	// Hostname and PublicIPs are the node metadata of dcos-net's
+	// [dcos_net, nodes] key (GET /v1/nodes); both optional.
+	Hostname  string
+	PublicIPs []netip.Addr
+}
+
+// Equal reports whether two metadata are the same.
+func (m Meta) Equal(o Meta) bool {
+	return m.Role == o.Role && m.IP == o.IP && m.Hostname == o.Hostname && slices.Equal(m.PublicIPs, o.PublicIPs)
 }
 
 // EncodeMeta encodes node metadata (always far below memberlist's 512-byte
-// limit).
+// limit: a hostname longer than MaxHostnameLen bytes is left out, and only
+// the first MaxPublicIPs public IPs are written).
 func EncodeMeta(m Meta) []byte {
 	role := byte(0)
 	switch m.Role {
@@ -402,16 +425,38 @@ func EncodeMeta(m Meta) []byte {
 		role = 2
 	}
 	ip := m.IP.Unmap().AsSlice()
-	b := []byte{metaVersion, role, byte(len(ip))}
-	return append(b, ip...)
+	host := m.Hostname
+	if len(host) > MaxHostnameLen || !utf8.ValidString(host) {
+		host = ""
+	}
+	pubs := m.PublicIPs[:min(len(m.PublicIPs), MaxPublicIPs)]
+	version := byte(metaVersion)
+	if host != "" || len(pubs) > 0 {
+		version = metaVersion2
+	}
+	b := []byte{version, role, byte(len(ip))}
+	b = append(b, ip...)
+	if version == metaVersion {
+		return b
+	}
+	b = append(b, byte(len(host)))
+	b = append(b, host...)
+	b = append(b, byte(len(pubs)))
+	for _, p := range pubs {
+		a := p.Unmap().AsSlice()
+		b = append(b, byte(len(a)))
+		b = append(b, a...)
+	}
+	return b
 }
 
 // DecodeMeta parses node metadata from a peer.
 func DecodeMeta(b []byte) (Meta, error) {
 	r := &reader{msg: "meta", b: b}
 	var m Meta
-	if v := r.u8("version"); r.err == nil && v != metaVersion {
-		r.fail("version", "%d, this node speaks %d", v, metaVersion)
+	v := r.u8("version")
+	if r.err == nil && v != metaVersion && v != metaVersion2 {
+		r.fail("version", "%d, this node speaks %d and %d", v, metaVersion, metaVersion2)
 	}
 	switch role := r.u8("role"); {
 	case r.err != nil:
@@ -422,16 +467,43 @@ func DecodeMeta(b []byte) (Meta, error) {
 	default:
 		r.fail("role", "unknown role %d", role)
 	}
-	n := r.u8("ip length")
-	if r.err == nil && n != 4 && n != 16 {
-		r.fail("ip length", "%d, want 4 or 16", n)
+	m.IP = r.ip("ip")
+	if v == metaVersion2 {
+		n := int(r.u8("hostname length"))
+		if r.err == nil && n > MaxHostnameLen {
+			r.fail("hostname length", "%d, want 0..%d", n, MaxHostnameLen)
+		}
+		if hb := r.take("hostname", n); r.err == nil {
+			if !utf8.Valid(hb) {
+				r.fail("hostname", "not valid UTF-8")
+			}
+			m.Hostname = string(hb)
+		}
+		c := int(r.u8("public ip count"))
+		if r.err == nil && c > MaxPublicIPs {
+			r.fail("public ip count", "%d, want 0..%d", c, MaxPublicIPs)
+		}
+		for i := 0; i < c && r.err == nil; i++ {
+			m.PublicIPs = append(m.PublicIPs, r.ip("public ip"))
+		}
 	}
-	ipb := r.take("ip", int(n))
 	r.end()
 	if r.err != nil {
 		return Meta{}, r.err
 	}
-	m.IP, _ = netip.AddrFromSlice(ipb) // length is 4 or 16: always ok
-	m.IP = m.IP.Unmap()
 	return m, nil
+}
+
+// ip reads a length-prefixed (4 or 16 bytes) IP address.
+func (r *reader) ip(field string) netip.Addr {
+	n := r.u8(field + " length")
+	if r.err == nil && n != 4 && n != 16 {
+		r.fail(field+" length", "%d, want 4 or 16", n)
+	}
+	ipb := r.take(field, int(n))
+	if r.err != nil {
+		return netip.Addr{}
+	}
+	a, _ := netip.AddrFromSlice(ipb) // length is 4 or 16: always ok
+	return a.Unmap()
 }

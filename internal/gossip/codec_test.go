@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -245,11 +246,27 @@ func TestMeta(t *testing.T) {
 	for _, m := range []Meta{
 		{Role: RoleMaster, IP: netip.MustParseAddr("10.0.0.1")},
 		{Role: RoleAgent, IP: netip.MustParseAddr("fd01::7")},
+		{Role: RoleAgent, IP: netip.MustParseAddr("10.0.0.7"), Hostname: "ip-10-0-0-7"},
+		{Role: RoleMaster, IP: netip.MustParseAddr("10.0.0.1"), PublicIPs: []netip.Addr{netip.MustParseAddr("52.1.2.3"), netip.MustParseAddr("2001:db8::1")}},
+		{Role: RoleAgent, IP: netip.MustParseAddr("10.0.0.8"), Hostname: "a", PublicIPs: []netip.Addr{netip.MustParseAddr("52.1.2.4")}},
 	} {
 		got, err := DecodeMeta(EncodeMeta(m))
-		if err != nil || got != m {
+		if err != nil || !got.Equal(m) {
 			t.Fatalf("round trip %v: %v, %v", m, got, err)
 		}
+	}
+	// Bounds: an over-long hostname is left out, extra public IPs dropped.
+	many := make([]netip.Addr, MaxPublicIPs+3)
+	for i := range many {
+		many[i] = netip.AddrFrom4([4]byte{52, 0, 0, byte(i)})
+	}
+	got, err := DecodeMeta(EncodeMeta(Meta{Role: RoleAgent, IP: many[0], Hostname: strings.Repeat("h", MaxHostnameLen+1), PublicIPs: many}))
+	if err != nil || got.Hostname != "" || len(got.PublicIPs) != MaxPublicIPs {
+		t.Fatalf("bounded meta: %+v, %v", got, err)
+	}
+	if n := len(EncodeMeta(Meta{Role: RoleAgent, IP: netip.MustParseAddr("fd01::1"), Hostname: strings.Repeat("h", MaxHostnameLen),
+		PublicIPs: slices.Repeat([]netip.Addr{netip.MustParseAddr("fd01::2")}, MaxPublicIPs)})); n > 512 {
+		t.Fatalf("largest meta is %d bytes, memberlist allows 512", n)
 	}
 	for _, tc := range []struct {
 		name  string
@@ -257,7 +274,16 @@ func TestMeta(t *testing.T) {
 		field string
 	}{
 		{"empty", nil, "version"},
-		{"future version", []byte{2, 1, 4, 1, 2, 3, 4}, "version"},
+		{"future version", []byte{3, 1, 4, 1, 2, 3, 4}, "version"},
+		{"v2 without hostname length", []byte{2, 1, 4, 1, 2, 3, 4}, "hostname length"},
+		{"v2 short hostname", []byte{2, 1, 4, 1, 2, 3, 4, 5, 'a'}, "hostname"},
+		{"v2 bad hostname", []byte{2, 1, 4, 1, 2, 3, 4, 1, 0xff, 0}, "hostname"},
+		{"v2 too long hostname", append([]byte{2, 1, 4, 1, 2, 3, 4, 254}, make([]byte, 254)...), "hostname length"},
+		{"v2 without count", []byte{2, 1, 4, 1, 2, 3, 4, 0}, "public ip count"},
+		{"v2 too many public ips", []byte{2, 1, 4, 1, 2, 3, 4, 0, 9}, "public ip count"},
+		{"v2 bad public ip length", []byte{2, 1, 4, 1, 2, 3, 4, 0, 1, 3, 1, 2, 3}, "public ip length"},
+		{"v2 short public ip", []byte{2, 1, 4, 1, 2, 3, 4, 0, 1, 4, 1, 2}, "public ip"},
+		{"v2 trailing", []byte{2, 1, 4, 1, 2, 3, 4, 0, 0, 0}, "end"},
 		{"bad role", []byte{1, 9, 4, 1, 2, 3, 4}, "role"},
 		{"bad ip length", []byte{1, 1, 5, 1, 2, 3, 4, 5}, "ip length"},
 		{"short ip", []byte{1, 1, 4, 1, 2}, "ip"},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -47,6 +48,11 @@ type Config struct {
 	NodeIP netip.Addr
 	// Role is carried in the node metadata.
 	Role Role
+	// Hostname and PublicIPs are carried in the node metadata too (dcos-net's
+	// [dcos_net, nodes] key: GET /v1/nodes, public.thisnode). Optional; at
+	// most MaxHostnameLen bytes and MaxPublicIPs addresses.
+	Hostname  string
+	PublicIPs []netip.Addr
 	// Key is the cluster key (16, 24 or 32 bytes: AES-128/192/256-GCM). When
 	// set, memberlist encrypts every packet and stream and drops anything
 	// not encrypted with it. See LoadKey. Empty means unencrypted gossip
@@ -70,6 +76,12 @@ type Config struct {
 	// OnLeaderChange is called when the leader this node sees changes
 	// (leader is "" when no master is alive). Same goroutine as OnUpdate.
 	OnLeaderChange func(leader string, isLeader bool)
+	// OnMembersChange is called with every member this node has seen
+	// (as Members returns them) after a member joins, changes state or
+	// metadata, or dies. Same goroutine as OnUpdate, called before
+	// OnLeaderChange; changes arriving meanwhile are coalesced into the
+	// next call, which always carries the latest table.
+	OnMembersChange func(members []MemberInfo)
 }
 
 // Timers are the memberlist knobs that decide failure-detection speed,
@@ -227,6 +239,17 @@ func (c *Config) validate() error {
 		case 16, 24, 32:
 		default:
 			return fmt.Errorf("gossip config: key is %d bytes, want 16, 24 or 32", len(c.Key))
+		}
+	}
+	if len(c.Hostname) > MaxHostnameLen || !utf8.ValidString(c.Hostname) {
+		return fmt.Errorf("gossip config: hostname longer than %d bytes or not UTF-8", MaxHostnameLen)
+	}
+	if len(c.PublicIPs) > MaxPublicIPs {
+		return fmt.Errorf("gossip config: %d public IPs, at most %d", len(c.PublicIPs), MaxPublicIPs)
+	}
+	for _, ip := range c.PublicIPs {
+		if !ip.IsValid() {
+			return errors.New("gossip config: invalid public IP")
 		}
 	}
 	if len(c.Label) > memberlist.LabelMaxSize {

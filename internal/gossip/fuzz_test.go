@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"bytes"
+	"net/netip"
 	"testing"
 )
 
@@ -73,13 +74,15 @@ func FuzzDecodeDigest(f *testing.F) {
 func FuzzDecodeMeta(f *testing.F) {
 	f.Add([]byte{1, 1, 4, 10, 0, 0, 1})
 	f.Add([]byte{1, 2, 16, 0xfd, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Add(EncodeMeta(Meta{Role: RoleAgent, IP: netip.MustParseAddr("10.0.0.7"), Hostname: "ip-10-0-0-7",
+		PublicIPs: []netip.Addr{netip.MustParseAddr("52.1.2.3"), netip.MustParseAddr("2001:db8::1")}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeMeta(b)
 		if err != nil {
 			return
 		}
 		again, err := DecodeMeta(EncodeMeta(m))
-		if err != nil || again != m {
+		if err != nil || !again.Equal(m) {
 			t.Fatalf("round trip: %v, %v", again, err)
 		}
 	})

@@ -37,6 +37,13 @@ type MemberInfo struct {
 	IP    netip.Addr     // node IP from its metadata (Config.NodeIP)
 	Role  Role           // "" when its metadata could not be decoded
 	State State
+	// Hostname and PublicIPs come from the member's metadata
+	// (Config.Hostname, Config.PublicIPs).
+	Hostname  string
+	PublicIPs []netip.Addr
+	// Since is when this node saw the member's state or metadata last
+	// change (first seen, alive → dead, refuted, metadata updated).
+	Since time.Time
 }
 
 // broadcastMax: zone messages up to this size are also queued for
@@ -115,7 +122,10 @@ type Node struct {
 	localPub  map[string]*zone // last version this process published per name
 	delivered map[string]Stamp // last stamp handed to OnUpdate
 	notified  *string          // last leader handed to OnLeaderChange
-	outbound  map[outKey]struct{}
+	// memberGen counts membership changes; notifiedGen is the last one
+	// handed to OnMembersChange.
+	memberGen, notifiedGen uint64
+	outbound               map[outKey]struct{}
 
 	alive  atomic.Int64 // alive members, for the broadcast queue
 	queued atomic.Int64 // bytes waiting in ingest
@@ -283,6 +293,10 @@ func (n *Node) LeaderName() string {
 func (n *Node) Members() []MemberInfo {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	return n.membersLocked()
+}
+
+func (n *Node) membersLocked() []MemberInfo {
 	out := make([]MemberInfo, 0, len(n.members))
 	for _, m := range n.members {
 		out = append(out, *m)
@@ -659,7 +673,12 @@ func (n *Node) notifyLoop() {
 		}
 		var ups []update
 		var leaderChanged bool
+		var members []MemberInfo
 		n.mu.Lock()
+		if n.memberGen != n.notifiedGen && n.cfg.OnMembersChange != nil {
+			n.notifiedGen = n.memberGen
+			members = n.membersLocked()
+		}
 		leader := n.leader
 		if n.notified == nil || *n.notified != leader {
 			leaderChanged = true
@@ -681,6 +700,9 @@ func (n *Node) notifyLoop() {
 			}
 			return 0
 		})
+		if members != nil {
+			n.cfg.OnMembersChange(members)
+		}
 		if leaderChanged && n.cfg.OnLeaderChange != nil {
 			n.cfg.OnLeaderChange(leader, leader == n.self)
 		}
@@ -724,7 +746,8 @@ func (n *Node) recomputeLocked() {
 type delegate struct{ n *Node }
 
 func (d delegate) NodeMeta(limit int) []byte {
-	b := EncodeMeta(Meta{Role: d.n.cfg.Role, IP: d.n.cfg.NodeIP})
+	c := &d.n.cfg
+	b := EncodeMeta(Meta{Role: c.Role, IP: c.NodeIP, Hostname: c.Hostname, PublicIPs: c.PublicIPs})
 	if len(b) > limit {
 		return nil
 	}
@@ -797,14 +820,23 @@ func (n *Node) memberEvent(m *memberlist.Node, st State) {
 		info.Addr = netip.AddrPortFrom(a.Unmap(), m.Port)
 	}
 	if meta, err := DecodeMeta(m.Meta); err == nil {
-		info.Role, info.IP = meta.Role, meta.IP
+		info.Role, info.IP, info.Hostname, info.PublicIPs = meta.Role, meta.IP, meta.Hostname, meta.PublicIPs
 	} else {
 		n.met.invalid.WithLabelValues("meta").Inc()
 		n.log.Debug("bad member metadata", "member", m.Name, "err", err)
 		info.IP = info.Addr.Addr()
 	}
+	now := time.Now()
 	n.mu.Lock()
 	prev := n.members[m.Name]
+	changed := prev == nil || prev.State != info.State || prev.Role != info.Role || prev.IP != info.IP ||
+		prev.Addr != info.Addr || prev.Hostname != info.Hostname || !slices.Equal(prev.PublicIPs, info.PublicIPs)
+	info.Since = now
+	if !changed {
+		info.Since = prev.Since
+	} else {
+		n.memberGen++
+	}
 	n.members[m.Name] = info
 	n.recomputeLocked()
 	// A member that (re)appears may have missed publishes while it was

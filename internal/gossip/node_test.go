@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -569,6 +570,9 @@ func TestConfigValidation(t *testing.T) {
 		{"long label", func(c *Config) { c.Label = strings.Repeat("l", 300) }},
 		{"no ip", func(c *Config) { c.BindAddr = "0.0.0.0" }},
 		{"bad port", func(c *Config) { c.BindPort = 70000 }},
+		{"long hostname", func(c *Config) { c.Hostname = strings.Repeat("h", MaxHostnameLen+1) }},
+		{"too many public ips", func(c *Config) { c.PublicIPs = make([]netip.Addr, MaxPublicIPs+1) }},
+		{"invalid public ip", func(c *Config) { c.PublicIPs = []netip.Addr{{}} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base
@@ -581,5 +585,78 @@ func TestConfigValidation(t *testing.T) {
 	c := base
 	if err := c.validate(); err != nil || c.NodeIP != netip.MustParseAddr("127.0.0.1") || c.Timers != LANTimers() || c.MaxPayload != DefaultMaxPayload {
 		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+}
+
+// TestMembersChange: OnMembersChange reports joins and deaths with the
+// members' metadata (hostname, public IPs) and the time each member's
+// state last changed; a member whose state does not change keeps its time.
+func TestMembersChange(t *testing.T) {
+	type call struct {
+		at      time.Time
+		members []MemberInfo
+	}
+	var mu sync.Mutex
+	var calls []call
+	latest := func() []MemberInfo {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(calls) == 0 {
+			return nil
+		}
+		return calls[len(calls)-1].members
+	}
+	find := func(ms []MemberInfo, name string) (MemberInfo, bool) {
+		for _, m := range ms {
+			if m.Name == name {
+				return m, true
+			}
+		}
+		return MemberInfo{}, false
+	}
+	pub := netip.MustParseAddr("52.1.2.3")
+	m1 := startNode(t, "m1", 1, func(c *Config) {
+		c.OnMembersChange = func(ms []MemberInfo) {
+			mu.Lock()
+			calls = append(calls, call{time.Now(), ms})
+			mu.Unlock()
+		}
+	})
+	start := time.Now()
+	a1 := startNode(t, "a1", 2, func(c *Config) { c.Hostname = "ip-10-0-0-2"; c.PublicIPs = []netip.Addr{pub} })
+	join(t, a1, m1)
+	sxtest.Eventually(t, wait, "m1 told a1 joined", func() bool {
+		m, ok := find(latest(), "a1")
+		return ok && m.State == StateAlive
+	})
+	a, _ := find(latest(), "a1")
+	if a.Hostname != "ip-10-0-0-2" || !slices.Equal(a.PublicIPs, []netip.Addr{pub}) || a.IP != netip.AddrFrom4([4]byte{10, 0, 0, 2}) {
+		t.Fatalf("a1 as m1 sees it: %+v", a)
+	}
+	if a.Since.Before(start) || a.Since.After(time.Now()) {
+		t.Fatalf("a1 since %v, joined after %v", a.Since, start)
+	}
+	self, ok := find(latest(), "m1")
+	if !ok || self.Since.IsZero() || self.Hostname != "" || len(self.PublicIPs) != 0 {
+		t.Fatalf("m1 as it sees itself: %+v", self)
+	}
+
+	// Crash a1: the failure detector's verdict is reported with a new time;
+	// m1's own entry keeps its time.
+	crash := time.Now()
+	a1.stopNode()
+	sxtest.Eventually(t, wait, "m1 told a1 died", func() bool {
+		m, ok := find(latest(), "a1")
+		return ok && m.State == StateDead
+	})
+	dead, _ := find(latest(), "a1")
+	if !dead.Since.After(crash) {
+		t.Fatalf("a1 died at %v, before the crash at %v", dead.Since, crash)
+	}
+	if again, _ := find(latest(), "m1"); !again.Since.Equal(self.Since) {
+		t.Fatalf("m1's own time moved from %v to %v without a change", self.Since, again.Since)
+	}
+	if ms := m1.Members(); len(ms) != 2 {
+		t.Fatalf("Members() = %+v", ms)
 	}
 }
