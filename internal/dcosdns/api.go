@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -94,22 +95,47 @@ func (n *node) apiHandler() http.Handler {
 	return mux
 }
 
-// nodes lists the members this node knows (alive ones), as /v1/nodes.
+// nodes lists the alive members this node knows, as /v1/nodes. dcos-net
+// served its [dcos_net, nodes] key, which each node refreshed every
+// 30 min; here every field comes from the gossip membership: private_ip
+// and public_ips from the member's metadata (Options.NodeIP, PublicIPs),
+// hostname from Options.Hostname (else the member name), and updated is
+// when this node saw the member's state or metadata last change (joined,
+// came back, metadata changed). Without gossip the node lists itself, with
+// its start time.
 func (n *node) nodes() []APINode {
 	out := []APINode{}
 	if n.gossip == nil {
 		if n.o.NodeIP.IsValid() {
-			out = append(out, APINode{PrivateIP: n.o.NodeIP.String(), PublicIPs: []string{}, Hostname: n.o.NodeIP.String(),
-				Updated: time.Now().UTC().Format("2006-01-02T15:04:05.000Z")})
+			host := n.o.Hostname
+			if host == "" {
+				host = n.o.NodeIP.String()
+			}
+			out = append(out, APINode{PrivateIP: n.o.NodeIP.String(), PublicIPs: ipStrings(n.o.PublicIPs), Hostname: host,
+				Updated: apiTime(n.started)})
 		}
 		return out
 	}
-	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	for _, m := range n.gossip.Members() {
 		if m.State != gossip.StateAlive {
 			continue
 		}
-		out = append(out, APINode{PrivateIP: m.IP.String(), PublicIPs: []string{}, Hostname: strings.TrimSpace(m.Name), Updated: now})
+		host := m.Hostname
+		if host == "" {
+			host = strings.TrimSpace(m.Name)
+		}
+		out = append(out, APINode{PrivateIP: m.IP.String(), PublicIPs: ipStrings(m.PublicIPs), Hostname: host, Updated: apiTime(m.Since)})
+	}
+	return out
+}
+
+// apiTime formats a time as dcos-net did: UTC, milliseconds, "Z".
+func apiTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func ipStrings(ips []netip.Addr) []string {
+	out := make([]string, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, ip.String())
 	}
 	return out
 }

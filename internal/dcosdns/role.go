@@ -111,6 +111,14 @@ type Options struct {
 	Masters []netip.Addr
 	// NodeIP is this node's private IP (thisnode.thisdcos.directory).
 	NodeIP netip.Addr
+	// PublicIPs are this node's public IPs (what DC/OS's
+	// detect_ip_public prints): public.thisnode.thisdcos.directory, and
+	// public_ips in /v1/nodes, carried to every node in the gossip
+	// metadata (at most gossip.MaxPublicIPs).
+	PublicIPs []netip.Addr
+	// Hostname is this node's hostname in /v1/nodes ("": the gossip
+	// member name).
+	Hostname string
 	// ClusterID is the <cryptoid> of rule-4 aliases ("" disables them).
 	ClusterID string
 	// Snapshots feed the zone builder (masters). Only the leader builds
@@ -163,7 +171,12 @@ type node struct {
 	local    []*directory.Zone          // guarded by mu
 	received map[string]*directory.Zone // guarded by mu: gossiped or self-built zones
 	vips     []byte                     // guarded by mu: /v1/vips JSON
-	updated  time.Time                  // guarded by mu
+	// started is when this node's own metadata was set (/v1/nodes
+	// "updated" without gossip).
+	started time.Time
+	// lastMasters is the master list last derived from gossip members
+	// (only touched on the gossip notification goroutine).
+	lastMasters []netip.Addr
 
 	// becameLeader wakes the build loop when this node starts leading.
 	becameLeader chan struct{}
@@ -225,7 +238,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}
 	n := &node{o: o, log: o.Logger.With("component", "dcos-dns"), cfg: o.Config, reg: o.Registry, received: map[string]*directory.Zone{},
-		becameLeader: make(chan struct{}, 1)}
+		becameLeader: make(chan struct{}, 1), started: time.Now()}
 	masters := slices.Clone(o.Masters)
 	n.masters.Store(&masters)
 	n.zoneRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricNamespace, Name: "zone_records",
@@ -248,7 +261,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}()
 	n.handler = h
-	local, probs := directory.BuildLocal(directory.Config{Masters: o.Masters, NodeIP: o.NodeIP, CustomZones: o.Config.CustomZones()})
+	local, probs := directory.BuildLocal(n.localConfig(o.Masters))
 	for _, p := range probs {
 		n.log.Warn("local zone item skipped", "item", p.Item, "field", p.Field, "reason", p.Reason)
 	}
@@ -332,13 +345,6 @@ func Run(ctx context.Context, o Options) (err error) {
 			if err := api.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("api: %w", err)
 			}
-		}()
-	}
-	if n.gossip != nil && len(o.Masters) == 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n.watchMasters(runCtx)
 		}()
 	}
 	if o.Snapshots != nil {
@@ -487,41 +493,45 @@ func (n *node) mesosForwarder(met *forward.Metrics, mk func(string, []string) fo
 	return n.mesosFwd
 }
 
-// watchMasters follows the alive master members of the gossip cluster
-// when no master list was given, every 2 s (dcos-net refreshed its
-// contact nodes every 5 s): `.mesos` upstreams, the zk zone and
-// master.dcos.thisdcos.directory follow them.
-func (n *node) watchMasters(ctx context.Context) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	var last []netip.Addr
-	for {
-		var ms []netip.Addr
-		for _, m := range n.gossip.Members() {
-			if m.Role == gossip.RoleMaster && m.State == gossip.StateAlive && m.IP.IsValid() && !slices.Contains(ms, m.IP) {
-				ms = append(ms, m.IP)
-			}
-		}
-		slices.SortFunc(ms, func(a, b netip.Addr) int { return a.Compare(b) })
-		if len(ms) > 0 && !slices.Equal(ms, last) {
-			last = ms
-			n.masters.Store(&ms)
-			if n.mesosFwd != nil {
-				n.mesosFwd.set(ms)
-			}
-			local, _ := directory.BuildLocal(directory.Config{Masters: ms, NodeIP: n.o.NodeIP, CustomZones: n.cfg.CustomZones()})
-			n.mu.Lock()
-			n.local = local
-			n.mu.Unlock()
-			n.install()
-			n.log.Info("master list", "masters", ms)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// localConfig is the configuration of the node-local zones for a master
+// list.
+func (n *node) localConfig(masters []netip.Addr) directory.Config {
+	return directory.Config{Masters: masters, NodeIP: n.o.NodeIP, PublicIPs: n.o.PublicIPs, CustomZones: n.cfg.CustomZones()}
+}
+
+// membersChanged follows the alive master members of the gossip cluster
+// when no master list was given (dcos-net refreshed its master list and
+// contact nodes every 5 s; here it follows membership events as they
+// come): `.mesos` upstreams, the zk zone and
+// master.dcos.thisdcos.directory follow them. Runs on the gossip
+// notification goroutine.
+func (n *node) membersChanged(members []gossip.MemberInfo) {
+	if len(n.o.Masters) > 0 {
+		return
+	}
+	var ms []netip.Addr
+	for _, m := range members {
+		if m.Role == gossip.RoleMaster && m.State == gossip.StateAlive && m.IP.IsValid() && !slices.Contains(ms, m.IP) {
+			ms = append(ms, m.IP)
 		}
 	}
+	slices.SortFunc(ms, func(a, b netip.Addr) int { return a.Compare(b) })
+	if len(ms) == 0 || slices.Equal(ms, n.lastMasters) {
+		// With no master alive the last list is kept: the masters may be
+		// restarting, and an empty list would make every .mesos query fail.
+		return
+	}
+	n.lastMasters = ms
+	n.masters.Store(&ms)
+	if n.mesosFwd != nil {
+		n.mesosFwd.set(ms)
+	}
+	local, _ := directory.BuildLocal(n.localConfig(ms))
+	n.mu.Lock()
+	n.local = local
+	n.mu.Unlock()
+	n.install()
+	n.log.Info("master list", "masters", ms)
 }
 
 // install rebuilds the index from the local and received zones and swaps
@@ -557,7 +567,6 @@ func (n *node) receive(name string, version uint64, payload []byte) {
 	if name == VIPsItem {
 		n.mu.Lock()
 		n.vips = payload
-		n.updated = time.Now()
 		n.mu.Unlock()
 		return
 	}
@@ -574,7 +583,6 @@ func (n *node) receive(name string, version uint64, payload []byte) {
 	z.Version = version
 	n.mu.Lock()
 	n.received[name] = z
-	n.updated = time.Now()
 	n.mu.Unlock()
 	n.installZone(z)
 	n.log.Debug("zone installed", "zone", name, "version", version, "records", len(z.Records))
@@ -589,8 +597,10 @@ func (n *node) startGossip() (*gossip.Node, error) {
 	cfg := gossip.Config{
 		NodeName: g.NodeName, BindAddr: host, BindPort: port,
 		NodeIP: n.o.NodeIP, Key: g.Key, Label: g.Label, Timers: g.Timers,
-		Role:     gossip.RoleAgent,
-		OnUpdate: n.receive,
+		Hostname: n.o.Hostname, PublicIPs: n.o.PublicIPs,
+		Role:            gossip.RoleAgent,
+		OnUpdate:        n.receive,
+		OnMembersChange: n.membersChanged,
 		OnLeaderChange: func(leader string, isLeader bool) {
 			n.log.Info("gossip leader", "leader", leader, "this_node", isLeader)
 			if isLeader {
