@@ -76,6 +76,9 @@ type Generator struct {
 	key   string // the Config fields task records depend on
 	cache map[string]slot
 	stats BuildStats
+	// sizes are the A, AAAA and SRV name counts of the last build: the
+	// next build's maps start at that size instead of growing to it.
+	sizes [3]int
 }
 
 // BuildStats counts, for the last build, the eligible tasks whose records
@@ -137,6 +140,12 @@ func (s *slot) add(e *entry) {
 type entry struct {
 	in   taskInput
 	frag frag
+	// memoIns and memoOut remember the last partial enumerate list (the
+	// records this task was first to insert, when it was not first for
+	// all of them) and which records it held. They are only touched under
+	// the Generator's lock; the lists handed out are never modified.
+	memoIns []bool
+	memoOut []EnumRecord
 }
 
 // frag is a task's records in generation order, with the same records
@@ -203,6 +212,12 @@ type run struct {
 	agents []agentInfo
 	fnames []string
 	ipbuf  []netip.Addr
+	ipStrs []string // a task's IP strings (they live in the arena)
+	// ar and recs are shared by all tasks of a build: each task's strings
+	// and records are carved from them, so a task costs no allocation of
+	// its own (see arena and recSlab).
+	ar   arena
+	recs []EnumRecord
 	slab   []string
 	// apps caches the names shared by an app's tasks (see appNames).
 	apps    [2]appNames
@@ -234,9 +249,9 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		rs: &RecordSet{
 			Domain:  cfg.Domain,
 			Version: snap.Version,
-			A:       make(map[string][]string, nt*5/2+16),
-			AAAA:    make(map[string][]string),
-			SRV:     make(map[string][]string, nt+16),
+			A:       make(map[string][]string, max(g.sizes[0], nt*5/2+16)),
+			AAAA:    make(map[string][]string, g.sizes[1]),
+			SRV:     make(map[string][]string, max(g.sizes[2], nt/5+16)),
 		},
 		big: map[bigKey]map[string]struct{}{},
 	}
@@ -271,7 +286,7 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 			if !remember {
 				// The grouping lives in scratch buffers: nothing is kept.
 				fr := r.group(r.taskRecords(&in), true)
-				ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&fr)})
+				ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&fr, nil)})
 				continue
 			}
 			var e *entry
@@ -292,11 +307,12 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 			s := next[t.ID]
 			s.add(e)
 			next[t.ID] = s
-			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&e.frag)})
+			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&e.frag, e)})
 		}
 	}
 	if remember {
 		g.cache = next
+		g.sizes = [3]int{len(r.rs.A), len(r.rs.AAAA), len(r.rs.SRV)}
 	}
 	return r.rs, r.probs
 }
@@ -415,7 +431,10 @@ func (r *run) group(recs []EnumRecord, scratch bool) frag {
 // first to insert, in generation order. When it was first for all of them
 // (the usual case) the records slice itself is returned, so nothing is
 // copied.
-func (r *run) replay(f *frag) []EnumRecord {
+//
+// e, when not nil, is the remembered task the frag belongs to: a partial
+// list equal to the one it got last time is returned as that same slice.
+func (r *run) replay(f *frag, e *entry) []EnumRecord {
 	recs := f.recs
 	if len(recs) == 0 {
 		return nil
@@ -462,11 +481,19 @@ func (r *run) replay(f *frag) []EnumRecord {
 	if all {
 		return recs
 	}
+	if e != nil && e.memoOut != nil && slices.Equal(e.memoIns, ins) {
+		// The same records as last time: hand out the same slice, so that
+		// Changed can tell unchanged tasks by identity.
+		return e.memoOut
+	}
 	var out []EnumRecord
 	for i := range recs {
 		if ins[i] {
 			out = append(out, recs[i])
 		}
+	}
+	if e != nil && out != nil {
+		e.memoIns, e.memoOut = slices.Clone(ins), out
 	}
 	return out
 }
@@ -821,11 +848,41 @@ func agentTail(id string) string {
 	return strings.ToLower(id[strings.LastIndexByte(id, '-')+1:])
 }
 
-// arena builds a task's name and value strings in one buffer: a
+// arena builds the name and value strings of many tasks in one buffer: a
 // strings.Builder never changes bytes it has written, so the substrings it
-// hands out stay valid while it grows. One task costs one or two
-// allocations for all its strings instead of dozens.
+// hands out stay valid while it grows, and after it is replaced by a new
+// one. A build costs one allocation per arenaChunk bytes of strings
+// instead of dozens per task.
 type arena struct{ b strings.Builder }
+
+// arenaChunk is the size of a fresh arena buffer. A chunk stays in memory
+// while any string in it is in use (a remembered task, a served record
+// set), so it is kept small.
+const arenaChunk = 32 << 10
+
+// reserve makes room for n more bytes without moving what was written:
+// when the current buffer is too small, a new one is started.
+func (a *arena) reserve(n int) {
+	if a.b.Cap()-a.b.Len() >= n {
+		return
+	}
+	a.b = strings.Builder{}
+	a.b.Grow(max(n, arenaChunk))
+}
+
+// recSlabChunk is the number of records in one slab of task records.
+const recSlabChunk = 4096
+
+// recSlab returns an empty slice with room for n records, carved from a
+// slab shared by the tasks of a build; taskRecords then takes what it used
+// and caps it, so a later append can never overwrite a neighbour.
+func (r *run) recSlab(n int) []EnumRecord {
+	if cap(r.recs)-len(r.recs) < n {
+		r.recs = make([]EnumRecord, 0, max(n, recSlabChunk))
+	}
+	i := len(r.recs)
+	return r.recs[i:i:cap(r.recs)]
+}
 
 // cat concatenates parts into the arena.
 func (a *arena) cat(parts ...string) string {
@@ -867,7 +924,7 @@ func (r *run) taskRecords(in *taskInput) []EnumRecord {
 		passes = 2
 		names[0], names[1] = in.diName, labels.Label(in.diName, spec)
 	}
-	recs := make([]EnumRecord, 0, n)
+	recs := r.recSlab(n)
 	// Size the arena for this task's strings, each about T + framework +
 	// domain + 16 bytes: per pass two canonical names, one target per host
 	// port and about three strings per DI port, plus six app-wide names
@@ -880,8 +937,8 @@ func (r *run) taskRecords(in *taskInput) []EnumRecord {
 			size += 6 * per
 		}
 	}
-	var a arena
-	a.b.Grow(size)
+	a := &r.ar
+	a.reserve(size)
 	// hs is "-H-S.", written straight into the arena.
 	h := hashBytes(in.id)
 	start := a.b.Len()
@@ -891,14 +948,18 @@ func (r *run) taskRecords(in *taskInput) []EnumRecord {
 	a.b.WriteString(in.agentTail)
 	a.b.WriteByte('.')
 	hs := a.b.String()[start:]
-	ips := make([]string, len(in.taskIPs))
+	ips := slices.Grow(r.ipStrs[:0], len(in.taskIPs))[:len(in.taskIPs)]
+	r.ipStrs = ips
 	for i, ip := range in.taskIPs {
 		ips[i] = a.ip(ip)
 	}
 	for _, T := range names[:passes] {
-		recs = r.pass(recs, &a, in, T, hs, ips)
+		recs = r.pass(recs, a, in, T, hs, ips)
 	}
-	return recs
+	if end := len(r.recs) + len(recs); len(recs) > 0 && end <= cap(r.recs) && &r.recs[:end][len(r.recs)] == &recs[0] {
+		r.recs = r.recs[:end] // carved from the slab (n was enough)
+	}
+	return recs[:len(recs):len(recs)]
 }
 
 // appNames are the names all tasks called T in framework fw share; they are
