@@ -218,7 +218,7 @@ type run struct {
 	// its own (see arena and recSlab).
 	ar   arena
 	recs []EnumRecord
-	slab   []string
+	slab []string
 	// apps caches the names shared by an app's tasks (see appNames).
 	apps    [2]appNames
 	appNext int
