@@ -183,9 +183,6 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.Parsed() && hasHelp(args) {
-		return nil
-	}
 	log := f.logger(stderr)
 	o, err := f.options(dcosdns.RoleAgent, log)
 	if err != nil {
@@ -204,13 +201,4 @@ func readyPrinter(w io.Writer) func(dcosdns.Ready) {
 		fmt.Fprintf(w, "gossip=%s\n", r.Gossip)
 		fmt.Fprintln(w, "ready")
 	}
-}
-
-func hasHelp(args []string) bool {
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "-help" {
-			return true
-		}
-	}
-	return false
 }

@@ -4,38 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 )
-
-// parseInterspersed parses flags that may appear before, between or after
-// positional arguments.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, errUsage
-			}
-			return nil, errUsage
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
 
 // marathonFromState reads the Marathon URL from <state dir>/endpoints.json.
 func marathonFromState(stateDir string) (string, error) {
@@ -123,14 +104,14 @@ func appPath(id string) string {
 
 func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("app", stderr)
-	stateDir := fs.String("state-dir", defaultStateDir(), "state directory of `sextant up` (for endpoints.json)")
-	base := fs.String("marathon", "", "Marathon API URL (default: the \"marathon\" key of endpoints.json in the state directory)")
-	asJSON := fs.Bool("json", false, "print JSON instead of tables")
-	stream := fs.String("stream", "stdout", "logs: stdout or stderr")
-	tail := fs.Int64("tail", -1, "logs: only the last N bytes")
+	stateDir := fs.String("state-dir", defaultStateDir(), "state `DIR` of sextant up, for its endpoints.json")
+	base := fs.String("marathon", "", "Marathon API `URL` (default: the \"marathon\" key of endpoints.json in --state-dir)")
+	asJSON := fs.Bool("json", false, "print the API's JSON instead of tables")
+	stream := fs.String("stream", "stdout", "logs: which output of the task, stdout or stderr")
+	tail := fs.Int64("tail", -1, "logs: only the last `N` bytes (-1: all)")
 	force := fs.Bool("force", false, "scale: override a running deployment")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sextant app [flags] add FILE | list | show ID | rm ID | scale ID N | logs TASK")
+		fmt.Fprintln(stderr, "usage: sextant app [flags] add FILE|- | list | show ID | rm ID | scale ID N | logs TASK")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -141,6 +122,68 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return errUsage
 	}
+	// Each verb is one API request: what to send, and how to print the
+	// answer when --json is not given (nil: as it comes).
+	var (
+		method, path string
+		body         []byte
+		render       func(out []byte) error
+	)
+	nargs := map[string]int{"add": 1, "list": 0, "show": 1, "rm": 1, "scale": 2, "logs": 1}
+	if n, ok := nargs[pos[0]]; !ok || len(pos) != n+1 {
+		fs.Usage()
+		return errUsage
+	}
+	switch pos[0] {
+	case "add":
+		if pos[1] == "-" {
+			body, err = io.ReadAll(os.Stdin)
+		} else {
+			body, err = os.ReadFile(pos[1])
+		}
+		if err != nil {
+			return err
+		}
+		method, path = http.MethodPost, "/v2/apps"
+		render = func(out []byte) error {
+			var a struct {
+				ID          string              `json:"id"`
+				Deployments []map[string]string `json:"deployments"`
+			}
+			_ = json.Unmarshal(out, &a)
+			dep := ""
+			if len(a.Deployments) > 0 {
+				dep = a.Deployments[0]["id"]
+			}
+			fmt.Fprintf(stdout, "created %s (deployment %s)\n", a.ID, dep)
+			return nil
+		}
+	case "list":
+		method, path = http.MethodGet, "/v2/apps?embed=apps.tasks"
+		render = func(out []byte) error { return printAppList(stdout, out) }
+	case "show":
+		method, path = http.MethodGet, "/v2/apps"+appPath(pos[1])
+		render = func(out []byte) error { return printApp(stdout, out) }
+	case "rm":
+		method, path = http.MethodDelete, "/v2/apps"+appPath(pos[1])
+		render = func(out []byte) error { return printResult(stdout, out, "removed "+pos[1]) }
+	case "scale":
+		n, err := strconv.Atoi(pos[2])
+		if err != nil || n < 0 {
+			return fmt.Errorf("scale: instances %q is not a number ≥ 0", pos[2])
+		}
+		method, path, body = http.MethodPut, "/v2/apps"+appPath(pos[1]), []byte(fmt.Sprintf(`{"instances":%d}`, n))
+		if *force {
+			path += "?force=true"
+		}
+		render = func(out []byte) error { return printResult(stdout, out, fmt.Sprintf("scaled %s to %d", pos[1], n)) }
+	case "logs":
+		q := url.Values{"stream": {*stream}}
+		if *tail >= 0 {
+			q.Set("tail", strconv.FormatInt(*tail, 10))
+		}
+		method, path = http.MethodGet, "/sextant/v1/tasks/"+url.PathEscape(pos[1])+"/logs?"+q.Encode()
+	}
 	u := *base
 	if u == "" {
 		if u, err = marathonFromState(*stateDir); err != nil {
@@ -148,155 +191,59 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	c := &marathonClient{base: strings.TrimRight(u, "/"), hc: &http.Client{Timeout: 30 * time.Second}}
-	need := func(n int) error {
-		if len(pos) != n+1 {
-			fs.Usage()
-			return errUsage
-		}
-		return nil
+	out, err := c.do(ctx, method, path, body)
+	if err != nil {
+		return err
 	}
-	forceQ := ""
-	if *force {
-		forceQ = "?force=true"
-	}
-	switch pos[0] {
-	case "add":
-		if err := need(1); err != nil {
-			return err
-		}
-		var b []byte
-		if pos[1] == "-" {
-			b, err = io.ReadAll(os.Stdin)
-		} else {
-			b, err = os.ReadFile(pos[1])
-		}
-		if err != nil {
-			return err
-		}
-		out, err := c.do(ctx, http.MethodPost, "/v2/apps", b)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			_, err = stdout.Write(out)
-			return err
-		}
-		var a struct {
-			ID          string              `json:"id"`
-			Deployments []map[string]string `json:"deployments"`
-		}
-		_ = json.Unmarshal(out, &a)
-		dep := ""
-		if len(a.Deployments) > 0 {
-			dep = a.Deployments[0]["id"]
-		}
-		fmt.Fprintf(stdout, "created %s (deployment %s)\n", a.ID, dep)
-	case "list":
-		if err := need(0); err != nil {
-			return err
-		}
-		out, err := c.do(ctx, http.MethodGet, "/v2/apps?embed=apps.tasks", nil)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			_, err = stdout.Write(out)
-			return err
-		}
-		var r struct {
-			Apps []appRow `json:"apps"`
-		}
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("decoding /v2/apps: %w", err)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tINSTANCES\tRUNNING\tHEALTHY\tUNHEALTHY\tSERVICE PORTS\tDEPLOYING\tCMD")
-		for _, a := range r.Apps {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%v\t%s\n", a.ID, a.Instances, a.TasksRunning, a.TasksHealthy, a.TasksUnhealthy,
-				a.servicePorts(), len(a.Deployments) > 0, short(a.Cmd, 40))
-		}
-		return tw.Flush()
-	case "show":
-		if err := need(1); err != nil {
-			return err
-		}
-		out, err := c.do(ctx, http.MethodGet, "/v2/apps"+appPath(pos[1]), nil)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			_, err = stdout.Write(out)
-			return err
-		}
-		var r struct {
-			App appRow `json:"app"`
-		}
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("decoding app: %w", err)
-		}
-		a := r.App
-		fmt.Fprintf(stdout, "id:            %s\ncmd:           %s\ninstances:     %d (running %d, healthy %d, unhealthy %d)\nservice ports: %s\nversion:       %s\n",
-			a.ID, a.Cmd, a.Instances, a.TasksRunning, a.TasksHealthy, a.TasksUnhealthy, a.servicePorts(), a.Version)
-		if len(a.Labels) > 0 {
-			fmt.Fprintln(stdout, "labels:")
-			for _, k := range sortedStrings(a.Labels) {
-				fmt.Fprintf(stdout, "  %s=%s\n", k, a.Labels[k])
-			}
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TASK\tSTATE\tHOST\tPORTS\tHEALTH\tSTARTED")
-		for _, t := range a.Tasks {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.State, t.Host, ints(t.Ports), t.health(), t.StartedAt)
-		}
-		return tw.Flush()
-	case "rm":
-		if err := need(1); err != nil {
-			return err
-		}
-		out, err := c.do(ctx, http.MethodDelete, "/v2/apps"+appPath(pos[1]), nil)
-		if err != nil {
-			return err
-		}
-		return printResult(stdout, out, *asJSON, "removed "+pos[1])
-	case "scale":
-		if err := need(2); err != nil {
-			return err
-		}
-		n, err := strconv.Atoi(pos[2])
-		if err != nil || n < 0 {
-			return fmt.Errorf("scale: instances %q is not a number ≥ 0", pos[2])
-		}
-		out, err := c.do(ctx, http.MethodPut, "/v2/apps"+appPath(pos[1])+forceQ, []byte(fmt.Sprintf(`{"instances":%d}`, n)))
-		if err != nil {
-			return err
-		}
-		return printResult(stdout, out, *asJSON, fmt.Sprintf("scaled %s to %d", pos[1], n))
-	case "logs":
-		if err := need(1); err != nil {
-			return err
-		}
-		q := url.Values{"stream": {*stream}}
-		if *tail >= 0 {
-			q.Set("tail", strconv.FormatInt(*tail, 10))
-		}
-		out, err := c.do(ctx, http.MethodGet, "/sextant/v1/tasks/"+url.PathEscape(pos[1])+"/logs?"+q.Encode(), nil)
-		if err != nil {
-			return err
-		}
+	if *asJSON || render == nil {
 		_, err = stdout.Write(out)
 		return err
-	default:
-		fs.Usage()
-		return errUsage
 	}
-	return nil
+	return render(out)
 }
 
-func printResult(w io.Writer, out []byte, asJSON bool, what string) error {
-	if asJSON {
-		_, err := w.Write(out)
-		return err
+func printAppList(w io.Writer, out []byte) error {
+	var r struct {
+		Apps []appRow `json:"apps"`
 	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return fmt.Errorf("decoding /v2/apps: %w", err)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tINSTANCES\tRUNNING\tHEALTHY\tUNHEALTHY\tSERVICE PORTS\tDEPLOYING\tCMD")
+	for _, a := range r.Apps {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%v\t%s\n", a.ID, a.Instances, a.TasksRunning, a.TasksHealthy, a.TasksUnhealthy,
+			a.servicePorts(), len(a.Deployments) > 0, short(a.Cmd, 40))
+	}
+	return tw.Flush()
+}
+
+func printApp(w io.Writer, out []byte) error {
+	var r struct {
+		App appRow `json:"app"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return fmt.Errorf("decoding app: %w", err)
+	}
+	a := r.App
+	fmt.Fprintf(w, "id:            %s\ncmd:           %s\ninstances:     %d (running %d, healthy %d, unhealthy %d)\nservice ports: %s\nversion:       %s\n",
+		a.ID, a.Cmd, a.Instances, a.TasksRunning, a.TasksHealthy, a.TasksUnhealthy, a.servicePorts(), a.Version)
+	if len(a.Labels) > 0 {
+		fmt.Fprintln(w, "labels:")
+		for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+			fmt.Fprintf(w, "  %s=%s\n", k, a.Labels[k])
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TASK\tSTATE\tHOST\tPORTS\tHEALTH\tSTARTED")
+	for _, t := range a.Tasks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.State, t.Host, ints(t.Ports), t.health(), t.StartedAt)
+	}
+	return tw.Flush()
+}
+
+// printResult prints what a deployment-starting request did.
+func printResult(w io.Writer, out []byte, what string) error {
 	var r struct {
 		DeploymentID string `json:"deploymentId"`
 	}
@@ -373,23 +320,11 @@ func ints(xs []int) string {
 	return strings.Join(s, ",")
 }
 
+// short keeps a table cell on one line and at most n characters.
 func short(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > n {
-		return s[:n-1] + "…"
+	r := []rune(strings.ReplaceAll(s, "\n", " "))
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
 	}
-	return s
-}
-
-func sortedStrings(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	return string(r)
 }

@@ -8,8 +8,13 @@ import (
 	"strings"
 )
 
-// errUsage means the flag package already printed what was wrong.
-var errUsage = errors.New("usage")
+// errUsage means the usage was printed because the command line was wrong
+// (exit status 2); errHelp that it was printed because -h asked for it
+// (exit status 0). Either way nothing else runs.
+var (
+	errUsage = errors.New("usage")
+	errHelp  = errors.New("help")
+)
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("sextant "+name, flag.ContinueOnError)
@@ -17,14 +22,33 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// parseFlags parses args; the flag package has already printed what was
+// wrong, or the usage for -h.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return errHelp
 		}
 		return errUsage
 	}
 	return nil
+}
+
+// parseInterspersed parses flags that may appear before, between or after
+// positional arguments (`sextant dig NAME --json`), and returns the
+// positional ones in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 // newLogger builds the process logger: text to stderr, level from -v style

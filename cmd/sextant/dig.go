@@ -21,7 +21,7 @@ import (
 func runDig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dig", stderr)
 	server := fs.String("server", "", "DNS server host:port (default: the \"dns\" entry of endpoints.json in the state dir, else 127.0.0.1:53)")
-	stateDir := fs.String("state-dir", defaultStateDir(), "state directory of `sextant up` (holds endpoints.json)")
+	stateDir := fs.String("state-dir", defaultStateDir(), "state `DIR` of sextant up, for its endpoints.json")
 	asJSON := fs.Bool("json", false, "print the reply as JSON")
 	tcp := fs.Bool("tcp", false, "ask over TCP")
 	timeout := fs.Duration("timeout", 5*time.Second, "time to wait for the reply")
@@ -29,18 +29,9 @@ func runDig(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "usage: sextant dig NAME [TYPE] [--server host:port] [--state-dir DIR] [--json] [--tcp]")
 		fs.PrintDefaults()
 	}
-	// Flags may come before or after the name and type.
-	var pos []string
-	rest := args
-	for {
-		if err := parseFlags(fs, rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) == 0 || len(pos) > 2 {
 		fs.Usage()

@@ -68,7 +68,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		if err := c.run(ctx, args[1:], stdout, stderr); err != nil {
-			if err == errUsage {
+			switch err {
+			case errHelp:
+				return 0
+			case errUsage:
 				return 2
 			}
 			fmt.Fprintf(stderr, "sextant %s: %v\n", c.name, err)

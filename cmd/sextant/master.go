@@ -33,9 +33,6 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if hasHelp(args) {
-		return nil
-	}
 	if mesos == "" {
 		fmt.Fprintln(stderr, "sextant master: --mesos is required")
 		return errUsage
