@@ -8,14 +8,18 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sextantdc/sextant/examples"
@@ -86,17 +90,17 @@ func checkFree(flagName, addr string) error {
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f upFlags
 	fs := newFlagSet("up", stderr)
-	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "state directory: app definitions, task sandboxes and logs, endpoints.json")
-	fs.StringVar(&f.appsDir, "apps", "", "directory of app definition JSON files to create on start (those not already defined)")
+	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "state `DIR`: app definitions, task sandboxes and logs, endpoints.json")
+	fs.StringVar(&f.appsDir, "apps", "", "`DIR` of app definition JSON files to create on start, those not yet defined (instead of the built-in examples)")
 	fs.BoolVar(&f.noExamples, "no-examples", false, "do not create the built-in example apps on a fresh state directory")
-	fs.StringVar(&f.marathonAddr, "marathon-addr", "127.0.0.1:8080", "Marathon API listen address")
-	fs.StringVar(&f.mesosAddr, "mesos-addr", "127.0.0.1:5050", "Mesos master API listen address (/master/state, /api/v1)")
-	fs.StringVar(&f.dnsAddr, "dns-addr", "127.0.0.1:1053", "Mesos-DNS role DNS listen address (UDP and TCP)")
-	fs.StringVar(&f.mesosDNSHTTPAddr, "mesos-dns-http-addr", "127.0.0.1:8123", "Mesos-DNS role HTTP API listen address")
-	fs.StringVar(&f.directoryDNSAddr, "directory-dns-addr", "127.0.0.1:1054", "node DNS role (thisdcos.directory) listen address")
-	fs.StringVar(&f.netAPIAddr, "net-api-addr", "127.0.0.1:62080", "node DNS role HTTP API listen address")
+	fs.StringVar(&f.marathonAddr, "marathon-addr", "127.0.0.1:8080", "Marathon API listen address `host:port`")
+	fs.StringVar(&f.mesosAddr, "mesos-addr", "127.0.0.1:5050", "Mesos master API (/master/state, /api/v1) listen address `host:port`")
+	fs.StringVar(&f.dnsAddr, "dns-addr", "127.0.0.1:1053", "Mesos-DNS role DNS listen address `host:port` (UDP and TCP)")
+	fs.StringVar(&f.mesosDNSHTTPAddr, "mesos-dns-http-addr", "127.0.0.1:8123", "Mesos-DNS role HTTP API listen address `host:port`")
+	fs.StringVar(&f.directoryDNSAddr, "directory-dns-addr", "127.0.0.1:1054", "node DNS role (thisdcos.directory, .mesos forwarded) listen address `host:port` (UDP and TCP)")
+	fs.StringVar(&f.netAPIAddr, "net-api-addr", "127.0.0.1:62080", "node DNS role HTTP API listen address `host:port`")
 	fs.StringVar(&f.ip, "ip", "127.0.0.1", "this node's IP: tasks' address in Mesos state, DNS answers and HOST")
-	fs.StringVar(&f.hostPorts, "host-ports", "31000-32000", "host port range for tasks")
+	fs.StringVar(&f.hostPorts, "host-ports", "31000-32000", "host port `range` MIN-MAX for tasks")
 	fs.BoolVar(&f.publishHealth, "publish-health", true, "also publish Marathon-level health results as Mesos task health (healthy)")
 	fs.IntVar(&f.maxTasks, "max-tasks", 256, "most tasks running at once (more instances stay queued, like an agent out of resources)")
 	fs.DurationVar(&f.heartbeat, "operator-heartbeat", 15*time.Second, "heartbeat interval of Mesos operator API SUBSCRIBE streams")
@@ -108,6 +112,16 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	// sextant must outlive its terminal and its log readers long enough to
+	// stop its tasks, which run in their own process groups and would be
+	// left behind: a hang-up stops cleanly like Ctrl-C, and with SIGPIPE
+	// caught a write to a closed stdout or stderr (`sextant up | head`)
+	// fails instead of killing the process.
+	ctx, stopHUP := signal.NotifyContext(ctx, syscall.SIGHUP)
+	defer stopHUP()
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
 	log := newLogger(stderr, f.verbose, f.logLevel)
 	pmin, pmax, err := parseRange(f.hostPorts)
 	if err != nil {
@@ -330,18 +344,24 @@ func writeEndpoints(dir string, eps map[string]string) error {
 
 func printBanner(w io.Writer, f upFlags, eps map[string]string, rt *runtime.Runtime) {
 	fmt.Fprintln(w, "sextant up: a single-node cluster is running (Ctrl-C stops it and every task)")
-	keys := make([]string, 0, len(eps))
-	for k := range eps {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(eps)) {
 		fmt.Fprintf(w, "  %-16s %s\n", k, eps[k])
 	}
 	fmt.Fprintf(w, "  %-16s %s\n", "state", f.stateDir)
+	// The hints must work when pasted: the binary as it was started (say
+	// ./bin/sextant after make run) and the state directory when it is
+	// not the default one the other commands look in.
+	cli := "sextant"
+	if strings.Contains(os.Args[0], "/") {
+		cli = os.Args[0]
+	}
+	stateArg := ""
+	if f.stateDir != defaultStateDir() {
+		stateArg = " --state-dir " + f.stateDir
+	}
 	ids := rt.AppIDs()
 	if len(ids) == 0 {
-		fmt.Fprintln(w, "apps: none yet (sextant app add FILE)")
+		fmt.Fprintf(w, "apps: none yet (%s app add FILE%s)\n", cli, stateArg)
 	} else {
 		fmt.Fprintln(w, "apps:", strings.Join(ids, " "))
 	}
@@ -351,7 +371,7 @@ func printBanner(w io.Writer, f upFlags, eps map[string]string, rt *runtime.Runt
 		if len(ids) > 0 {
 			name = marathon.TaskName(ids[0]) + ".marathon.mesos"
 		}
-		fmt.Fprintf(w, "try: dig @%s -p %s %s   (or: sextant dig %s)\n", host, port, name, name)
+		fmt.Fprintf(w, "try: dig @%s -p %s %s   (or: %s dig%s %s)\n", host, port, name, cli, stateArg, name)
 	}
 	if dd, ok := eps["directory_dns"]; ok {
 		host, port, _ := net.SplitHostPort(dd)
