@@ -60,41 +60,9 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	so.NoStream = noStream
 	so.Streamer = mesossrc.OperatorStreamer(operator.Options{Logger: log.With("component", "mesos-stream")})
-	// Latest snapshot wins: the source never blocks on a slow builder.
-	snaps := make(chan *model.Snapshot, 1)
-	src, err := mesossrc.New(so, func(s *model.Snapshot) {
-		for {
-			select {
-			case snaps <- s:
-				return
-			default:
-			}
-			select {
-			case <-snaps:
-			default:
-			}
-		}
-	})
-	if err != nil {
-		return err
-	}
-	o.Snapshots = snaps
 	o.Ready = readyPrinter(stdout)
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	srcErr := make(chan error, 1)
-	go func() {
-		err := src.Run(ctx)
-		if err != nil {
-			cancel()
-		}
-		srcErr <- err
-	}()
-	err = dcosdns.Run(ctx, o)
-	cancel()
-	if serr := <-srcErr; serr != nil && err == nil {
-		err = serr
-	}
-	return err
+	return runWithMesos(ctx, so, func(ctx context.Context, snaps <-chan *model.Snapshot) error {
+		o.Snapshots = snaps
+		return dcosdns.Run(ctx, o)
+	})
 }

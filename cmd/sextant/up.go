@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -126,6 +127,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pmin, pmax, err := parseRange(f.hostPorts)
 	if err != nil {
 		return fmt.Errorf("--host-ports: %w", err)
+	}
+	if _, err := netip.ParseAddr(f.ip); err != nil {
+		return fmt.Errorf("--ip: %q is not an IP address", f.ip)
 	}
 	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
 		return fmt.Errorf("--state-dir: %w", err)

@@ -3,18 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sextantdc/sextant/internal/dcosdns"
 	"github.com/sextantdc/sextant/internal/mesos/operator"
-	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/config"
 	"github.com/sextantdc/sextant/internal/mesosdns/role"
 	"github.com/sextantdc/sextant/internal/model"
@@ -50,37 +48,6 @@ func nodeDNSRole(f upFlags) upRole {
 			if err != nil {
 				return fmt.Errorf("--ip: %q is not an IP address", f.ip)
 			}
-			reg := obs.NewRegistry()
-			so := mesossrc.Options{Masters: []string{mesosAddr}, RefreshInterval: 5e9, Logger: log.With("component", "mesos-source"), Registerer: reg}
-			so.Streamer = mesossrc.StreamFunc(func(ctx context.Context, c *http.Client, base string, onState func(*state.State)) error {
-				err := operator.Stream(ctx, c, base, operator.Options{Logger: log.With("component", "mesos-stream")}, onState)
-				if errors.Is(err, operator.ErrNotSupported) {
-					return fmt.Errorf("%w: %w", mesossrc.ErrStreamUnsupported, err)
-				}
-				return err
-			})
-			snaps := make(chan *model.Snapshot, 1)
-			src, err := mesossrc.New(so, func(s *model.Snapshot) {
-				// Latest wins: the source never blocks on the zone builder.
-				for {
-					select {
-					case snaps <- s:
-						return
-					default:
-					}
-					select {
-					case <-snaps:
-					default:
-					}
-				}
-			})
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			srcErr := make(chan error, 1)
-			go func() { srcErr <- src.Run(ctx) }()
 			ready := make(chan struct{})
 			health.Add("dcos-dns", func() error {
 				select {
@@ -90,14 +57,15 @@ func nodeDNSRole(f upFlags) upRole {
 					return fmt.Errorf("not listening yet")
 				}
 			})
-			err = dcosdns.Run(ctx, dcosdns.Options{Role: dcosdns.RoleMaster, Listen: []string{f.directoryDNSAddr}, APIAddr: f.netAPIAddr,
-				MesosDNS: []string{f.dnsAddr}, Masters: []netip.Addr{ip}, NodeIP: ip, Snapshots: snaps, Registry: reg,
-				Logger: log, Version: version, Ready: func(dcosdns.Ready) { close(ready) }})
-			cancel()
-			if serr := <-srcErr; serr != nil && err == nil && !errors.Is(serr, context.Canceled) {
-				err = serr
-			}
-			return err
+			reg := obs.NewRegistry()
+			so := mesossrc.Options{Masters: []string{mesosAddr}, RefreshInterval: 5 * time.Second, Registerer: reg,
+				Logger:   log.With("component", "mesos-source"),
+				Streamer: mesossrc.OperatorStreamer(operator.Options{Logger: log.With("component", "mesos-stream")})}
+			return runWithMesos(ctx, so, func(ctx context.Context, snaps <-chan *model.Snapshot) error {
+				return dcosdns.Run(ctx, dcosdns.Options{Role: dcosdns.RoleMaster, Listen: []string{f.directoryDNSAddr}, APIAddr: f.netAPIAddr,
+					MesosDNS: []string{f.dnsAddr}, Masters: []netip.Addr{ip}, NodeIP: ip, Snapshots: snaps, Registry: reg,
+					Logger: log, Version: version, Ready: func(dcosdns.Ready) { close(ready) }})
+			})
 		},
 	}
 }
