@@ -18,8 +18,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,9 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,47 +37,29 @@ import (
 
 // fakeMesos serves /master/state with n running tasks "app0…".
 type fakeMesos struct {
-	srv  *httptest.Server
-	body atomic.Pointer[[]byte]
-	mu   sync.Mutex
-	n    int
+	*testutil.StateServer
 }
 
 func newFakeMesos(b *testing.B) *fakeMesos {
-	f := &fakeMesos{}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/master/state" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(*f.body.Load())
-	}))
-	b.Cleanup(f.srv.Close)
+	f := &fakeMesos{testutil.NewStateServer(b)}
 	f.setTasks(b, 1)
 	return f
 }
 
-func (f *fakeMesos) hostPort() string { return strings.TrimPrefix(f.srv.URL, "http://") }
-
 // setTasks publishes a state with n running tasks app0 … app<n-1>.
 func (f *fakeMesos) setTasks(b *testing.B, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.n = n
 	yes := true
 	st := &state.State{
-		Leader: "master@" + f.hostPort(),
+		Leader: f.Leader(),
 		Slaves: []state.Slave{{ID: "S1", PID: "slave(1)@10.0.0.7:5051", Hostname: "10.0.0.7", Active: &yes}},
 	}
 	fw := state.Framework{ID: "F1", Name: "marathon", PID: "scheduler-1@10.0.0.1:8080", Hostname: "10.0.0.1", Active: &yes}
 	for i := range n {
-		ip := fmt.Sprintf("9.%d.%d.%d", i/65536%256, i/256%256, i%256)
 		fw.Tasks = append(fw.Tasks, state.Task{
 			ID: fmt.Sprintf("app%d.%d", i, i), Name: fmt.Sprintf("app%d", i), FrameworkID: "F1", SlaveID: "S1", State: "TASK_RUNNING",
 			Resources: state.Resources{Ports: "[31000-31000]"},
 			Statuses: []state.Status{{State: "TASK_RUNNING", Timestamp: 1, ContainerStatus: &state.ContainerStatus{
-				NetworkInfos: []state.NetworkInfo{{IPAddresses: []state.IPAddress{{IPAddress: ip}}}},
+				NetworkInfos: []state.NetworkInfo{{IPAddresses: []state.IPAddress{{IPAddress: taskIP(i)}}}},
 			}}},
 		})
 	}
@@ -90,48 +68,28 @@ func (f *fakeMesos) setTasks(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f.body.Store(&body)
+	f.Set(body)
 }
 
 func taskIP(i int) string { return fmt.Sprintf("9.%d.%d.%d", i/65536%256, i/256%256, i%256) }
 
+// proc is a sextant process and the addresses its ready lines named.
 type proc struct {
-	name              string
-	cmd               *exec.Cmd
-	dns, api, gossip  string
-	done              chan struct{}
-	stderrMu          sync.Mutex
-	stderr            strings.Builder
-	readyLines, extra chan string
-}
-
-func (p *proc) Write(b []byte) (int, error) {
-	p.stderrMu.Lock()
-	defer p.stderrMu.Unlock()
-	return p.stderr.Write(b)
-}
-
-func (p *proc) log() string {
-	p.stderrMu.Lock()
-	defer p.stderrMu.Unlock()
-	return p.stderr.String()
+	*testutil.Process
+	name             string
+	dns, api, gossip string
 }
 
 // start runs sextant with args; when wantReady it waits for the role's
 // ready lines (agent/master print them).
 func start(b *testing.B, bin, name string, wantReady bool, args ...string) *proc {
 	b.Helper()
-	p := &proc{name: name, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stderr = p
-	out, err := p.cmd.StdoutPipe()
+	cmd := exec.Command(bin, args...)
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := p.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { p.stop() })
+	p := &proc{Process: testutil.StartProcess(b, cmd), name: name}
 	lines := make(chan string, 16)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -144,7 +102,6 @@ func start(b *testing.B, bin, name string, wantReady bool, args ...string) *proc
 		close(lines)
 		_, _ = io.Copy(io.Discard, out)
 	}()
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	if !wantReady {
 		return p
 	}
@@ -172,20 +129,7 @@ func start(b *testing.B, bin, name string, wantReady bool, args ...string) *proc
 	}
 }
 
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
+func (p *proc) log() string { return p.Log.String() }
 
 // answers reports whether addr answers name with ip.
 func answers(c *dns.Client, addr, name, ip string) bool {
@@ -201,25 +145,6 @@ func answers(c *dns.Client, addr, name, ip string) bool {
 		}
 	}
 	return false
-}
-
-func freePort(b *testing.B) int {
-	b.Helper()
-	for range 50 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", pc.LocalAddr().String())
-		pc.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	b.Fatal("no free port")
-	return 0
 }
 
 // upstream is an in-process resolver for the "cached forwarded name"
@@ -298,9 +223,9 @@ func BenchmarkDNSPerf(b *testing.B) {
 	dir := b.TempDir()
 
 	// Sextant's Mesos-DNS (the .mesos upstream and the peer figure).
-	mport := freePort(b)
+	mport := testutil.FreePort(b)
 	mcfg := fmt.Sprintf(`{"masters": [%q], "refreshSeconds": 1, "port": %d, "listener": "127.0.0.1", "httpon": false,
- "externalon": false, "domain": "mesos", "IPSources": ["netinfo", "mesos", "host"]}`, mesos.hostPort(), mport)
+ "externalon": false, "domain": "mesos", "IPSources": ["netinfo", "mesos", "host"]}`, mesos.HostPort(), mport)
 	if err := os.WriteFile(filepath.Join(dir, "mesos-dns.json"), []byte(mcfg), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -323,7 +248,7 @@ func BenchmarkDNSPerf(b *testing.B) {
 		b.Fatal(err)
 	}
 	node := start(b, bin, "master", true, "master", "--dns-listen", "127.0.0.1:0", "--api-addr", "127.0.0.1:0",
-		"--config", filepath.Join(dir, "dcos-dns.json"), "--mesos", mesos.hostPort(), "--mesos-refresh", "1s", "--no-stream",
+		"--config", filepath.Join(dir, "dcos-dns.json"), "--mesos", mesos.HostPort(), "--mesos-refresh", "1s", "--no-stream",
 		"--mesos-dns", maddr, "--log-level", "warn")
 	local := "app0.marathon.containerip.dcos.thisdcos.directory"
 	deadline = time.Now().Add(30 * time.Second)
@@ -383,7 +308,7 @@ func BenchmarkConvergence(b *testing.B) {
 		return []string{"--dns-listen", ip + ":0", "--api-addr", ip + ":0", "--gossip-bind", ip + ":0", "--node-ip", ip,
 			"--node-name", name, "--gossip-key-file", kf, "--cluster-label", "bench", "--log-level", "warn"}
 	}
-	masterArgs := []string{"--mesos", mesos.hostPort(), "--mesos-refresh", "50ms", "--no-stream", "--zone-push-interval", "1ms",
+	masterArgs := []string{"--mesos", mesos.HostPort(), "--mesos-refresh", "50ms", "--no-stream", "--zone-push-interval", "1ms",
 		"--masters", "127.0.0.2,127.0.0.3"}
 	m1 := start(b, bin, "m1", true, append(append([]string{"master"}, common("m1", "127.0.0.2")...), masterArgs...)...)
 	m2 := start(b, bin, "m2", true, append(append(append([]string{"master"}, common("m2", "127.0.0.3")...), masterArgs...), "--join", m1.gossip)...)

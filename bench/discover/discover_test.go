@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,52 +28,21 @@ import (
 	"github.com/sextantdc/sextant/internal/testutil"
 )
 
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	for i := 0; i < 50; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return addr
-		}
-	}
-	tb.Fatal("no free port")
-	return ""
-}
-
 type cluster struct {
 	eps map[string]string
-	cmd *exec.Cmd
 }
 
 func startUp(b *testing.B) *cluster {
 	bin := testutil.Binary(b)
 	dir := b.TempDir()
-	cmd := exec.Command(bin, "up", "--state-dir", dir, "--no-examples", "--marathon-addr", freeAddr(b),
-		"--mesos-addr", freeAddr(b), "--dns-addr", freeAddr(b), "--mesos-dns-http-addr", freeAddr(b),
-		"--directory-dns-addr", freeAddr(b), "--net-api-addr", freeAddr(b), "--log-level", "warn")
+	fa := func() string { return testutil.FreeAddr(b) }
+	cmd := exec.Command(bin, "up", "--state-dir", dir, "--no-examples", "--marathon-addr", fa(),
+		"--mesos-addr", fa(), "--dns-addr", fa(), "--mesos-dns-http-addr", fa(),
+		"--directory-dns-addr", fa(), "--net-api-addr", fa(), "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	c := &cluster{cmd: cmd}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	})
-	testutil.Eventually(b, 30*time.Second, "endpoints.json", func() bool {
+	p := testutil.StartProcess(b, cmd)
+	c := &cluster{}
+	p.Eventually(30*time.Second, "endpoints.json", func() bool {
 		raw, err := os.ReadFile(filepath.Join(dir, "endpoints.json"))
 		return err == nil && json.Unmarshal(raw, &c.eps) == nil
 	})

@@ -1,23 +1,17 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,48 +19,21 @@ import (
 )
 
 // mdnsMaster is a static Mesos master on loopback: it serves fake.json (the
-// leader rewritten to itself) at /master/state, or garbage, or a state
-// holding every item that crashed Mesos-DNS (spec §9).
+// leader rewritten to itself), or garbage, or a state holding every item
+// that crashed Mesos-DNS (spec §9).
 type mdnsMaster struct {
-	srv   *httptest.Server
-	good  []byte
-	crash []byte
-	mode  atomic.Int32 // 0 good, 1 malformed JSON, 2 crashing items
+	*testutil.StateServer
+	good, crash []byte
 }
 
 func newMDNSMaster(t *testing.T) *mdnsMaster {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(testutil.Fixtures(t, "mesos"), "fake.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &mdnsMaster{}
-	m.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/master/state" {
-			http.NotFound(w, r)
-			return
-		}
-		switch m.mode.Load() {
-		case 1:
-			io.WriteString(w, `{"leader": "master@`)
-		case 2:
-			w.Write(m.crash)
-		default:
-			w.Write(m.good)
-		}
-	}))
-	t.Cleanup(m.srv.Close)
-	var st map[string]any
-	if err := json.Unmarshal(raw, &st); err != nil {
-		t.Fatal(err)
-	}
-	st["leader"] = "master@" + m.srv.Listener.Addr().String()
-	m.good, _ = json.Marshal(st)
+	m := &mdnsMaster{StateServer: testutil.NewStateServer(t)}
+	m.good, _ = json.Marshal(testutil.FakeState(t, m.Leader()))
 
 	// The crashing items: an agent without pid, an agent whose pid does
 	// not parse, and a task whose port range has no "-".
-	var cs map[string]any
-	_ = json.Unmarshal(m.good, &cs)
+	cs := testutil.FakeState(t, m.Leader())
 	slaves := cs["slaves"].([]any)
 	slaves = append(slaves,
 		map[string]any{"id": "20140827-000744-3041283216-5050-2116-9", "hostname": "nopid.example"},
@@ -81,54 +48,31 @@ func newMDNSMaster(t *testing.T) *mdnsMaster {
 		}
 	}
 	m.crash, _ = json.Marshal(cs)
+	m.Set(m.good)
 	return m
 }
 
-// mdnsFreePort finds a port free for both UDP and TCP on 127.0.0.1.
-func mdnsFreePort(t *testing.T) int {
+// startMesosDNS runs `sextant mesos-dns -config cfg` and waits for its
+// HTTP API at base.
+func startMesosDNS(t *testing.T, cfg, base string, flags ...string) *testutil.Process {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return p
-		}
+	cfgFile := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
-}
-
-type mdnsLogBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *mdnsLogBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *mdnsLogBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	p := testutil.StartProcess(t, exec.Command(testutil.Binary(t), append([]string{"mesos-dns", "-config", cfgFile}, flags...)...))
+	p.Eventually(60*time.Second, "the HTTP API", func() bool { return testutil.HTTPOK(base + "/v1/version") })
+	return p
 }
 
 func TestMesosDNSEndToEnd(t *testing.T) {
 	digPath := testutil.NeedTool(t, "dig")
 	bin := testutil.Binary(t)
 	m := newMDNSMaster(t)
-	dnsPort, httpPort := mdnsFreePort(t), mdnsFreePort(t)
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "config.json")
-	cfg := fmt.Sprintf(`{
+	dnsPort, httpPort := testutil.FreePort(t), testutil.FreePort(t)
+	dnsAddr := fmt.Sprintf("127.0.0.1:%d", dnsPort)
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	proc := startMesosDNS(t, fmt.Sprintf(`{
   "masters": [%q],
   "refreshSeconds": 1,
   "stateTimeoutSeconds": 5,
@@ -139,64 +83,18 @@ func TestMesosDNSEndToEnd(t *testing.T) {
   "externalon": false,
   "IPSources": ["netinfo", "docker", "mesos", "host"],
   "email": "root.mesos-dns.mesos"
-}`, m.srv.Listener.Addr().String(), dnsPort, httpPort)
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logs := &mdnsLogBuf{}
-	cmd := exec.Command(bin, "mesos-dns", "-config", cfgFile, "-v=1", "-logtostderr=true")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("sextant output:\n%s", logs)
-		}
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	testutil.Eventually(t, 60*time.Second, "the HTTP API", func() bool {
-		resp, err := http.Get(base + "/v1/version")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+}`, m.HostPort(), dnsPort, httpPort), base, "-v=1", "-logtostderr=true")
 
 	dig := func(args ...string) string {
 		t.Helper()
-		all := append([]string{"@127.0.0.1", "-p", strconv.Itoa(dnsPort), "+time=3", "+tries=2"}, args...)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, digPath, all...).CombinedOutput()
+		out, err := testutil.Dig(digPath, dnsAddr, append([]string{"+time=3", "+tries=2"}, args...)...)
 		if err != nil {
 			t.Fatalf("dig %v: %v\n%s", args, err, out)
 		}
-		return string(out)
+		return out
 	}
 	status := regexp.MustCompile(`status: ([A-Z]+)`)
-	section := func(out, name string) []string {
-		i := strings.Index(out, ";; "+name+" SECTION:\n")
-		if i < 0 {
-			return nil
-		}
-		var lines []string
-		for _, l := range strings.Split(out[i:], "\n")[1:] {
-			if l == "" {
-				break
-			}
-			lines = append(lines, strings.Join(strings.Fields(l), " "))
-		}
-		return lines
-	}
+	section := testutil.DigSection
 	check := func(out, wantStatus string, wantFlagsAA bool, answer, authority, additional []string) {
 		t.Helper()
 		if s := status.FindStringSubmatch(out); s == nil || s[1] != wantStatus {
@@ -220,7 +118,7 @@ func TestMesosDNSEndToEnd(t *testing.T) {
 	check(dig("toy-store.ipv6-framework.mesos", "AAAA"), "NOERROR", true,
 		[]string{"toy-store.ipv6-framework.mesos. 60 IN AAAA fd01:b::1:8000:2"}, nil, nil)
 	check(dig("_leader._tcp.mesos", "SRV"), "NOERROR", true,
-		[]string{fmt.Sprintf("_leader._tcp.mesos. 60 IN SRV 0 1 %d leader.mesos.", m.srv.Listener.Addr().(*net.TCPAddr).Port)}, nil,
+		[]string{fmt.Sprintf("_leader._tcp.mesos. 60 IN SRV 0 1 %d leader.mesos.", m.Server().Listener.Addr().(*net.TCPAddr).Port)}, nil,
 		[]string{"leader.mesos. 60 IN A " + leaderIP})
 	check(dig("_car-store._udp.marathon.mesos", "SRV"), "NOERROR", true,
 		[]string{"_car-store._udp.marathon.mesos. 60 IN SRV 0 1 31364 car-store-zinaz-0.marathon.slave.mesos.",
@@ -252,12 +150,12 @@ func TestMesosDNSEndToEnd(t *testing.T) {
 
 	// sextant dig against the same server: readable and JSON output, and
 	// the server taken from endpoints.json in the state dir.
-	digOut, err := exec.Command(bin, "dig", "--server", fmt.Sprintf("127.0.0.1:%d", dnsPort), "_car-store._udp.marathon.mesos", "SRV").CombinedOutput()
+	digOut, err := exec.Command(bin, "dig", "--server", dnsAddr, "_car-store._udp.marathon.mesos", "SRV").CombinedOutput()
 	if err != nil || !strings.Contains(string(digOut), "status: NOERROR") || !strings.Contains(string(digOut), "31364 car-store-zinaz-0.marathon.slave.mesos.") {
 		t.Errorf("sextant dig: %v\n%s", err, digOut)
 	}
 	stateDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(stateDir, "endpoints.json"), []byte(fmt.Sprintf(`{"dns":"127.0.0.1:%d"}`, dnsPort)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(stateDir, "endpoints.json"), []byte(fmt.Sprintf(`{"dns":%q}`, dnsAddr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	digOut, err = exec.Command(bin, "dig", "leader.mesos", "--json", "--state-dir", stateDir).CombinedOutput()
@@ -298,7 +196,7 @@ func TestMesosDNSEndToEnd(t *testing.T) {
 
 	// Malformed JSON from the master: answers keep coming; the log and
 	// /metrics show the failures.
-	m.mode.Store(1)
+	m.Set([]byte(`{"leader": "master@`))
 	errorsRE := regexp.MustCompile(`sextant_mesos_refresh_total\{result="error"\} (\d+)`)
 	refreshErrors := func() int {
 		_, body := get("/metrics")
@@ -312,7 +210,7 @@ func TestMesosDNSEndToEnd(t *testing.T) {
 	testutil.Eventually(t, 30*time.Second, "failed refreshes in /metrics", func() bool { return refreshErrors() >= 2 })
 	check(dig("liquor-store.marathon.mesos", "A"), "NOERROR", true,
 		[]string{"liquor-store.marathon.mesos. 60 IN A 10.3.0.1", "liquor-store.marathon.mesos. 60 IN A 10.3.0.2"}, nil, nil)
-	if !strings.Contains(logs.String(), "keeping last good state") {
+	if !strings.Contains(proc.Log.String(), "keeping last good state") {
 		t.Errorf("the log does not say the old state is kept")
 	}
 	_, metrics := get("/metrics")
@@ -325,27 +223,18 @@ func TestMesosDNSEndToEnd(t *testing.T) {
 
 	// The master goes away: the same.
 	before := refreshErrors()
-	m.srv.Listener.Close()
-	m.srv.CloseClientConnections()
+	m.Server().Listener.Close()
+	m.Server().CloseClientConnections()
 	testutil.Eventually(t, 30*time.Second, "refresh errors with the master gone", func() bool { return refreshErrors() >= before+2 })
 	check(dig("+tcp", "chronos.marathon.mesos", "A"), "NOERROR", true, []string{"chronos.marathon.mesos. 60 IN A 1.2.3.11"}, nil, nil)
 
 	// Stop with SIGTERM: exit 0, promptly.
 	start := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	if err, stopped := proc.Stop(20 * time.Second); err != nil || !stopped {
+		t.Fatalf("exit after SIGTERM: %v (stopped within 20s: %v)", err, stopped)
 	}
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("took %v to stop", d)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("no exit 20s after SIGTERM")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v to stop", d)
 	}
 }
 
@@ -353,61 +242,21 @@ func TestMesosDNSEndToEnd(t *testing.T) {
 // Mesos-DNS crash or fail the whole reload: the rest is served.
 func TestMesosDNSCrashingItems(t *testing.T) {
 	digPath := testutil.NeedTool(t, "dig")
-	bin := testutil.Binary(t)
 	m := newMDNSMaster(t)
-	m.mode.Store(2)
-	dnsPort, httpPort := mdnsFreePort(t), mdnsFreePort(t)
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "config.json")
-	// A host name in masters crashed record generation too.
-	cfg := fmt.Sprintf(`{"masters": [%q, "localhost:5050"], "refreshSeconds": 1, "listener": "127.0.0.1", "port": %d,
-  "httpListener": "127.0.0.1", "httpport": %d, "externalon": false}`, m.srv.Listener.Addr().String(), dnsPort, httpPort)
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logs := &mdnsLogBuf{}
-	cmd := exec.Command(bin, "mesos-dns", "-config", cfgFile)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("sextant output:\n%s", logs)
-		}
-	})
+	m.Set(m.crash)
+	dnsPort, httpPort := testutil.FreePort(t), testutil.FreePort(t)
+	dnsAddr := fmt.Sprintf("127.0.0.1:%d", dnsPort)
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	testutil.Eventually(t, 60*time.Second, "the HTTP API", func() bool {
-		select {
-		case err := <-exited:
-			t.Fatalf("sextant exited: %v\n%s", err, logs)
-		default:
-		}
-		resp, err := http.Get(base + "/v1/version")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, digPath, "@127.0.0.1", "-p", strconv.Itoa(dnsPort), "+short", "liquor-store.marathon.mesos", "A").CombinedOutput()
+	// A host name in masters crashed record generation too.
+	proc := startMesosDNS(t, fmt.Sprintf(`{"masters": [%q, "localhost:5050"], "refreshSeconds": 1, "listener": "127.0.0.1", "port": %d,
+  "httpListener": "127.0.0.1", "httpport": %d, "externalon": false}`, m.HostPort(), dnsPort, httpPort), base)
+	out, err := testutil.Dig(digPath, dnsAddr, "+short", "liquor-store.marathon.mesos", "A")
 	// Default IPSources (netinfo, mesos, host): the agents' addresses.
-	if err != nil || !mdnsSameSet(strings.Fields(string(out)), []string{"1.2.3.11", "1.2.3.12"}) {
+	if err != nil || !mdnsSameSet(strings.Fields(out), []string{"1.2.3.11", "1.2.3.12"}) {
 		t.Fatalf("%v: %s", err, out)
 	}
-	out, err = exec.CommandContext(ctx, digPath, "@127.0.0.1", "-p", strconv.Itoa(dnsPort), "+short", "slave.mesos", "A").CombinedOutput()
-	if err != nil || !mdnsSameSet(strings.Fields(string(out)), []string{"1.2.3.10", "1.2.3.11", "1.2.3.12"}) {
+	out, err = testutil.Dig(digPath, dnsAddr, "+short", "slave.mesos", "A")
+	if err != nil || !mdnsSameSet(strings.Fields(out), []string{"1.2.3.10", "1.2.3.11", "1.2.3.12"}) {
 		t.Fatalf("agents: %v: %s", err, out)
 	}
 	resp, err := http.Get(base + "/metrics")
@@ -420,7 +269,7 @@ func TestMesosDNSCrashingItems(t *testing.T) {
 		t.Errorf("/metrics does not count the skipped items")
 	}
 	for _, want := range []string{"not a pid", "31744"} {
-		if !strings.Contains(logs.String(), want) {
+		if !strings.Contains(proc.Log.String(), want) {
 			t.Errorf("log does not name %q", want)
 		}
 	}

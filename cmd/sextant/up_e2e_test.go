@@ -26,103 +26,37 @@ import (
 // upInstance is a running `sextant up` binary driven over HTTP only.
 type upInstance struct {
 	t        *testing.T
-	cmd      *exec.Cmd
+	proc     *testutil.Process
 	stateDir string
 	eps      map[string]string
-	stderr   *lockedBuf
-	done     chan error
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// freeAddr returns a loopback address whose port is free for TCP and UDP.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port")
-	return ""
 }
 
 func startUp(t *testing.T, stateDir string, extra ...string) *upInstance {
 	t.Helper()
 	bin := testutil.Binary(t)
+	fa := func() string { return testutil.FreeAddr(t) }
 	args := []string{"up", "--state-dir", stateDir, "--no-examples",
-		"--marathon-addr", freeAddr(t), "--mesos-addr", freeAddr(t), "--dns-addr", freeAddr(t),
-		"--mesos-dns-http-addr", freeAddr(t), "--directory-dns-addr", freeAddr(t), "--net-api-addr", freeAddr(t),
+		"--marathon-addr", fa(), "--mesos-addr", fa(), "--dns-addr", fa(),
+		"--mesos-dns-http-addr", fa(), "--directory-dns-addr", fa(), "--net-api-addr", fa(),
 		"--max-tasks", "8"}
 	args = append(args, extra...)
-	u := &upInstance{t: t, stateDir: stateDir, stderr: &lockedBuf{}, done: make(chan error, 1)}
-	u.cmd = exec.Command(bin, args...)
-	u.cmd.Stdout = io.Discard
-	u.cmd.Stderr = u.stderr
 	_ = os.Remove(filepath.Join(stateDir, "endpoints.json"))
-	if err := u.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { u.done <- u.cmd.Wait() }()
-	t.Cleanup(func() { u.stop() })
-	testutil.Eventually(t, 30*time.Second, "endpoints.json", func() bool {
-		select {
-		case err := <-u.done:
-			u.done <- err
-			t.Fatalf("sextant up exited: %v\n%s", err, u.stderr)
-		default:
-		}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = io.Discard
+	u := &upInstance{t: t, stateDir: stateDir, proc: testutil.StartProcess(t, cmd)}
+	u.proc.Eventually(30*time.Second, "endpoints.json", func() bool {
 		b, err := os.ReadFile(filepath.Join(stateDir, "endpoints.json"))
 		return err == nil && json.Unmarshal(b, &u.eps) == nil
 	})
-	testutil.Eventually(t, 30*time.Second, "/ping", func() bool {
-		resp, err := http.Get(u.eps["marathon"] + "/ping")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	u.proc.Eventually(30*time.Second, "/ping", func() bool { return testutil.HTTPOK(u.eps["marathon"] + "/ping") })
 	return u
 }
 
 // stop sends SIGTERM and waits; it fails the test if the process needs
 // more than a generous bound.
 func (u *upInstance) stop() {
-	if u.cmd.ProcessState != nil {
-		return
-	}
-	_ = u.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-u.done:
-		u.done <- err
-	case <-time.After(60 * time.Second):
-		_ = u.cmd.Process.Kill()
-		u.t.Errorf("sextant up did not stop within 60s\n%s", u.stderr)
-		<-u.done
+	if _, stopped := u.proc.Stop(60 * time.Second); !stopped {
+		u.t.Errorf("sextant up did not stop within 60s\n%s", u.proc.Log)
 	}
 }
 
@@ -184,16 +118,14 @@ func runningHealthy(ts []e2eTask, n int) bool {
 }
 
 // digSRV returns the sorted target ports of an SRV name, or nil.
-func digSRV(t *testing.T, dig, server, name string) []int {
-	host, port, _ := net.SplitHostPort(server)
-	out, err := exec.Command(dig, "@"+host, "-p", port, "+short", "+time=2", "+tries=1", name, "SRV").Output()
+func digSRV(dig, server, name string) []int {
+	out, err := testutil.Dig(dig, server, "+short", "+time=2", "+tries=1", name, "SRV")
 	if err != nil {
 		return nil
 	}
 	var ports []int
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 4 {
+	for _, line := range testutil.DigShort(out) {
+		if f := strings.Fields(line); len(f) == 4 {
 			p, _ := strconv.Atoi(f[2])
 			ports = append(ports, p)
 		}
@@ -202,10 +134,9 @@ func digSRV(t *testing.T, dig, server, name string) []int {
 	return ports
 }
 
-func digA(t *testing.T, dig, server, name string) string {
-	host, port, _ := net.SplitHostPort(server)
-	out, _ := exec.Command(dig, "@"+host, "-p", port, "+short", "+time=2", "+tries=1", name, "A").Output()
-	return strings.TrimSpace(string(out))
+func digA(dig, server, name string) string {
+	out, _ := testutil.Dig(dig, server, "+short", "+time=2", "+tries=1", name, "A")
+	return strings.TrimSpace(out)
 }
 
 func taskPorts(ts []e2eTask) []int {
@@ -446,17 +377,17 @@ func TestUpLifecycle(t *testing.T) {
 			return
 		}
 		testutil.Eventually(t, 30*time.Second, "DNS "+what, func() bool {
-			return equalInts(digSRV(t, dig, u.eps["dns"], "_web.e2e._tcp.marathon.mesos"), taskPorts(u.tasks("/e2e/web")))
+			return equalInts(digSRV(dig, u.eps["dns"], "_web.e2e._tcp.marathon.mesos"), taskPorts(u.tasks("/e2e/web")))
 		})
 	}
 	if dig != "" {
 		testutil.Eventually(t, 30*time.Second, "A record", func() bool {
-			return digA(t, dig, u.eps["dns"], "web.e2e.marathon.mesos") == "127.0.0.1"
+			return digA(dig, u.eps["dns"], "web.e2e.marathon.mesos") == "127.0.0.1"
 		})
 		// The node DNS role serves the VIP name from the port's VIP_0 label.
 		if dd := u.eps["directory_dns"]; dd != "" {
 			testutil.Eventually(t, 30*time.Second, "VIP name", func() bool {
-				return digA(t, dig, dd, "e2e-web.marathon.l4lb.thisdcos.directory") != ""
+				return digA(dig, dd, "e2e-web.marathon.l4lb.thisdcos.directory") != ""
 			})
 		}
 	} else {
@@ -501,12 +432,12 @@ func TestUpLifecycle(t *testing.T) {
 	}
 	if dig != "" {
 		testutil.Eventually(t, 30*time.Second, "names gone", func() bool {
-			return len(digSRV(t, dig, u.eps["dns"], "_web.e2e._tcp.marathon.mesos")) == 0 &&
-				digA(t, dig, u.eps["dns"], "web.e2e.marathon.mesos") == ""
+			return len(digSRV(dig, u.eps["dns"], "_web.e2e._tcp.marathon.mesos")) == 0 &&
+				digA(dig, u.eps["dns"], "web.e2e.marathon.mesos") == ""
 		})
 		if dd := u.eps["directory_dns"]; dd != "" {
 			testutil.Eventually(t, 30*time.Second, "VIP name gone", func() bool {
-				return digA(t, dig, dd, "e2e-web.marathon.l4lb.thisdcos.directory") == ""
+				return digA(dig, dd, "e2e-web.marathon.l4lb.thisdcos.directory") == ""
 			})
 		}
 	}
@@ -708,8 +639,8 @@ func TestUpRestartAndNoOrphans(t *testing.T) {
 	}
 	pids := waitPids(2)
 	u.stop()
-	if u.cmd.ProcessState == nil || !u.cmd.ProcessState.Success() {
-		t.Fatalf("sextant up did not exit cleanly: %v\n%s", u.cmd.ProcessState, u.stderr)
+	if exited, err := u.proc.Exited(); !exited || err != nil {
+		t.Fatalf("sextant up did not exit cleanly: %v\n%s", err, u.proc.Log)
 	}
 	assertGone(t, pids, "first run")
 	for _, f := range mustGlob(t, filepath.Join(pidDir, "*")) {
@@ -770,8 +701,8 @@ func TestUpPortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	bin := testutil.Binary(t)
-	cmd := exec.Command(bin, "up", "--state-dir", t.TempDir(), "--no-examples", "--marathon-addr", freeAddr(t),
-		"--mesos-addr", ln.Addr().String(), "--dns-addr", freeAddr(t), "--mesos-dns-http-addr", freeAddr(t))
+	cmd := exec.Command(bin, "up", "--state-dir", t.TempDir(), "--no-examples", "--marathon-addr", testutil.FreeAddr(t),
+		"--mesos-addr", ln.Addr().String(), "--dns-addr", testutil.FreeAddr(t), "--mesos-dns-http-addr", testutil.FreeAddr(t))
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("want a failure, got success:\n%s", out)
@@ -821,18 +752,16 @@ func TestAppCommand(t *testing.T) {
 	})
 	// The runtime's metrics and health are on the Marathon address.
 	testutil.Eventually(t, 30*time.Second, "/health 200 and /metrics", func() bool {
-		r1, err := http.Get(u.eps["marathon"] + "/health")
-		if err != nil {
+		if !testutil.HTTPOK(u.eps["marathon"] + "/health") {
 			return false
 		}
-		r1.Body.Close()
 		r2, err := http.Get(u.eps["marathon"] + "/metrics")
 		if err != nil {
 			return false
 		}
 		b, _ := io.ReadAll(r2.Body)
 		r2.Body.Close()
-		return r1.StatusCode == 200 && strings.Contains(string(b), "sextant_runtime_tasks_launched_total")
+		return strings.Contains(string(b), "sextant_runtime_tasks_launched_total")
 	})
 	if out, err := app("list"); err != nil || !strings.Contains(out, "/tools/hello") || !strings.Contains(out, "INSTANCES") {
 		t.Fatalf("list: %v %s", err, out)
