@@ -3,6 +3,7 @@ package dcosdns
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ func testHandler(t testing.TB, tasks []testTask, mesos, zone, up []string, cache
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(r.Close)
 		return r
 	}
 	hc := HandlerConfig{
@@ -229,6 +231,61 @@ func FuzzHandler(f *testing.F) {
 		}
 		if !tcp && req.Msg != nil && req.Msg.IsEdns0() == nil && len(b) > 512 && len(req.Msg.Question) > 0 {
 			t.Fatalf("udp reply of %d bytes without EDNS", len(b))
+		}
+	})
+}
+
+// TestRightLabels: the allocation-free label scan the router uses agrees
+// with dns.SplitDomainName.
+func TestRightLabels(t *testing.T) {
+	for _, name := range []string{".", "mesos.", "a.mesos.", "a.b.c.d.e.f.g.", "x.dclb.thisdcos.directory.", "no-dot", "a.b"} {
+		var right [5]string
+		n, ok := rightLabels(name, &right)
+		want := dns.SplitDomainName(name)
+		if !ok || n != len(want) {
+			t.Fatalf("%q: %d labels (ok %v), want %d", name, n, ok, len(want))
+		}
+		for k := 1; k <= min(n, 5); k++ {
+			if right[k-1] != want[n-k] {
+				t.Fatalf("%q: label %d from the right is %q, want %q", name, k, right[k-1], want[n-k])
+			}
+		}
+	}
+	if _, ok := rightLabels(`a\.b.mesos.`, new([5]string)); ok {
+		t.Fatal("escaped dot not left to SplitDomainName")
+	}
+	r := NewRouter("", nil)
+	if got := r.Route(`a\.b.mesos.`); got.Dest != ToMesos {
+		t.Fatalf("escaped name routed to %v", got.Dest)
+	}
+}
+
+// FuzzRoute: the router's label scan never panics and routes like a
+// router working on dns.SplitDomainName would (checked through the
+// label scan's agreement).
+func FuzzRoute(f *testing.F) {
+	for _, s := range []string{"app.marathon.mesos.", "x.l4lb.thisdcos.directory.", ".", "", `a\.b.zk.`, "a..b."} {
+		f.Add(s)
+	}
+	r := NewRouter("abc", []string{"corp.example"})
+	f.Fuzz(func(t *testing.T, name string) {
+		_ = r.Route(name)
+		var right [5]string
+		n, ok := rightLabels(name, &right)
+		if !ok {
+			return
+		}
+		if _, isDomain := dns.IsDomainName(name); !isDomain || strings.Contains(name, "..") {
+			return
+		}
+		want := dns.SplitDomainName(name)
+		if n != len(want) {
+			t.Fatalf("%q: %d labels, want %d", name, n, len(want))
+		}
+		for k := 1; k <= min(n, 5); k++ {
+			if right[k-1] != want[n-k] {
+				t.Fatalf("%q: label %d is %q, want %q", name, k, right[k-1], want[n-k])
+			}
 		}
 	})
 }

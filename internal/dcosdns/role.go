@@ -193,24 +193,45 @@ type node struct {
 // racing forwarder is replaced when the master list changes.
 type masterForwarder struct {
 	port    uint16
+	timeout time.Duration
 	metrics *forward.Metrics
 	cur     atomic.Pointer[forward.Racing]
 }
+
+var _ forward.RawForwarder = (*masterForwarder)(nil)
 
 func (m *masterForwarder) set(masters []netip.Addr) {
 	ups := make([]string, 0, len(masters))
 	for _, a := range masters {
 		ups = append(ups, netip.AddrPortFrom(a, m.port).String())
 	}
-	r, _ := forward.NewRacing(forward.RacingConfig{Zone: "mesos.", Upstreams: ups}, m.metrics)
-	// The previous forwarder's idle sockets are closed by their finalizers;
-	// queries still running on it finish normally.
-	m.cur.Store(r)
+	r, _ := forward.NewRacing(forward.RacingConfig{Zone: "mesos.", Upstreams: ups, Timeout: m.timeout}, m.metrics)
+	if old := m.cur.Swap(r); old != nil {
+		// Queries already sent through the previous forwarder end within
+		// their attempt timeout (plus the losers' grace); its sockets are
+		// closed after that.
+		t := m.timeout
+		if t <= 0 {
+			t = forward.DefaultAttemptTimeout
+		}
+		time.AfterFunc(t+forward.LoserGrace+time.Second, old.Close)
+	}
+}
+
+func (m *masterForwarder) close() {
+	if r := m.cur.Load(); r != nil {
+		r.Close()
+	}
 }
 
 // Forward implements forward.Forwarder.
 func (m *masterForwarder) Forward(ctx context.Context, req *dns.Msg, network string) (*dns.Msg, error) {
 	return m.cur.Load().Forward(ctx, req, network)
+}
+
+// ForwardRaw implements forward.RawForwarder.
+func (m *masterForwarder) ForwardRaw(ctx context.Context, req *dns.Msg, raw []byte, network string) (*dns.Msg, error) {
+	return m.cur.Load().ForwardRaw(ctx, req, raw, network)
 }
 
 // Run runs the DNS role until ctx ends, then shuts down cleanly (listeners
@@ -488,8 +509,9 @@ func (n *node) mesosForwarder(met *forward.Metrics, mk func(string, []string) fo
 	if port == 0 {
 		port = 61053
 	}
-	n.mesosFwd = &masterForwarder{port: port, metrics: met}
+	n.mesosFwd = &masterForwarder{port: port, timeout: n.o.ForwardTimeout, metrics: met}
 	n.mesosFwd.set(n.o.Masters)
+	n.closers = append(n.closers, n.mesosFwd.close)
 	return n.mesosFwd
 }
 

@@ -70,13 +70,21 @@ func NewRouter(clusterID string, forwardZones []string) *Router {
 // Route classifies a lower-case FQDN. First match wins. Rules 1–4 are
 // aliases of local names: the local index (directory.Index) rewrites them.
 func (r *Router) Route(name string) Route {
-	labels := dns.SplitDomainName(name) // nil for "."
-	n := len(labels)
+	var right [5]string
+	n, ok := rightLabels(name, &right)
+	var labels []string
+	if !ok {
+		labels = dns.SplitDomainName(name) // nil for "."
+		n = len(labels)
+	}
 	last := func(k int) string { // k-th label from the right, 1-based
-		if k > n {
+		switch {
+		case k > n:
 			return ""
+		case labels != nil:
+			return labels[n-k]
 		}
-		return labels[n-k]
+		return right[k-1]
 	}
 	// 1. *.dclb.thisdcos.directory → *.l4lb.thisdcos.directory
 	if n >= 4 && last(1) == "directory" && last(2) == "thisdcos" && last(3) == "dclb" {
@@ -109,6 +117,30 @@ func (r *Router) Route(name string) Route {
 	return Route{Dest: ToUpstream, Zone: "."}
 }
 
+// rightLabels puts the (up to) five rightmost labels of name into out,
+// rightmost first, and returns the number of labels, without allocating.
+// Names with escapes (`\.`) are left to dns.SplitDomainName (ok false).
+func rightLabels(name string, out *[5]string) (n int, ok bool) {
+	if strings.IndexByte(name, '\\') >= 0 {
+		return 0, false
+	}
+	s := strings.TrimSuffix(name, ".")
+	if s == "" {
+		return 0, true
+	}
+	for {
+		i := strings.LastIndexByte(s, '.')
+		if n < len(out) {
+			out[n] = s[i+1:]
+		}
+		n++
+		if i < 0 {
+			return n, true
+		}
+		s = s[:i]
+	}
+}
+
 // Handler answers DNS queries on a node: local zones from memory, the rest
 // through the forwarders. It implements dnsserver.Handler.
 type Handler struct {
@@ -131,6 +163,7 @@ var _ dnsserver.Handler = (*Handler)(nil)
 
 type handlerMetrics struct {
 	queries  *prometheus.CounterVec // queries_total{route}
+	byDest   [ToUpstream + 1]prometheus.Counter
 	failures *prometheus.CounterVec // forwarder_failures_total is in forward.Metrics; this counts multi-question mismatches
 }
 
@@ -165,6 +198,9 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 			Help: "DNS queries by routing destination."}, []string{"route"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: cfg.Namespace, Name: "mixed_route_queries_total",
 			Help: "Queries with several questions routed to different places (answered locally, as dcos-dns did)."}, nil),
+	}
+	for d := range h.metrics.byDest {
+		h.metrics.byDest[d] = h.metrics.queries.WithLabelValues(Destination(d).String())
 	}
 	if cfg.Registry != nil {
 		for _, c := range []prometheus.Collector{h.metrics.queries, h.metrics.failures} {
@@ -221,11 +257,17 @@ func (h *Handler) ServeDNS(ctx context.Context, req *dnsserver.Request) *dns.Msg
 	if req.Err != nil || req.Msg == nil {
 		return dnsserver.FormErr(req.Raw)
 	}
-	return h.Answer(ctx, req.Msg, req.Network.String())
+	return h.answer(ctx, req.Msg, req.Raw, req.Network.String())
 }
 
 // Answer resolves one query message received over network ("udp"/"tcp").
 func (h *Handler) Answer(ctx context.Context, req *dns.Msg, network string) *dns.Msg {
+	return h.answer(ctx, req, nil, network)
+}
+
+// answer resolves a query; raw, when not nil, is req as received, which
+// `.mesos` forwarding relays as it is (dcos-dns sent the client's bytes).
+func (h *Handler) answer(ctx context.Context, req *dns.Msg, raw []byte, network string) *dns.Msg {
 	if len(req.Question) == 0 {
 		m := new(dns.Msg)
 		m.SetRcode(req, dns.RcodeFormatError)
@@ -244,7 +286,7 @@ func (h *Handler) Answer(ctx context.Context, req *dns.Msg, network string) *dns
 			}
 		}
 	}
-	h.metrics.queries.WithLabelValues(rt.Dest.String()).Inc()
+	h.metrics.byDest[rt.Dest].Inc()
 	if rt.Dest == ToLocal {
 		m := h.served.Load().ix.Reply(req)
 		fitReply(req, m, network)
@@ -257,7 +299,11 @@ func (h *Handler) Answer(ctx context.Context, req *dns.Msg, network string) *dns
 		// 60 s SOA minimum, so caching it would hide a new task for a
 		// minute (what made new tasks slow to resolve behind erldns'
 		// cache, dcos/dcos-net#64).
-		m, _ = h.mesos.Forward(ctx, req, network)
+		if rf, ok := h.mesos.(forward.RawForwarder); ok {
+			m, _ = rf.ForwardRaw(ctx, req, raw, network)
+		} else {
+			m, _ = h.mesos.Forward(ctx, req, network)
+		}
 	} else {
 		m, _ = h.fwd.Forward(ctx, req, network)
 	}

@@ -41,6 +41,13 @@ type Forwarder interface {
 	Forward(ctx context.Context, req *dns.Msg, network string) (*dns.Msg, error)
 }
 
+// RawForwarder is a Forwarder that can relay the client's bytes: raw,
+// when not nil, is req in wire format exactly as the client sent it.
+type RawForwarder interface {
+	Forwarder
+	ForwardRaw(ctx context.Context, req *dns.Msg, raw []byte, network string) (*dns.Msg, error)
+}
+
 // Func adapts a function to the Forwarder interface.
 type Func func(ctx context.Context, req *dns.Msg, network string) (*dns.Msg, error)
 
@@ -122,89 +129,25 @@ func transport(network string) string {
 	return "udp"
 }
 
-// udpPoolSize bounds the idle connected UDP sockets kept per upstream.
-const udpPoolSize = 64
-
-// connPool keeps connected UDP sockets to one upstream for reuse: a
-// socket per query costs socket, connect, epoll registration and close,
-// which dominated forwarding time. A socket goes back to the pool only
-// after a clean exchange; one that timed out or failed is closed, so a
-// late reply can never be read by the next query (IDs and the question
-// are checked too).
-type connPool struct {
-	addr string
-	idle chan *dns.Conn
-}
-
-func newConnPool(addr string) *connPool {
-	return &connPool{addr: addr, idle: make(chan *dns.Conn, udpPoolSize)}
-}
-
-func (p *connPool) put(c *dns.Conn) {
-	select {
-	case p.idle <- c:
-	default:
-		c.Close()
-	}
-}
-
-// close closes the idle sockets (sockets in use are closed by their
-// exchange when it ends).
-func (p *connPool) close() {
-	for {
-		select {
-		case c := <-p.idle:
-			c.Close()
-		default:
-			return
-		}
-	}
-}
-
-// pools maps upstream addresses to their pools.
-type pools map[string]*connPool
-
-func newPools(addrs []string) pools {
-	ps := pools{}
-	for _, a := range addrs {
-		if ps[a] == nil {
-			ps[a] = newConnPool(a)
-		}
-	}
-	return ps
-}
-
 // exchange does one query/reply exchange with one upstream. timeout
 // bounds the whole attempt (dial, write and read); cancelling ctx closes
 // the socket at once so a lost race does not hold a goroutine for the
-// whole timeout. UDP sockets come from pool when it is not nil.
-func exchange(ctx context.Context, req *dns.Msg, network, addr string, timeout time.Duration, pool *connPool) (*dns.Msg, error) {
+// whole timeout. UDP goes through pool when it is not nil (see
+// exchangeUDP); raw, when not nil, is req in wire format (the client's
+// bytes, sent unchanged).
+func exchange(ctx context.Context, req *dns.Msg, raw []byte, network, addr string, timeout time.Duration, pool *connPool) (*dns.Msg, error) {
+	proto := transport(network)
+	if proto == "udp" && pool != nil {
+		return pool.exchange(ctx, req, raw, timeout)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	proto := transport(network)
 	c := &dns.Client{Net: proto, Timeout: timeout}
-	var conn *dns.Conn
-	if proto == "udp" && pool != nil {
-		select {
-		case conn = <-pool.idle:
-		default:
-		}
+	conn, err := c.DialContext(ctx, addr)
+	if err != nil {
+		return nil, &AttemptError{Upstream: addr, Reason: reason(ctx, err), Err: err}
 	}
-	if conn == nil {
-		var err error
-		conn, err = c.DialContext(ctx, addr)
-		if err != nil {
-			return nil, &AttemptError{Upstream: addr, Reason: reason(ctx, err), Err: err}
-		}
-	}
-	clean := false
-	defer func() {
-		if clean && proto == "udp" && pool != nil {
-			pool.put(conn)
-		} else {
-			conn.Close()
-		}
-	}()
+	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	r, _, err := c.ExchangeWithConnContext(ctx, req, conn)
@@ -220,7 +163,6 @@ func exchange(ctx context.Context, req *dns.Msg, network, addr string, timeout t
 	if !sameQuestion(req, r) {
 		return nil, &AttemptError{Upstream: addr, Reason: "error", Err: errors.New("reply is for another question")}
 	}
-	clean = stop()
 	return r, nil
 }
 

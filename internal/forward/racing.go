@@ -2,6 +2,7 @@ package forward
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -136,8 +137,10 @@ type Racing struct {
 	timeout   time.Duration
 	m         *Metrics
 	// intn picks a random index in [0,n); tests replace it.
-	intn  func(n int) int
-	pools pools
+	intn func(n int) int
+	mux  muxes // UDP; TCP dials a connection per attempt
+	// wires holds buffers for the queries' wire copies.
+	wires sync.Pool
 }
 
 var _ Forwarder = (*Racing)(nil)
@@ -172,15 +175,14 @@ func NewRacing(cfg RacingConfig, m *Metrics) (*Racing, error) {
 		}
 		r.upstreams = append(r.upstreams, n)
 	}
-	r.pools = newPools(r.upstreams)
+	r.mux = newMuxes(r.upstreams, m)
 	return r, errors.Join(errs...)
 }
 
-// Close releases the idle upstream sockets.
+// Close closes the upstream sockets; queries still waiting fail. Call it
+// once no more queries are sent through r.
 func (r *Racing) Close() {
-	for _, p := range r.pools {
-		p.close()
-	}
+	r.mux.close()
 }
 
 // Upstreams returns the normalised upstream list.
@@ -235,6 +237,12 @@ type result struct {
 
 // Forward implements Forwarder.
 func (r *Racing) Forward(ctx context.Context, req *dns.Msg, network string) (*dns.Msg, error) {
+	return r.ForwardRaw(ctx, req, nil, network)
+}
+
+// ForwardRaw implements RawForwarder: raw, when not nil, is req as the
+// client sent it, relayed without packing req again.
+func (r *Racing) ForwardRaw(ctx context.Context, req *dns.Msg, raw []byte, network string) (*dns.Msg, error) {
 	start := r.m.Now()
 	defer func() { r.m.requests.WithLabelValues(r.zone).Observe(r.m.Now().Sub(start).Seconds()) }()
 	if len(r.upstreams) == 0 {
@@ -243,11 +251,14 @@ func (r *Racing) Forward(ctx context.Context, req *dns.Msg, network string) (*dn
 	}
 	picked := r.pick()
 	proto := transport(network)
+	if proto == "udp" {
+		return r.forwardUDP(ctx, req, raw, picked)
+	}
 	if len(picked) == 1 {
 		// Nothing to race: ask inline, without the goroutines.
 		u := picked[0]
 		t0 := time.Now()
-		msg, err := exchange(ctx, req, proto, u, r.timeout, r.pools[u])
+		msg, err := exchange(ctx, req, nil, proto, u, r.timeout, nil)
 		if err == nil {
 			r.m.workerRequests.WithLabelValues(proto, u).Observe(time.Since(t0).Seconds())
 			return msg, nil
@@ -281,7 +292,7 @@ func (r *Racing) Forward(ctx context.Context, req *dns.Msg, network string) (*dn
 		go func() {
 			defer pending.Done()
 			t0 := time.Now()
-			msg, err := exchange(actx, req, proto, u, r.timeout, r.pools[u])
+			msg, err := exchange(actx, req, nil, proto, u, r.timeout, nil)
 			if err != nil {
 				var ae *AttemptError
 				why := "error"
@@ -310,6 +321,76 @@ func (r *Racing) Forward(ctx context.Context, req *dns.Msg, network string) (*dn
 			}
 			errs = append(errs, res.err)
 		case <-ctx.Done():
+			errs = append(errs, ctx.Err())
+			r.m.failures.WithLabelValues(r.zone).Inc()
+			return Reply(req, dns.RcodeServerFailure), fmt.Errorf("%w: %w", ErrAllFailed, errors.Join(errs...))
+		}
+	}
+	r.m.failures.WithLabelValues(r.zone).Inc()
+	return Reply(req, dns.RcodeServerFailure), fmt.Errorf("%w: %w", ErrAllFailed, errors.Join(errs...))
+}
+
+// forwardUDP races the picked upstreams over the multiplexed sockets:
+// one write each from this goroutine, then the first reply wins. Losers
+// may run LoserGrace longer so that a dead or much slower upstream still
+// collects its failure.
+func (r *Racing) forwardUDP(ctx context.Context, req *dns.Msg, raw []byte, picked []string) (*dns.Msg, error) {
+	bp, _ := r.wires.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	var wire []byte
+	if raw != nil {
+		wire = append((*bp)[:0], raw...)
+	} else {
+		b, err := req.PackBuffer(*bp)
+		if err != nil {
+			r.wires.Put(bp)
+			r.m.failures.WithLabelValues(r.zone).Inc()
+			return Reply(req, dns.RcodeServerFailure), fmt.Errorf("%w: pack: %w", ErrAllFailed, err)
+		}
+		wire = b
+	}
+	rc := &race{req: req, origID: binary.BigEndian.Uint16(wire), ch: make(chan attemptResult, len(picked))}
+	var started [2]*attempt
+	as := started[:0]
+	for _, u := range picked {
+		a := &attempt{r: rc, m: r.m}
+		mu := r.mux[u]
+		s, err := mu.sock()
+		if err == nil {
+			err = s.start(a, wire, r.timeout)
+		}
+		if err != nil {
+			why := netReason(err)
+			if !errors.Is(err, errMuxClosed) {
+				r.m.recordFailure(u, "udp", why)
+			}
+			rc.ch <- attemptResult{err: &AttemptError{Upstream: u, Reason: why, Err: err}}
+			continue
+		}
+		as = append(as, a)
+	}
+	*bp = wire
+	r.wires.Put(bp)
+	var errs []error
+	for range picked {
+		select {
+		case res := <-rc.ch:
+			if res.err == nil {
+				for _, a := range as {
+					if a != res.a {
+						a.cutShort(min(r.timeout, LoserGrace))
+					}
+				}
+				return res.msg, nil
+			}
+			errs = append(errs, res.err)
+		case <-ctx.Done():
+			// The client went away: stop every attempt, uncounted.
+			for _, a := range as {
+				a.sock.finish(a, nil, ctx.Err(), "")
+			}
 			errs = append(errs, ctx.Err())
 			r.m.failures.WithLabelValues(r.zone).Inc()
 			return Reply(req, dns.RcodeServerFailure), fmt.Errorf("%w: %w", ErrAllFailed, errors.Join(errs...))

@@ -69,7 +69,7 @@ func (s *Sequential) Forward(ctx context.Context, req *dns.Msg, network string) 
 			errs = append(errs, ctx.Err())
 			break
 		}
-		r, err := exchange(ctx, req, network, u, s.timeout, s.pools[u])
+		r, err := exchange(ctx, req, nil, network, u, s.timeout, s.pools[u])
 		if err == nil {
 			return r, nil
 		}
