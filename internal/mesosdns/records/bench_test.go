@@ -66,8 +66,8 @@ func BenchmarkGenerateIncremental100k(b *testing.B) {
 	i := 0
 	loop(b, func() {
 		g.Generate(snaps[i%2], benchCfg)
-		if s := g.LastBuild(); s.Built != 1 {
-			b.Fatalf("built %d tasks afresh, want 1", s.Built)
+		if s := g.LastBuild(); s.Built != 1 || !s.Patched {
+			b.Fatalf("built %d tasks afresh (want 1), patched %v", s.Built, s.Patched)
 		}
 		i++
 	})

@@ -20,6 +20,7 @@ func TestChangedCoversEveryDifference(t *testing.T) {
 		Listener: "127.0.0.1", Masters: []string{"10.0.0.1:5050", "10.0.0.2:5050"}}
 	g := NewGenerator()
 	var prev *RecordSet
+	patched := 0
 	for round := range 120 {
 		var what string
 		st = cloneState(t, st)
@@ -32,6 +33,9 @@ func TestChangedCoversEveryDifference(t *testing.T) {
 		}
 		snap := model.Build(st, model.BuildOptions{Version: uint64(round), Resolved: localhost})
 		cur, _ := g.Generate(snap, cfg)
+		if g.LastBuild().Patched {
+			patched++
+		}
 		if round == 0 {
 			prev = cur
 			continue
@@ -59,6 +63,9 @@ func TestChangedCoversEveryDifference(t *testing.T) {
 			t.Fatalf("round %d (%s): %d of %d names listed as changed", round, what, len(changed), total)
 		}
 		prev = cur
+	}
+	if patched < 80 {
+		t.Fatalf("only %d of 120 builds patched the previous zone", patched)
 	}
 	if _, ok := Changed(nil, prev); ok {
 		t.Fatal("Changed(nil, set) claims to be comparable")

@@ -2,6 +2,7 @@ package records
 
 import (
 	"crypto/sha1" // #nosec G505: the task-id hash is a naming scheme fixed by Mesos-DNS, not security
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -79,12 +80,22 @@ type Generator struct {
 	// sizes are the A, AAAA and SRV name counts of the last build: the
 	// next build's maps start at that size instead of growing to it.
 	sizes [3]int
+	// The last build, for patching the next one (see run.patch): its
+	// record set, its eligible tasks' entries in order (repeats left out),
+	// the names of its fixed records, and its number.
+	prev  *RecordSet
+	seq   []*entry
+	fixed []string
+	build uint64
 }
 
 // BuildStats counts, for the last build, the eligible tasks whose records
 // were reused from memory and those computed afresh.
 type BuildStats struct {
 	Reused, Built int
+	// Patched is set when the build took the previous zone over and redid
+	// only the names that changed, instead of inserting every record.
+	Patched bool
 }
 
 // LastBuild returns the counts of the last Generate call.
@@ -140,12 +151,14 @@ func (s *slot) add(e *entry) {
 type entry struct {
 	in   taskInput
 	frag frag
-	// memoIns and memoOut remember the last partial enumerate list (the
-	// records this task was first to insert, when it was not first for
-	// all of them) and which records it held. They are only touched under
-	// the Generator's lock; the lists handed out are never modified.
-	memoIns []bool
-	memoOut []EnumRecord
+	// lastIns and lastOut are the outcome of the last build the entry was
+	// in: which of its records it was first to insert (nil: all of them)
+	// and the enumerate list handed out. build is that build's number.
+	// They are only touched under the Generator's lock; the lists handed
+	// out are never modified.
+	lastIns []bool
+	lastOut []EnumRecord
+	build   uint64
 }
 
 // frag is a task's records in generation order, with the same records
@@ -218,7 +231,9 @@ type run struct {
 	// its own (see arena and recSlab).
 	ar   arena
 	recs []EnumRecord
-	slab []string
+	// fixed are the names of the records made before the tasks'.
+	fixed []string
+	slab  []string
 	// apps caches the names shared by an app's tasks (see appNames).
 	apps    [2]appNames
 	appNext int
@@ -243,15 +258,31 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		snap = &model.Snapshot{} // no state: an empty zone, and no leader
 	}
 	nt := len(snap.Tasks)
+	var old, next map[string]slot
+	if remember {
+		if key := configKey(cfg); key != g.key {
+			g.key, g.cache, g.prev, g.seq = key, nil, nil, nil
+		}
+		old = g.cache
+		next = make(map[string]slot, nt)
+		g.stats = BuildStats{}
+		g.build++
+	}
+	// With a previous build in memory, the fixed records go into small maps
+	// first: most reloads then take the previous zone over (see patch).
+	sizes := [3]int{max(g.sizes[0], nt*5/2+16), g.sizes[1], max(g.sizes[2], nt/5+16)}
+	if remember && g.prev != nil {
+		sizes = [3]int{}
+	}
 	r := &run{
 		cfg:  cfg,
 		tail: "." + cfg.Domain + ".",
 		rs: &RecordSet{
 			Domain:  cfg.Domain,
 			Version: snap.Version,
-			A:       make(map[string][]string, max(g.sizes[0], nt*5/2+16)),
-			AAAA:    make(map[string][]string, g.sizes[1]),
-			SRV:     make(map[string][]string, max(g.sizes[2], nt/5+16)),
+			A:       make(map[string][]string, sizes[0]),
+			AAAA:    make(map[string][]string, sizes[1]),
+			SRV:     make(map[string][]string, sizes[2]),
 		},
 		big: map[bigKey]map[string]struct{}{},
 	}
@@ -259,18 +290,20 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 	r.agentRecords(snap)
 	r.listener()
 	r.masters(snap)
-
-	var old, next map[string]slot
 	if remember {
-		if key := configKey(cfg); key != g.key {
-			g.key, g.cache = key, nil
-		}
-		old = g.cache
-		next = make(map[string]slot, nt)
-		g.stats = BuildStats{}
+		r.fixed = r.fixedNames()
 	}
+
 	if len(snap.Frameworks) > 0 {
 		r.rs.Frameworks = make([]EnumFramework, len(snap.Frameworks))
+	}
+	// seq holds the eligible tasks' entries in build order, with nil for
+	// a task identical to an earlier one (same id and inputs: Mesos allows
+	// it). Such a repeat finds all its records inserted already, so it
+	// has no records of its own in the zone and none in /v1/enumerate.
+	var seq []*entry
+	if remember {
+		seq = make([]*entry, 0, len(g.seq)+16)
 	}
 	for fi := range snap.Frameworks {
 		f := &snap.Frameworks[fi]
@@ -307,14 +340,178 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 			s := next[t.ID]
 			s.add(e)
 			next[t.ID] = s
-			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&e.frag, e)})
+			if e.build == g.build {
+				e = nil // a repeat
+			} else {
+				e.build = g.build
+			}
+			seq = append(seq, e)
+			// Records are filled in below, once the zone is known.
+			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID})
 		}
 	}
-	if remember {
-		g.cache = next
-		g.sizes = [3]int{len(r.rs.A), len(r.rs.AAAA), len(r.rs.SRV)}
+	if !remember {
+		return r.rs, r.probs
 	}
+	live := make([]*entry, 0, len(seq)) // seq without repeats
+	for _, e := range seq {
+		if e != nil {
+			live = append(live, e)
+		}
+	}
+	g.stats.Patched = g.prev != nil && r.patch(g, live, seq)
+	if !g.stats.Patched {
+		if g.prev != nil {
+			// The fixed records went into small maps: move them to maps
+			// of the full size before inserting every task's records.
+			r.rs.A, r.rs.AAAA, r.rs.SRV = grown(r.rs.A, g.sizes[0]), grown(r.rs.AAAA, g.sizes[1]), grown(r.rs.SRV, g.sizes[2])
+		}
+		i := 0
+		for fi := range r.rs.Frameworks {
+			for ti := range r.rs.Frameworks[fi].Tasks {
+				e := seq[i]
+				i++
+				if e != nil {
+					r.rs.Frameworks[fi].Tasks[ti].Records = r.replay(&e.frag, e)
+				}
+			}
+		}
+	}
+	g.cache = next
+	g.sizes = [3]int{len(r.rs.A), len(r.rs.AAAA), len(r.rs.SRV)}
+	g.prev, g.seq = r.rs, live
+	g.fixed = r.fixed
 	return r.rs, r.probs
+}
+
+// grown returns m, or a copy of it presized for n names when n is larger.
+func grown(m map[string][]string, n int) map[string][]string {
+	if n <= len(m) {
+		return m
+	}
+	out := make(map[string][]string, n)
+	maps.Copy(out, m)
+	return out
+}
+
+// patch builds the zone from the previous one when few tasks changed, and
+// reports whether it did. It is exact: the result equals a build from
+// scratch (TestGeneratorMatchesGenerate checks it).
+//
+// The fixed records (frameworks, agents, name server, masters) are already
+// in r.rs. The previous build's tasks (g.seq) and this build's (seq) are
+// matched in order by entry; the names of every entry that is new, gone
+// or moved, and every fixed name of either build, are "affected". Every
+// other name gets exactly the same records, in the same order, from the
+// same entries as last time, so its values are taken over as they are
+// (they are immutable), and so is each entry's part in it: which of its
+// records it was first to insert. Affected names are rebuilt from
+// scratch: the fixed records first, then every task's records of that
+// name in order, as a full build does.
+//
+// live is seq without the repeats (nil); both are in build order.
+func (r *run) patch(g *Generator, live, seq []*entry) bool {
+	prevSeq := g.seq
+	pos := make(map[*entry]int, len(prevSeq))
+	for i, e := range prevSeq {
+		pos[e] = i
+	}
+	var moved []*entry // entries new, gone or moved: all their names are affected
+	limit := len(live)/8 + 8
+	i := 0
+	for _, e := range live {
+		k, found := pos[e]
+		if !found || k < i {
+			moved = append(moved, e)
+		} else {
+			moved = append(moved, prevSeq[i:k]...)
+			i = k + 1
+		}
+		if len(moved) > limit {
+			return false // a large change: a full build is cheaper
+		}
+	}
+	moved = append(moved, prevSeq[i:]...)
+	if len(moved) > limit {
+		return false
+	}
+	affected := make(map[string]struct{}, 16*len(moved)+len(r.fixed)+len(g.fixed))
+	for _, e := range moved {
+		for _, gr := range e.frag.groups {
+			affected[gr.name] = struct{}{}
+		}
+	}
+	for _, n := range r.fixed {
+		affected[n] = struct{}{}
+	}
+	for _, n := range g.fixed {
+		affected[n] = struct{}{}
+	}
+	fixed := [3]map[string][]string{r.rs.A, r.rs.AAAA, r.rs.SRV}
+	zones := [3]map[string][]string{maps.Clone(g.prev.A), maps.Clone(g.prev.AAAA), maps.Clone(g.prev.SRV)}
+	for k, z := range zones {
+		if z == nil {
+			z = map[string][]string{}
+			zones[k] = z
+		}
+		for n := range affected {
+			delete(z, n)
+		}
+		maps.Copy(z, fixed[k])
+	}
+	r.rs.A, r.rs.AAAA, r.rs.SRV = zones[0], zones[1], zones[2]
+
+	j := 0
+	for fi := range r.rs.Frameworks {
+		tasks := r.rs.Frameworks[fi].Tasks
+		for ti := range tasks {
+			e := seq[j]
+			j++
+			if e != nil {
+				tasks[ti].Records = r.replayAffected(e, affected)
+			}
+		}
+	}
+	return true
+}
+
+// fixedNames lists the names the fixed records of this build have.
+func (r *run) fixedNames() []string {
+	out := make([]string, 0, len(r.rs.A)+len(r.rs.AAAA)+len(r.rs.SRV))
+	for _, m := range []map[string][]string{r.rs.A, r.rs.AAAA, r.rs.SRV} {
+		for n := range m {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// replayAffected is replay for a patched zone: the records of affected
+// names are inserted, the others were inserted by the previous build,
+// with the outcome recorded in e.
+func (r *run) replayAffected(e *entry, affected map[string]struct{}) []EnumRecord {
+	f := &e.frag
+	recs := f.recs
+	if len(recs) == 0 {
+		return nil
+	}
+	ins := slices.Grow(r.insBuf[:0], len(recs))[:len(recs)]
+	r.insBuf = ins
+	if e.lastIns == nil {
+		for i := range ins {
+			ins[i] = true
+		}
+	} else {
+		copy(ins, e.lastIns)
+	}
+	for gi := range f.groups {
+		gr := &f.groups[gi]
+		if _, ok := affected[gr.name]; !ok {
+			continue
+		}
+		r.insertGroup(f, gr, ins)
+	}
+	return r.enumList(e, recs, ins)
 }
 
 // configKey renders the Config fields that task records depend on.
@@ -440,51 +637,63 @@ func (r *run) replay(f *frag, e *entry) []EnumRecord {
 		return nil
 	}
 	ins := slices.Grow(r.insBuf[:0], len(recs))[:len(recs)]
-	clear(ins)
 	r.insBuf = ins
-	all := true
 	for gi := range f.groups {
-		g := &f.groups[gi]
-		m := r.zone(g.kind)
-		vals := m[g.name]
-		n0 := len(vals)
-		var set map[string]struct{}
-		for _, i := range f.order[g.start:g.end] {
-			v := recs[i].Host
-			if v == "" {
-				all = false // Mesos-DNS never stored empty values
-				continue
-			}
-			if set == nil && len(vals) >= bigSet {
-				set = r.bigSet(g.kind, g.name, vals)
-			}
-			if set != nil {
-				if _, dup := set[v]; dup {
-					all = false
-					continue
-				}
-				set[v] = struct{}{}
-			} else if contains(vals, v) {
-				all = false
-				continue
-			}
-			if vals == nil {
-				vals = r.carve(int(g.end - g.start))
-			}
-			vals = append(vals, v)
-			ins[i] = true
-		}
-		if len(vals) != n0 {
-			m[g.name] = vals
-		}
+		r.insertGroup(f, &f.groups[gi], ins)
 	}
-	if all {
+	return r.enumList(e, recs, ins)
+}
+
+// insertGroup inserts the records of one (kind, name) group of a task and
+// sets ins[i] for each record i it inserted (not a duplicate, not empty).
+func (r *run) insertGroup(f *frag, g *group, ins []bool) {
+	recs := f.recs
+	m := r.zone(g.kind)
+	vals := m[g.name]
+	n0 := len(vals)
+	var set map[string]struct{}
+	for _, i := range f.order[g.start:g.end] {
+		ins[i] = false
+		v := recs[i].Host
+		if v == "" {
+			continue // Mesos-DNS never stored empty values
+		}
+		if set == nil && len(vals) >= bigSet {
+			set = r.bigSet(g.kind, g.name, vals)
+		}
+		if set != nil {
+			if _, dup := set[v]; dup {
+				continue
+			}
+			set[v] = struct{}{}
+		} else if contains(vals, v) {
+			continue
+		}
+		if vals == nil {
+			vals = r.carve(int(g.end - g.start))
+		}
+		vals = append(vals, v)
+		ins[i] = true
+	}
+	if len(vals) != n0 {
+		m[g.name] = vals
+	}
+}
+
+// enumList returns the records of a task that ins marks as first
+// inserted, in generation order. When that is all of them (the usual case)
+// the records slice itself is returned, so nothing is copied. With e, the
+// outcome is remembered in it, and a partial list equal to the last one is
+// handed out as the same slice (Changed tells unchanged tasks by it).
+func (r *run) enumList(e *entry, recs []EnumRecord, ins []bool) []EnumRecord {
+	if !slices.Contains(ins, false) {
+		if e != nil {
+			e.lastIns, e.lastOut = nil, recs
+		}
 		return recs
 	}
-	if e != nil && e.memoOut != nil && slices.Equal(e.memoIns, ins) {
-		// The same records as last time: hand out the same slice, so that
-		// Changed can tell unchanged tasks by identity.
-		return e.memoOut
+	if e != nil && e.lastIns != nil && slices.Equal(e.lastIns, ins) {
+		return e.lastOut
 	}
 	var out []EnumRecord
 	for i := range recs {
@@ -492,8 +701,8 @@ func (r *run) replay(f *frag, e *entry) []EnumRecord {
 			out = append(out, recs[i])
 		}
 	}
-	if e != nil && out != nil {
-		e.memoIns, e.memoOut = slices.Clone(ins), out
+	if e != nil {
+		e.lastIns, e.lastOut = slices.Clone(ins), out
 	}
 	return out
 }
