@@ -186,6 +186,28 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return b, true
 }
 
+// readJSON is readBody and Marathon's JSON parsing; on failure the error
+// is already written.
+func readJSON(w http.ResponseWriter, r *http.Request) (any, bool) {
+	b, ok := readBody(w, r)
+	if !ok {
+		return nil, false
+	}
+	v, err := marathon.ParseJSON(b)
+	if err != nil {
+		writeErr(w, err)
+		return nil, false
+	}
+	return v, true
+}
+
+// invalidJSON is Marathon's 422 for a JSON value of the wrong type at path
+// (code: error.expected.jsobject, …).
+func invalidJSON(path, code string) error {
+	return &marathon.Error{Status: http.StatusUnprocessableEntity, Message: "Invalid JSON",
+		Details: []marathon.Violation{{Path: path, Errors: []string{code}}}}
+}
+
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -230,11 +252,11 @@ func (h *api) apps(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPut, http.MethodPatch:
 		h.bulkUpdate(w, r)
 	case http.MethodPost:
-		b, ok := readBody(w, r)
+		v, ok := readJSON(w, r)
 		if !ok {
 			return
 		}
-		a, err := marathon.Decode(b)
+		a, err := marathon.FromValue(v)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -442,18 +464,13 @@ func (h *api) result(w http.ResponseWriter, res Result, err error) {
 }
 
 func (h *api) update(w http.ResponseWriter, r *http.Request, id string) {
-	b, ok := readBody(w, r)
+	v, ok := readJSON(w, r)
 	if !ok {
-		return
-	}
-	v, err := marathon.ParseJSON(b)
-	if err != nil {
-		writeErr(w, err)
 		return
 	}
 	body, isObj := v.(map[string]any)
 	if !isObj {
-		writeErr(w, &marathon.Error{Status: 422, Message: "Invalid JSON", Details: []marathon.Violation{{Path: "/", Errors: []string{"error.expected.jsobject"}}}})
+		writeErr(w, invalidJSON("/", "error.expected.jsobject"))
 		return
 	}
 	if _, hasV := body["version"]; hasV {
@@ -516,30 +533,26 @@ func (h *api) update(w http.ResponseWriter, r *http.Request, id string) {
 // bulkUpdate is PUT/PATCH /v2/apps with an array of definitions: every
 // item is validated first; then each is applied.
 func (h *api) bulkUpdate(w http.ResponseWriter, r *http.Request) {
-	b, ok := readBody(w, r)
+	v, ok := readJSON(w, r)
 	if !ok {
-		return
-	}
-	v, err := marathon.ParseJSON(b)
-	if err != nil {
-		writeErr(w, err)
 		return
 	}
 	items, isArr := v.([]any)
 	if !isArr {
-		writeErr(w, &marathon.Error{Status: 422, Message: "Invalid JSON", Details: []marathon.Violation{{Path: "/", Errors: []string{"error.expected.jsarray"}}}})
+		writeErr(w, invalidJSON("/", "error.expected.jsarray"))
 		return
 	}
 	var apps []*marathon.App
 	for i, it := range items {
 		body, isObj := it.(map[string]any)
 		if !isObj {
-			writeErr(w, &marathon.Error{Status: 422, Message: "Invalid JSON", Details: []marathon.Violation{{Path: "/(" + strconv.Itoa(i) + ")", Errors: []string{"error.expected.jsobject"}}}})
+			writeErr(w, invalidJSON("/("+strconv.Itoa(i)+")", "error.expected.jsobject"))
 			return
 		}
 		id, _ := body["id"].(string)
 		id = marathon.CanonicalID(id)
 		if cur, exists := h.rt.App(id); exists && (r.Method == http.MethodPatch || boolParam(r, "partialUpdate", true)) {
+			var err error
 			if body, err = marathon.MergeUpdate(cur, body); err != nil {
 				writeErr(w, err)
 				return
@@ -555,10 +568,7 @@ func (h *api) bulkUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	var last Result
 	for _, a := range apps {
-		res, err := func() (Result, error) {
-			_, res, err := h.rt.UpdateApp(a, boolParam(r, "force", false), &Origin{ClientIP: clientIP(r), URI: r.URL.Path})
-			return res, err
-		}()
+		_, res, err := h.rt.UpdateApp(a, boolParam(r, "force", false), &Origin{ClientIP: clientIP(r), URI: r.URL.Path})
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -699,15 +709,10 @@ func (h *api) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case ev := <-sub.C:
-			bw.WriteString("event: " + ev.Type + "\r\n")
-			for _, line := range strings.Split(string(ev.Data), "\n") {
-				bw.WriteString("data: " + line + "\r\n")
-			}
-			bw.WriteString("\r\n")
+			writeEvent(bw, ev)
 			// Drain what is already queued before flushing.
 			for n := len(sub.C); n > 0; n-- {
-				ev := <-sub.C
-				bw.WriteString("event: " + ev.Type + "\r\ndata: " + string(ev.Data) + "\r\n\r\n")
+				writeEvent(bw, <-sub.C)
 			}
 		}
 		if err := bw.Flush(); err != nil {
@@ -715,6 +720,16 @@ func (h *api) events(w http.ResponseWriter, r *http.Request) {
 		}
 		fl.Flush()
 	}
+}
+
+// writeEvent frames one event as Jetty does, CRLF line ends, one data
+// line per line of the payload.
+func writeEvent(bw *bufio.Writer, ev Event) {
+	bw.WriteString("event: " + ev.Type + "\r\n")
+	for _, line := range strings.Split(string(ev.Data), "\n") {
+		bw.WriteString("data: " + line + "\r\n")
+	}
+	bw.WriteString("\r\n")
 }
 
 // logs serves a task's stdout or stderr (Sextant extension):

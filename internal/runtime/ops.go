@@ -1,10 +1,12 @@
 package runtime
 
 import (
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,12 +30,16 @@ type Deployment struct {
 	stopTasks    []*task
 }
 
-func (d *Deployment) plan() map[string]any {
+func (d *Deployment) steps() []map[string]any {
 	steps := []map[string]any{}
 	for _, s := range d.Steps {
 		steps = append(steps, map[string]any{"actions": s})
 	}
-	return map[string]any{"id": d.ID, "version": d.Version, "steps": steps}
+	return steps
+}
+
+func (d *Deployment) plan() map[string]any {
+	return map[string]any{"id": d.ID, "version": d.Version, "steps": d.steps()}
 }
 
 func (d *Deployment) current() map[string]any {
@@ -46,10 +52,6 @@ func (d *Deployment) current() map[string]any {
 
 // JSON is the deployment as GET /v2/deployments renders it.
 func (d *Deployment) JSON() map[string]any {
-	steps := []map[string]any{}
-	for _, s := range d.Steps {
-		steps = append(steps, map[string]any{"actions": s})
-	}
 	cur := []map[string]any{}
 	if i := d.CurrentStep - 1; i >= 0 && i < len(d.Steps) {
 		for _, a := range d.Steps[i] {
@@ -57,7 +59,7 @@ func (d *Deployment) JSON() map[string]any {
 		}
 	}
 	return map[string]any{"id": d.ID, "version": d.Version, "affectedApps": d.AffectedApps, "affectedPods": []string{},
-		"steps": steps, "currentActions": cur, "currentStep": d.CurrentStep, "totalSteps": len(d.Steps)}
+		"steps": d.steps(), "currentActions": cur, "currentStep": d.CurrentStep, "totalSteps": len(d.Steps)}
 }
 
 // Result is what a state-changing call returns besides the app.
@@ -157,6 +159,19 @@ func (r *Runtime) progressDeployments() bool {
 		}
 	}
 	return changed
+}
+
+// takeOverLocked makes way for a new deployment of ar: a running one
+// locks the app (409) unless force cancels it, for reason.
+func (r *Runtime) takeOverLocked(ar *appRec, force bool, reason string) error {
+	if ar.depID == "" {
+		return nil
+	}
+	if !force {
+		return lockedError(ar.depID)
+	}
+	r.removeDeploymentLocked(ar.depID, false, reason)
+	return nil
 }
 
 func lockedError(depID string) error {
@@ -261,11 +276,8 @@ func (r *Runtime) UpdateApp(a *marathon.App, force bool, o *Origin) (*marathon.A
 	if err := supported(a); err != nil {
 		return nil, Result{}, err
 	}
-	if ar.depID != "" {
-		if !force {
-			return nil, Result{}, lockedError(ar.depID)
-		}
-		r.removeDeploymentLocked(ar.depID, false, "canceled by a forced update")
+	if err := r.takeOverLocked(ar, force, "canceled by a forced update"); err != nil {
+		return nil, Result{}, err
 	}
 	prev := ar.app
 	now := marathon.Timestamp(time.Now())
@@ -308,22 +320,21 @@ func (r *Runtime) DeleteApp(id string, force bool) (Result, error) {
 	if !ok {
 		return Result{}, notFound(id)
 	}
-	if ar.depID != "" {
-		if !force {
-			return Result{}, lockedError(ar.depID)
-		}
-		r.removeDeploymentLocked(ar.depID, false, "canceled by app deletion")
+	if err := r.takeOverLocked(ar, force, "canceled by app deletion"); err != nil {
+		return Result{}, err
 	}
 	delete(r.apps, id)
 	_ = r.saveLocked()
 	now := marathon.Timestamp(time.Now())
-	var stop []*task
+	// Never nil, even without tasks: a non-nil stopTasks is what marks a
+	// stop deployment, which succeeds once they are gone.
+	stop := []*task{}
 	for _, t := range ar.tasks {
 		r.killLocked(t, 0, "app deleted")
 		stop = append(stop, t)
 	}
 	d := r.newDeploymentLocked(now, id, "StopApplication")
-	d.stopTasks = append(stop, []*task{}...)
+	d.stopTasks = stop
 	r.bus.Publish("app_terminated_event", map[string]any{"appId": id})
 	r.bus.Publish("group_change_success", map[string]any{"groupId": parentGroup(id), "version": now})
 	r.publishLocked()
@@ -339,11 +350,8 @@ func (r *Runtime) RestartApp(id string, force bool) (Result, error) {
 	if !ok {
 		return Result{}, notFound(id)
 	}
-	if ar.depID != "" {
-		if !force {
-			return Result{}, lockedError(ar.depID)
-		}
-		r.removeDeploymentLocked(ar.depID, false, "canceled by a forced restart")
+	if err := r.takeOverLocked(ar, force, "canceled by a forced restart"); err != nil {
+		return Result{}, err
 	}
 	now := marathon.Timestamp(time.Now())
 	a := ar.app.Clone()
@@ -385,11 +393,8 @@ func (r *Runtime) KillTask(appID, taskID string, scale, force bool) (map[string]
 		r.poke()
 		return view, Result{}, nil
 	}
-	if ar.depID != "" {
-		if !force {
-			return nil, Result{}, lockedError(ar.depID)
-		}
-		r.removeDeploymentLocked(ar.depID, false, "canceled by a forced kill")
+	if err := r.takeOverLocked(ar, force, "canceled by a forced kill"); err != nil {
+		return nil, Result{}, err
 	}
 	now := marathon.Timestamp(time.Now())
 	a := ar.app.Clone()
@@ -422,12 +427,7 @@ func (r *Runtime) App(id string) (*marathon.App, bool) {
 func (r *Runtime) AppIDs() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ids := make([]string, 0, len(r.apps))
-	for id := range r.apps {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return sortedAppIDs(r.apps)
 }
 
 // ViewOptions says what an app view embeds.
@@ -509,15 +509,10 @@ func (r *Runtime) AppViews(idFilter string, o ViewOptions) []map[string]any {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := []map[string]any{}
-	ids := make([]string, 0, len(r.apps))
-	for id := range r.apps {
+	for _, id := range sortedAppIDs(r.apps) {
 		if strings.Contains(id, idFilter) {
-			ids = append(ids, id)
+			out = append(out, r.appViewLocked(r.apps[id], o))
 		}
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		out = append(out, r.appViewLocked(r.apps[id], o))
 	}
 	return out
 }
@@ -530,12 +525,7 @@ func tsOrNil(t time.Time) any {
 }
 
 func (r *Runtime) taskJSON(t *task, withServicePorts bool) map[string]any {
-	ports := []int{}
-	for _, p := range t.ports {
-		if p > 0 {
-			ports = append(ports, p)
-		}
-	}
+	ports := t.hostPorts()
 	hcr := []map[string]any{}
 	for _, h := range t.health {
 		if !h.hasResult {
@@ -576,12 +566,7 @@ func (r *Runtime) Tasks(appID string, states []string, withServicePorts bool) ([
 		}
 		ars = []*appRec{ar}
 	} else {
-		ids := make([]string, 0, len(r.apps))
-		for id := range r.apps {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		for _, id := range ids {
+		for _, id := range sortedAppIDs(r.apps) {
 			ars = append(ars, r.apps[id])
 		}
 	}
@@ -666,12 +651,7 @@ func (r *Runtime) ResetDelay(id string) error {
 }
 
 func sortedAppIDs(m map[string]*appRec) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return slices.Sorted(maps.Keys(m))
 }
 
 // TaskSandbox returns the directory holding a task's stdout and stderr,

@@ -234,12 +234,7 @@ func (r *Runtime) reconcile() {
 	}
 	now := time.Now()
 	changed := false
-	ids := make([]string, 0, len(r.apps))
-	for id := range r.apps {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range sortedAppIDs(r.apps) {
 		if r.reconcileApp(r.apps[id], now) {
 			changed = true
 		}

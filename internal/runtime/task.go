@@ -129,13 +129,20 @@ func condition(st string) string {
 	return "Unknown"
 }
 
-func (r *Runtime) statusEvent(t *task, msg string) map[string]any {
+// hostPorts are the host ports the task holds (port mappings without one
+// are left out), never nil: the APIs render an empty list.
+func (t *task) hostPorts() []int {
 	ports := []int{}
 	for _, p := range t.ports {
 		if p > 0 {
 			ports = append(ports, p)
 		}
 	}
+	return ports
+}
+
+func (r *Runtime) statusEvent(t *task, msg string) map[string]any {
+	ports := t.hostPorts()
 	return map[string]any{"slaveId": r.ident.agentID(), "taskId": t.id, "taskStatus": t.state, "message": msg,
 		"appId": t.appID, "host": r.cfg.Hostname, "ipAddresses": []map[string]string{{"ipAddress": r.cfg.IP, "protocol": "IPv4"}},
 		"ports": ports, "version": t.version}
