@@ -1,0 +1,45 @@
+package runtime
+
+import (
+	"testing"
+	"time"
+)
+
+// TestDeleteAppWithoutTasks: deleting an app scaled to 0 is a stop
+// deployment that succeeds at once, not one that fails for want of the
+// app.
+func TestDeleteAppWithoutTasks(t *testing.T) {
+	rt, _ := newRT(t, t.TempDir())
+	if _, _, err := rt.CreateApp(mustApp(t, `{"id":"/idle","cmd":"exec sleep 60","instances":0,"portDefinitions":[]}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	sub := rt.Bus().Subscribe([]string{"deployment_success", "deployment_failed"})
+	res, err := rt.DeleteApp("/idle", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-sub.C:
+			var d struct {
+				ID   string `json:"id"`
+				Plan struct {
+					ID string `json:"id"`
+				} `json:"plan"`
+			}
+			if err := unmarshal(ev.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.Plan.ID != res.DeploymentID {
+				continue // the create deployment finishing
+			}
+			if ev.Type != "deployment_success" {
+				t.Fatalf("%s: %s", ev.Type, ev.Data)
+			}
+			return
+		case <-deadline:
+			t.Fatal("no end of the stop deployment")
+		}
+	}
+}
