@@ -220,6 +220,14 @@ func get(m map[string]any, k string) (any, bool) {
 	return v, true
 }
 
+// opt reads m[key] with read into *dst when the key is present and not
+// null (an absent key keeps dst's default), reporting errors at p/key.
+func opt[T any](m map[string]any, p, key string, dst *T, read func(any, string) T) {
+	if v, ok := get(m, key); ok {
+		*dst = read(v, p+"/"+key)
+	}
+}
+
 func (w *walker) str(v any, path string) string {
 	s, ok := v.(string)
 	if !ok {
@@ -322,15 +330,9 @@ func (w *walker) app(m map[string]any) *App {
 	} else {
 		w.v.add("/id", "error.path.missing")
 	}
-	if v, ok := get(m, "cmd"); ok {
-		a.Cmd = w.str(v, "/cmd")
-	}
-	if v, ok := get(m, "args"); ok {
-		a.Args = w.strList(v, "/args")
-	}
-	if v, ok := get(m, "user"); ok {
-		a.User = w.str(v, "/user")
-	}
+	opt(m, "", "cmd", &a.Cmd, w.str)
+	opt(m, "", "args", &a.Args, w.strList)
+	opt(m, "", "user", &a.User, w.str)
 	if v, ok := get(m, "env"); ok {
 		em := w.obj(v, "/env")
 		for _, k := range sortedKeys(em) {
@@ -349,35 +351,19 @@ func (w *walker) app(m map[string]any) *App {
 			}
 		}
 	}
-	if v, ok := get(m, "instances"); ok {
-		a.Instances = w.integer(v, "/instances")
-	}
-	if v, ok := get(m, "cpus"); ok {
-		a.CPUs = w.float(v, "/cpus")
-	}
-	if v, ok := get(m, "mem"); ok {
-		a.Mem = w.float(v, "/mem")
-	}
-	if v, ok := get(m, "disk"); ok {
-		a.Disk = w.float(v, "/disk")
-	}
-	if v, ok := get(m, "gpus"); ok {
-		a.GPUs = w.integer(v, "/gpus")
-	}
-	if v, ok := get(m, "executor"); ok {
-		a.Executor = w.str(v, "/executor")
-	}
+	opt(m, "", "instances", &a.Instances, w.integer)
+	opt(m, "", "cpus", &a.CPUs, w.float)
+	opt(m, "", "mem", &a.Mem, w.float)
+	opt(m, "", "disk", &a.Disk, w.float)
+	opt(m, "", "gpus", &a.GPUs, w.integer)
+	opt(m, "", "executor", &a.Executor, w.str)
 	if v, ok := get(m, "constraints"); ok {
 		for i, c := range w.arr(v, "/constraints") {
 			a.Constraints = append(a.Constraints, w.strList(c, fmt.Sprintf("/constraints(%d)", i)))
 		}
 	}
-	if v, ok := get(m, "labels"); ok {
-		a.Labels = w.strMap(v, "/labels")
-	}
-	if v, ok := get(m, "requirePorts"); ok {
-		a.RequirePorts = w.boolean(v, "/requirePorts")
-	}
+	opt(m, "", "labels", &a.Labels, w.strMap)
+	opt(m, "", "requirePorts", &a.RequirePorts, w.boolean)
 	_, hasPortDefs := get(m, "portDefinitions")
 	if v, ok := get(m, "portDefinitions"); ok {
 		a.PortDefinitions = []PortDefinition{}
@@ -414,12 +400,8 @@ func (w *walker) app(m map[string]any) *App {
 					w.v.add(p+"/mode", "error.expected.validenumvalue")
 				}
 			}
-			if nv, ok := get(nm, "name"); ok {
-				n.Name = w.str(nv, p+"/name")
-			}
-			if lv, ok := get(nm, "labels"); ok {
-				n.Labels = w.strMap(lv, p+"/labels")
-			}
+			opt(nm, p, "name", &n.Name, w.str)
+			opt(nm, p, "labels", &n.Labels, w.strMap)
 			a.Networks = append(a.Networks, n)
 		}
 	}
@@ -453,25 +435,13 @@ func (w *walker) app(m map[string]any) *App {
 	}
 	if v, ok := get(m, "upgradeStrategy"); ok {
 		um := w.obj(v, "/upgradeStrategy")
-		if x, ok := get(um, "minimumHealthCapacity"); ok {
-			a.UpgradeStrategy.MinimumHealthCapacity = w.float(x, "/upgradeStrategy/minimumHealthCapacity")
-		}
-		if x, ok := get(um, "maximumOverCapacity"); ok {
-			a.UpgradeStrategy.MaximumOverCapacity = w.float(x, "/upgradeStrategy/maximumOverCapacity")
-		}
+		opt(um, "/upgradeStrategy", "minimumHealthCapacity", &a.UpgradeStrategy.MinimumHealthCapacity, w.float)
+		opt(um, "/upgradeStrategy", "maximumOverCapacity", &a.UpgradeStrategy.MaximumOverCapacity, w.float)
 	}
-	if v, ok := get(m, "backoffSeconds"); ok {
-		a.BackoffSeconds = w.integer(v, "/backoffSeconds")
-	}
-	if v, ok := get(m, "backoffFactor"); ok {
-		a.BackoffFactor = w.float(v, "/backoffFactor")
-	}
-	if v, ok := get(m, "maxLaunchDelaySeconds"); ok {
-		a.MaxLaunchDelaySeconds = w.integer(v, "/maxLaunchDelaySeconds")
-	}
-	if v, ok := get(m, "taskKillGracePeriodSeconds"); ok {
-		a.TaskKillGracePeriodSeconds = w.intPtr(v, "/taskKillGracePeriodSeconds")
-	}
+	opt(m, "", "backoffSeconds", &a.BackoffSeconds, w.integer)
+	opt(m, "", "backoffFactor", &a.BackoffFactor, w.float)
+	opt(m, "", "maxLaunchDelaySeconds", &a.MaxLaunchDelaySeconds, w.integer)
+	opt(m, "", "taskKillGracePeriodSeconds", &a.TaskKillGracePeriodSeconds, w.intPtr)
 	if v, ok := get(m, "killSelection"); ok {
 		a.KillSelection = w.str(v, "/killSelection")
 		if a.KillSelection != "YOUNGEST_FIRST" && a.KillSelection != "OLDEST_FIRST" {
@@ -536,45 +506,23 @@ func (a *App) setPass(k string, b []byte) {
 func (w *walker) portDef(v any, p string) PortDefinition {
 	m := w.obj(v, p)
 	d := PortDefinition{Protocol: "tcp"}
-	if x, ok := get(m, "port"); ok {
-		d.Port = w.integer(x, p+"/port")
-	}
-	if x, ok := get(m, "protocol"); ok {
-		d.Protocol = w.str(x, p+"/protocol")
-	}
-	if x, ok := get(m, "name"); ok {
-		d.Name = w.str(x, p+"/name")
-	}
-	if x, ok := get(m, "labels"); ok {
-		d.Labels = w.strMap(x, p+"/labels")
-	}
+	opt(m, p, "port", &d.Port, w.integer)
+	opt(m, p, "protocol", &d.Protocol, w.str)
+	opt(m, p, "name", &d.Name, w.str)
+	opt(m, p, "labels", &d.Labels, w.strMap)
 	return d
 }
 
 func (w *walker) portMapping(v any, p string) PortMapping {
 	m := w.obj(v, p)
 	pm := PortMapping{Protocol: "tcp"}
-	if x, ok := get(m, "containerPort"); ok {
-		pm.ContainerPort = w.integer(x, p+"/containerPort")
-	}
-	if x, ok := get(m, "hostPort"); ok {
-		pm.HostPort = w.intPtr(x, p+"/hostPort")
-	}
-	if x, ok := get(m, "servicePort"); ok {
-		pm.ServicePort = w.integer(x, p+"/servicePort")
-	}
-	if x, ok := get(m, "protocol"); ok {
-		pm.Protocol = w.str(x, p+"/protocol")
-	}
-	if x, ok := get(m, "name"); ok {
-		pm.Name = w.str(x, p+"/name")
-	}
-	if x, ok := get(m, "labels"); ok {
-		pm.Labels = w.strMap(x, p+"/labels")
-	}
-	if x, ok := get(m, "networkNames"); ok {
-		pm.NetworkNames = w.strList(x, p+"/networkNames")
-	}
+	opt(m, p, "containerPort", &pm.ContainerPort, w.integer)
+	opt(m, p, "hostPort", &pm.HostPort, w.intPtr)
+	opt(m, p, "servicePort", &pm.ServicePort, w.integer)
+	opt(m, p, "protocol", &pm.Protocol, w.str)
+	opt(m, p, "name", &pm.Name, w.str)
+	opt(m, p, "labels", &pm.Labels, w.strMap)
+	opt(m, p, "networkNames", &pm.NetworkNames, w.strList)
 	return pm
 }
 
@@ -597,51 +545,38 @@ func (w *walker) container(v any) (*Container, string) {
 	if x, ok := get(m, "docker"); ok {
 		dm := w.obj(x, "/container/docker")
 		d := &Docker{Parameters: []json.RawMessage{}}
-		if y, ok := get(dm, "image"); ok {
-			d.Image = w.str(y, "/container/docker/image")
-		}
-		if y, ok := get(dm, "forcePullImage"); ok {
-			d.ForcePullImage = w.boolean(y, "/container/docker/forcePullImage")
-		}
-		if y, ok := get(dm, "privileged"); ok {
-			d.Privileged = w.boolean(y, "/container/docker/privileged")
-		}
+		opt(dm, "/container/docker", "image", &d.Image, w.str)
+		opt(dm, "/container/docker", "forcePullImage", &d.ForcePullImage, w.boolean)
+		opt(dm, "/container/docker", "privileged", &d.Privileged, w.boolean)
 		if y, ok := get(dm, "parameters"); ok {
 			for _, e := range w.arr(y, "/container/docker/parameters") {
 				b, _ := json.Marshal(e)
 				d.Parameters = append(d.Parameters, b)
 			}
 		}
-		if y, ok := get(dm, "network"); ok {
-			legacyNet = w.str(y, "/container/docker/network")
-		}
-		if y, ok := get(dm, "portMappings"); ok {
-			c.PortMappings = []PortMapping{}
-			for i, e := range w.arr(y, "/container/docker/portMappings") {
-				c.PortMappings = append(c.PortMappings, w.portMapping(e, fmt.Sprintf("/container/docker/portMappings(%d)", i)))
-			}
-		}
+		opt(dm, "/container/docker", "network", &legacyNet, w.str)
+		// The ≤1.4 place; container.portMappings below wins.
+		opt(dm, "/container/docker", "portMappings", &c.PortMappings, w.portMappings)
 		c.Docker = d
 	}
-	if x, ok := get(m, "portMappings"); ok {
-		c.PortMappings = []PortMapping{}
-		for i, e := range w.arr(x, "/container/portMappings") {
-			c.PortMappings = append(c.PortMappings, w.portMapping(e, fmt.Sprintf("/container/portMappings(%d)", i)))
-		}
-	}
+	opt(m, "/container", "portMappings", &c.PortMappings, w.portMappings)
 	return c, legacyNet
+}
+
+func (w *walker) portMappings(v any, path string) []PortMapping {
+	out := []PortMapping{}
+	for i, e := range w.arr(v, path) {
+		out = append(out, w.portMapping(e, fmt.Sprintf("%s(%d)", path, i)))
+	}
+	return out
 }
 
 // ipAddress migrates the ≤1.4 IP-per-task block.
 func (w *walker) ipAddress(a *App, v any) {
 	m := w.obj(v, "/ipAddress")
 	n := Network{Mode: ModeContainer}
-	if x, ok := get(m, "networkName"); ok {
-		n.Name = w.str(x, "/ipAddress/networkName")
-	}
-	if x, ok := get(m, "labels"); ok {
-		n.Labels = w.strMap(x, "/ipAddress/labels")
-	}
+	opt(m, "/ipAddress", "networkName", &n.Name, w.str)
+	opt(m, "/ipAddress", "labels", &n.Labels, w.strMap)
 	if n.Name == "mesos-bridge" {
 		n = Network{Mode: ModeBridge}
 	}
@@ -657,18 +592,10 @@ func (w *walker) ipAddress(a *App, v any) {
 				p := fmt.Sprintf("/ipAddress/discovery/ports(%d)", i)
 				pm := w.obj(e, p)
 				mp := PortMapping{Protocol: "tcp"}
-				if z, ok := get(pm, "number"); ok {
-					mp.ContainerPort = w.integer(z, p+"/number")
-				}
-				if z, ok := get(pm, "name"); ok {
-					mp.Name = w.str(z, p+"/name")
-				}
-				if z, ok := get(pm, "protocol"); ok {
-					mp.Protocol = w.str(z, p+"/protocol")
-				}
-				if z, ok := get(pm, "labels"); ok {
-					mp.Labels = w.strMap(z, p+"/labels")
-				}
+				opt(pm, p, "number", &mp.ContainerPort, w.integer)
+				opt(pm, p, "name", &mp.Name, w.str)
+				opt(pm, p, "protocol", &mp.Protocol, w.str)
+				opt(pm, p, "labels", &mp.Labels, w.strMap)
 				a.Container.PortMappings = append(a.Container.PortMappings, mp)
 			}
 		}
@@ -679,42 +606,22 @@ func (w *walker) healthCheck(v any, p string) HealthCheck {
 	m := w.obj(v, p)
 	h := HealthCheck{Protocol: "HTTP", GracePeriodSeconds: 300, IntervalSeconds: 60, TimeoutSeconds: 20,
 		MaxConsecutiveFailures: 3, DelaySeconds: 15, IPProtocol: "IPv4"}
-	if x, ok := get(m, "protocol"); ok {
-		h.Protocol = w.str(x, p+"/protocol")
-	}
-	if x, ok := get(m, "path"); ok {
-		h.Path = w.str(x, p+"/path")
-	}
-	if x, ok := get(m, "portIndex"); ok {
-		h.PortIndex = w.intPtr(x, p+"/portIndex")
-	}
-	if x, ok := get(m, "port"); ok {
-		h.Port = w.intPtr(x, p+"/port")
-	}
+	opt(m, p, "protocol", &h.Protocol, w.str)
+	opt(m, p, "path", &h.Path, w.str)
+	opt(m, p, "portIndex", &h.PortIndex, w.intPtr)
+	opt(m, p, "port", &h.Port, w.intPtr)
 	if x, ok := get(m, "command"); ok {
 		cm := w.obj(x, p+"/command")
 		h.Command = &CommandCheck{}
-		if y, ok := get(cm, "value"); ok {
-			h.Command.Value = w.str(y, p+"/command/value")
-		}
+		opt(cm, p+"/command", "value", &h.Command.Value, w.str)
 	}
-	ints := []struct {
-		k string
-		d *int
-	}{{"gracePeriodSeconds", &h.GracePeriodSeconds}, {"intervalSeconds", &h.IntervalSeconds},
-		{"timeoutSeconds", &h.TimeoutSeconds}, {"maxConsecutiveFailures", &h.MaxConsecutiveFailures},
-		{"delaySeconds", &h.DelaySeconds}}
-	for _, f := range ints {
-		if x, ok := get(m, f.k); ok {
-			*f.d = w.integer(x, p+"/"+f.k)
-		}
-	}
-	if x, ok := get(m, "ignoreHttp1xx"); ok {
-		h.IgnoreHTTP1xx = w.boolean(x, p+"/ignoreHttp1xx")
-	}
-	if x, ok := get(m, "ipProtocol"); ok {
-		h.IPProtocol = w.str(x, p+"/ipProtocol")
-	}
+	opt(m, p, "gracePeriodSeconds", &h.GracePeriodSeconds, w.integer)
+	opt(m, p, "intervalSeconds", &h.IntervalSeconds, w.integer)
+	opt(m, p, "timeoutSeconds", &h.TimeoutSeconds, w.integer)
+	opt(m, p, "maxConsecutiveFailures", &h.MaxConsecutiveFailures, w.integer)
+	opt(m, p, "delaySeconds", &h.DelaySeconds, w.integer)
+	opt(m, p, "ignoreHttp1xx", &h.IgnoreHTTP1xx, w.boolean)
+	opt(m, p, "ipProtocol", &h.IPProtocol, w.str)
 	switch h.Protocol {
 	case "HTTP", "HTTPS", "MESOS_HTTP", "MESOS_HTTPS":
 		if h.Path == "" {
