@@ -768,6 +768,25 @@ func Validate(a *App) error {
 
 func validProtocol(p string) bool { return p == "tcp" || p == "udp" || p == "udp,tcp" }
 
+// checkProtocolAndName checks one port definition or mapping at p, whose
+// list is at listPath: a known protocol, a valid name unique in the list
+// (names holds the names seen so far).
+func checkProtocolAndName(v *violations, p, listPath, protocol, name string, names map[string]bool) {
+	if !validProtocol(protocol) {
+		v.add(p+"/protocol", "is not one of (tcp,udp,udp,tcp)")
+	}
+	if name == "" {
+		return
+	}
+	if !portNameRE.MatchString(name) {
+		v.add(p+"/name", "must fully match regular expression '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'")
+	}
+	if names[name] {
+		v.add(listPath, "Port names must be unique.")
+	}
+	names[name] = true
+}
+
 func validatePorts(a *App, v *violations) {
 	mode := a.NetworkMode()
 	if mode != ModeHost && len(a.PortDefinitions) > 0 {
@@ -783,18 +802,7 @@ func validatePorts(a *App, v *violations) {
 		if d.Port < 0 || d.Port > 65535 {
 			v.add(p+"/port", "got "+strconv.Itoa(d.Port)+", expected between 0 and 65535")
 		}
-		if !validProtocol(d.Protocol) {
-			v.add(p+"/protocol", "is not one of (tcp,udp,udp,tcp)")
-		}
-		if d.Name != "" {
-			if !portNameRE.MatchString(d.Name) {
-				v.add(p+"/name", "must fully match regular expression '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'")
-			}
-			if names[d.Name] {
-				v.add("/portDefinitions", "Port names must be unique.")
-			}
-			names[d.Name] = true
-		}
+		checkProtocolAndName(v, p, "/portDefinitions", d.Protocol, d.Name, names)
 		if d.Port != 0 {
 			if ports[d.Port] {
 				v.add("/portDefinitions", "Ports must be unique.")
@@ -825,18 +833,7 @@ func validatePorts(a *App, v *violations) {
 		if m.ServicePort < 0 || m.ServicePort > 65535 {
 			v.add(p+"/servicePort", "got "+strconv.Itoa(m.ServicePort)+", expected between 0 and 65535")
 		}
-		if !validProtocol(m.Protocol) {
-			v.add(p+"/protocol", "is not one of (tcp,udp,udp,tcp)")
-		}
-		if m.Name != "" {
-			if !portNameRE.MatchString(m.Name) {
-				v.add(p+"/name", "must fully match regular expression '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'")
-			}
-			if names[m.Name] {
-				v.add("/container/portMappings", "Port names must be unique.")
-			}
-			names[m.Name] = true
-		}
+		checkProtocolAndName(v, p, "/container/portMappings", m.Protocol, m.Name, names)
 		if len(a.Networks) > 1 && m.HostPort != nil && len(m.NetworkNames) != 1 {
 			v.add(p+"/networkNames", "must specify a single network name when a host port is set and several container networks are used")
 		}
