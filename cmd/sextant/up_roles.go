@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sextantdc/sextant/internal/dcosdns"
@@ -26,6 +28,21 @@ type upRole struct {
 	name      string
 	listeners []listener
 	run       func(ctx context.Context, mesosAddr string, log *slog.Logger, health *obs.Health) error
+}
+
+// readinessCheck adds a /health check named name that fails with notYet
+// until the returned function is called (once, when the role is ready).
+func readinessCheck(health *obs.Health, name, notYet string) func() {
+	ready := make(chan struct{})
+	health.Add(name, func() error {
+		select {
+		case <-ready:
+			return nil
+		default:
+			return errors.New(notYet)
+		}
+	})
+	return sync.OnceFunc(func() { close(ready) })
 }
 
 // upRoles lists the roles built into this binary.
@@ -48,15 +65,7 @@ func nodeDNSRole(f upFlags) upRole {
 			if err != nil {
 				return fmt.Errorf("--ip: %q is not an IP address", f.ip)
 			}
-			ready := make(chan struct{})
-			health.Add("dcos-dns", func() error {
-				select {
-				case <-ready:
-					return nil
-				default:
-					return fmt.Errorf("not listening yet")
-				}
-			})
+			ready := readinessCheck(health, "dcos-dns", "not listening yet")
 			reg := obs.NewRegistry()
 			so := mesossrc.Options{Masters: []string{mesosAddr}, RefreshInterval: 5 * time.Second, Registerer: reg,
 				Logger:   log.With("component", "mesos-source"),
@@ -64,7 +73,7 @@ func nodeDNSRole(f upFlags) upRole {
 			return runWithMesos(ctx, so, func(ctx context.Context, snaps <-chan *model.Snapshot) error {
 				return dcosdns.Run(ctx, dcosdns.Options{Role: dcosdns.RoleMaster, Listen: []string{f.directoryDNSAddr}, APIAddr: f.netAPIAddr,
 					MesosDNS: []string{f.dnsAddr}, Masters: []netip.Addr{ip}, NodeIP: ip, Snapshots: snaps, Registry: reg,
-					Logger: log, Version: version, Ready: func(dcosdns.Ready) { close(ready) }})
+					Logger: log, Version: version, Ready: func(dcosdns.Ready) { ready() }})
 			})
 		},
 	}
@@ -104,17 +113,9 @@ func mesosDNSRole(f upFlags) upRole {
 			if err != nil {
 				return err
 			}
-			ready := make(chan struct{})
-			health.Add("mesos-dns", func() error {
-				select {
-				case <-ready:
-					return nil
-				default:
-					return fmt.Errorf("no records loaded yet")
-				}
-			})
+			ready := readinessCheck(health, "mesos-dns", "no records loaded yet")
 			return role.Run(ctx, cfg, role.Options{Version: version, Logger: log, DNSAddr: f.dnsAddr, HTTPAddr: f.mesosDNSHTTPAddr,
-				Ready: func(role.Addrs) { close(ready) }})
+				Ready: func(role.Addrs) { ready() }})
 		},
 	}
 }
