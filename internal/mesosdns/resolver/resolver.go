@@ -119,21 +119,13 @@ func (r *Resolver) Update(rs *records.RecordSet, serial uint32) {
 	r.cur.Store(z)
 	r.m.prepare.Observe(time.Since(start).Seconds())
 	r.m.names.Set(float64(len(z.names)))
-	r.m.records.WithLabelValues("A").Set(float64(countVals(rs.A)))
-	r.m.records.WithLabelValues("AAAA").Set(float64(countVals(rs.AAAA)))
-	r.m.records.WithLabelValues("SRV").Set(float64(countVals(rs.SRV)))
+	r.m.records.WithLabelValues("A").Set(float64(z.counts[0]))
+	r.m.records.WithLabelValues("AAAA").Set(float64(z.counts[1]))
+	r.m.records.WithLabelValues("SRV").Set(float64(z.counts[2]))
 	r.m.serial.Set(float64(serial))
 	if len(z.skipped) > 0 {
 		r.log.Warn("records left out of DNS answers because they cannot be encoded", "count", len(z.skipped), "first", z.skipped[0])
 	}
-}
-
-func countVals(m map[string][]string) int {
-	n := 0
-	for _, v := range m {
-		n += len(v)
-	}
-	return n
 }
 
 // Records returns the record set being served.

@@ -3,6 +3,7 @@ package resolver
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -32,7 +33,9 @@ type zone struct {
 	ns     tpl // NOERROR + NS
 	empty  tpl // NOERROR, nothing (the SRV-missing quirk)
 
-	skipped []string // names or values left out because they cannot be packed
+	skipped []string // names or values left out because they cannot be packed (of the names built for this zone)
+	counts  [3]int   // A, AAAA and SRV values of rs
+	delta   bool     // built from the previous zone and the names that changed
 }
 
 // entry is one name of the zone.
@@ -174,42 +177,86 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 	// are reused as they are (they are immutable): a reload where few
 	// tasks changed prepares only what changed.
 	var prev map[string]*entry
-	if p := r.cur.Load(); p != nil {
+	p := r.cur.Load()
+	if p != nil {
 		prev = p.names
 	}
 	// changed holds the names built afresh or gone since the previous set:
 	// only SRV entries pointing at one of them can need new additionals.
 	changed := map[string]struct{}{}
-	build := func(name string) {
-		if _, done := z.names[name]; done {
-			return
+	// The record set can say which names may have changed (a reload after
+	// a few tasks changed): then the previous entries are taken over as a
+	// whole and only those names are looked at, so a reload costs in
+	// proportion to what changed rather than to the zone's size.
+	var maybe map[string]struct{}
+	if p != nil && p.rs != nil {
+		if m, ok := records.Changed(p.rs, rs); ok && len(m) < len(prev)/4 {
+			maybe = m
+			maybe[cfg.SOAMname] = struct{}{} // not part of the record set's bookkeeping
 		}
-		a, aaaa, srv := rs.A[name], rs.AAAA[name], rs.SRV[name]
-		if old := prev[name]; old != nil && slices.Equal(old.srcA, a) && slices.Equal(old.srcAAAA, aaaa) && slices.Equal(old.srcSRV, srv) {
-			z.names[name] = old
-			return
+	}
+	if maybe != nil {
+		z.names = maps.Clone(prev)
+		z.delta = true
+		z.counts = p.counts
+		for name := range maybe {
+			a, inA := rs.A[name]
+			aaaa, inAAAA := rs.AAAA[name]
+			srv, inSRV := rs.SRV[name]
+			z.counts[0] += len(a) - len(p.rs.A[name])
+			z.counts[1] += len(aaaa) - len(p.rs.AAAA[name])
+			z.counts[2] += len(srv) - len(p.rs.SRV[name])
+			old := prev[name]
+			switch {
+			case !inA && !inAAAA && !inSRV:
+				if old != nil {
+					delete(z.names, name)
+					changed[name] = struct{}{}
+				}
+			case old != nil && slices.Equal(old.srcA, a) && slices.Equal(old.srcAAAA, aaaa) && slices.Equal(old.srcSRV, srv):
+				// unchanged: keep the previous entry
+			default:
+				z.names[name] = r.newEntry(z, name, a, aaaa, srv)
+				changed[name] = struct{}{}
+			}
 		}
-		z.names[name] = r.newEntry(z, name, a, aaaa, srv)
-		changed[name] = struct{}{}
-	}
-	for name := range rs.A {
-		build(name)
-	}
-	for name := range rs.AAAA {
-		build(name)
-	}
-	for name := range rs.SRV {
-		build(name)
-	}
-	for name := range prev {
-		if _, ok := z.names[name]; !ok {
+	} else {
+		build := func(name string) {
+			if _, done := z.names[name]; done {
+				return
+			}
+			a, aaaa, srv := rs.A[name], rs.AAAA[name], rs.SRV[name]
+			if old := prev[name]; old != nil && slices.Equal(old.srcA, a) && slices.Equal(old.srcAAAA, aaaa) && slices.Equal(old.srcSRV, srv) {
+				z.names[name] = old
+				return
+			}
+			z.names[name] = r.newEntry(z, name, a, aaaa, srv)
 			changed[name] = struct{}{}
+		}
+		for name, v := range rs.A {
+			z.counts[0] += len(v)
+			build(name)
+		}
+		for name, v := range rs.AAAA {
+			z.counts[1] += len(v)
+			build(name)
+		}
+		for name, v := range rs.SRV {
+			z.counts[2] += len(v)
+			build(name)
+		}
+		for name := range prev {
+			if _, ok := z.names[name]; !ok {
+				changed[name] = struct{}{}
+			}
 		}
 	}
 	// SRV additional sections depend on the targets' addresses: rebuild
-	// them (and the SRV template) when those changed.
-	for name, e := range z.names {
-		if len(e.srv) == 0 {
+	// them (and the SRV template) when those changed. Only names of rs.SRV
+	// have SRV values.
+	for name := range rs.SRV {
+		e := z.names[name]
+		if e == nil || len(e.srv) == 0 {
 			continue
 		}
 		if e.extraKey != nil && prev[name] == e {
