@@ -3,7 +3,10 @@ package dcosdns
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,4 +291,86 @@ func FuzzRoute(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHandlerMesosCache: with the opt-in .mesos cache, positive answers
+// are served from the cache for their TTL, NXDOMAIN never is (a new task
+// must resolve at once).
+func TestHandlerMesosCache(t *testing.T) {
+	var calls sync.Map // name → *atomic.Int64
+	count := func(name string) int64 {
+		v, _ := calls.LoadOrStore(name, new(atomic.Int64))
+		return v.(*atomic.Int64).Load()
+	}
+	hf := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		v, _ := calls.LoadOrStore(r.Question[0].Name, new(atomic.Int64))
+		v.(*atomic.Int64).Add(1)
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Authoritative = true
+		if strings.HasPrefix(r.Question[0].Name, "new.") {
+			m.Rcode = dns.RcodeNameError
+			m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "mesos.", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 60},
+				Ns: "ns1.mesos.", Mbox: "root.ns1.mesos.", Serial: 1, Refresh: 60, Retry: 600, Expire: 86400, Minttl: 60}}
+		} else {
+			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+				A: net.ParseIP("10.0.0.5")}}
+		}
+		_ = w.WriteMsg(m)
+	})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: hf}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go func() { _ = srv.ActivateAndServe() }()
+	<-started
+	t.Cleanup(func() { _ = srv.Shutdown() })
+
+	r, err := forward.NewRacing(forward.RacingConfig{Zone: "mesos.", Upstreams: []string{pc.LocalAddr().String()}, Timeout: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	reg := prometheus.NewRegistry()
+	h, err := NewHandler(HandlerConfig{Mesos: r, Registry: reg, Namespace: "t",
+		Cache: &forward.CacheConfig{Size: 10}, MesosCache: &forward.CacheConfig{Size: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		q := query("app.marathon.mesos", dns.TypeA)
+		m := h.Answer(t.Context(), q, "udp")
+		if m.Id != q.Id || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "10.0.0.5" {
+			t.Fatalf("answer %d: %v", i, m)
+		}
+		q = query("new.marathon.mesos", dns.TypeA)
+		if m := h.Answer(t.Context(), q, "udp"); m.Rcode != dns.RcodeNameError {
+			t.Fatalf("nxdomain %d: %v", i, m)
+		}
+	}
+	if c := count("app.marathon.mesos."); c != 1 {
+		t.Fatalf("positive answer asked upstream %d times, want 1 (cached)", c)
+	}
+	if c := count("new.marathon.mesos."); c != 3 {
+		t.Fatalf("NXDOMAIN asked upstream %d times, want 3 (never cached)", c)
+	}
+	mfs, _ := reg.Gather()
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "t_cache_hits_total" {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "cache" && l.GetValue() == "mesos" && m.GetCounter().GetValue() == 2 {
+						found = true
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("t_cache_hits_total{cache=\"mesos\"} is not 2")
+	}
 }

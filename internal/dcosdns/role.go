@@ -130,6 +130,10 @@ type Options struct {
 	VIP vip.Config
 	// CacheSize bounds the forwarded-answer cache (0: default, <0: off).
 	CacheSize int
+	// CacheMesos caches positive `.mesos` answers for their TTL (Mesos-DNS:
+	// 60 s by default) in a cache of CacheSize entries. Off by default, as
+	// in dcos-dns; negative answers are never cached.
+	CacheMesos bool
 	// ForwardTimeout is the per-attempt upstream timeout (0: 5 s).
 	ForwardTimeout time.Duration
 	// PublishInterval is the leader's minimum time between pushes of a
@@ -495,6 +499,9 @@ func (n *node) newHandler() (*Handler, error) {
 	}
 	if n.o.CacheSize >= 0 {
 		hc.Cache = &forward.CacheConfig{Size: n.o.CacheSize, Name: "forward"}
+		if n.o.CacheMesos {
+			hc.MesosCache = &forward.CacheConfig{Size: n.o.CacheSize, Name: "mesos"}
+		}
 	}
 	return NewHandler(hc)
 }

@@ -153,10 +153,12 @@ type Handler struct {
 	// fwd forwards by route; wrapped by the cache when one is configured.
 	fwd forward.Forwarder
 	// mesos, zone forwarders and upstream, consulted by forwardRoute.
-	mesos    forward.Forwarder
-	byZone   map[string]forward.Forwarder
-	upstream forward.Forwarder
-	metrics  *handlerMetrics
+	mesos forward.Forwarder
+	// mesosCache wraps mesos when MesosCache is configured.
+	mesosCache *forward.Cache
+	byZone     map[string]forward.Forwarder
+	upstream   forward.Forwarder
+	metrics    *handlerMetrics
 }
 
 var _ dnsserver.Handler = (*Handler)(nil)
@@ -178,8 +180,12 @@ type HandlerConfig struct {
 	// Upstream forwards everything else (nil: SERVFAIL).
 	Upstream forward.Forwarder
 	// Cache, when set, caches answers from forward zones and the upstream
-	// resolvers (local zones and .mesos never are).
+	// resolvers (local zones never are, .mesos only with MesosCache).
 	Cache *forward.CacheConfig
+	// MesosCache, when set, caches positive `.mesos` answers for their
+	// TTL (opt-in: dcos-dns never cached them). NXDOMAIN, NODATA and
+	// SERVFAIL are never cached, so a new task resolves at once.
+	MesosCache *forward.CacheConfig
 	// Registry receives the handler and cache metrics (nil: none).
 	Registry prometheus.Registerer
 	// Namespace prefixes metric names.
@@ -220,6 +226,22 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 			return nil, err
 		}
 		h.fwd = c
+	}
+	if cfg.MesosCache != nil && h.mesos != nil {
+		cc := *cfg.MesosCache
+		cc.NoNegative = true
+		cc.ServfailTTL = -1
+		if cc.Name == "" {
+			cc.Name = "mesos"
+		}
+		if cc.Namespace == "" {
+			cc.Namespace = cfg.Namespace
+		}
+		c, err := forward.NewCache(h.mesos, cc, cfg.Registry)
+		if err != nil {
+			return nil, err
+		}
+		h.mesosCache = c
 	}
 	return h, nil
 }
@@ -293,7 +315,9 @@ func (h *Handler) answer(ctx context.Context, req *dns.Msg, raw []byte, network 
 		return m
 	}
 	var m *dns.Msg
-	if rt.Dest == ToMesos && h.mesos != nil {
+	if rt.Dest == ToMesos && h.mesosCache != nil {
+		m, _ = h.mesosCache.Forward(ctx, req, network)
+	} else if rt.Dest == ToMesos && h.mesos != nil {
 		// .mesos answers are not cached: Mesos-DNS is in the cluster and
 		// answers in well under a millisecond, and its NXDOMAIN carries a
 		// 60 s SOA minimum, so caching it would hide a new task for a

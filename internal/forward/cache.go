@@ -25,6 +25,10 @@ type CacheConfig struct {
 	// for a broken name does not hit the upstreams for every query.
 	// 0 means DefaultServfailTTL; negative disables SERVFAIL caching.
 	ServfailTTL time.Duration
+	// NoNegative keeps NXDOMAIN and NODATA answers out of the cache (for
+	// upstreams whose names appear at any moment, such as Mesos-DNS: a
+	// cached NXDOMAIN would hide a new task for the SOA minimum).
+	NoNegative bool
 	// Name labels the metrics (cache="…"), so several caches can share a
 	// registry.
 	Name string
@@ -275,9 +279,15 @@ func (c *Cache) ttlFor(r *dns.Msg) (time.Duration, bool) {
 		}
 		return c.cfg.ServfailTTL, true
 	case dns.RcodeNameError:
+		if c.cfg.NoNegative {
+			return 0, false
+		}
 		return negativeTTL(r)
 	case dns.RcodeSuccess:
 		if len(r.Answer) == 0 {
+			if c.cfg.NoNegative {
+				return 0, false
+			}
 			return negativeTTL(r)
 		}
 	default:

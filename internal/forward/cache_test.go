@@ -140,7 +140,11 @@ func TestCacheNegative(t *testing.T) {
 		reply   func(*dns.Msg) *dns.Msg
 		cached  time.Duration // 0 = not cached
 		ttlSeen uint32
+		cfg     CacheConfig
 	}{
+		{name: "no negative: nxdomain never", reply: negReply(dns.RcodeNameError, 300, 10), cfg: CacheConfig{NoNegative: true}},
+		{name: "no negative: nodata never", reply: negReply(dns.RcodeSuccess, 30, 20), cfg: CacheConfig{NoNegative: true}},
+		{name: "no negative: positive kept", reply: aReply(60), cfg: CacheConfig{NoNegative: true}, cached: 60 * time.Second},
 		{name: "nxdomain uses SOA minimum when smaller", reply: negReply(dns.RcodeNameError, 300, 10), cached: 10 * time.Second},
 		{name: "nxdomain uses SOA TTL when smaller", reply: negReply(dns.RcodeNameError, 5, 60), cached: 5 * time.Second},
 		{name: "nodata", reply: negReply(dns.RcodeSuccess, 30, 20), cached: 20 * time.Second},
@@ -154,7 +158,7 @@ func TestCacheNegative(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ck := newClock()
 			up := &fakeUpstream{reply: tt.reply}
-			c := newTestCache(t, up, CacheConfig{}, ck)
+			c := newTestCache(t, up, tt.cfg, ck)
 			ctx := t.Context()
 			_, _ = c.Forward(ctx, query("x.example", dns.TypeA), "udp")
 			_, _ = c.Forward(ctx, query("x.example", dns.TypeA), "udp")
