@@ -1,7 +1,6 @@
 package role
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,23 +57,6 @@ func newMaster(t *testing.T) *master {
 	return m
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func loadConfig(t *testing.T, m *master, extra string) *config.Config {
 	t.Helper()
 	js := fmt.Sprintf(`{"masters":[%q],"refreshSeconds":1,"listener":"127.0.0.1","externalon":false,"IPSources":["netinfo","docker","mesos","host"]%s}`, m.srv.Listener.Addr().String(), extra)
@@ -88,14 +69,14 @@ func loadConfig(t *testing.T, m *master, extra string) *config.Config {
 
 type running struct {
 	addrs Addrs
-	logs  *syncBuf
+	logs  *testutil.LogBuffer
 	done  chan error
 	stop  context.CancelFunc
 }
 
 func run(t *testing.T, cfg *config.Config, o Options) *running {
 	t.Helper()
-	r := &running{logs: &syncBuf{}, done: make(chan error, 1)}
+	r := &running{logs: &testutil.LogBuffer{}, done: make(chan error, 1)}
 	ready := make(chan Addrs, 1)
 	o.Logger = slog.New(slog.NewTextHandler(r.logs, nil))
 	o.Ready = func(a Addrs) { ready <- a }

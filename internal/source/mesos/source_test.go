@@ -1,7 +1,6 @@
 package mesos
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -167,29 +166,11 @@ func (r *recorder) taskName() string {
 	return s.Tasks[0].Name
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 type harness struct {
 	src  *Source
 	rec  *recorder
 	reg  *prometheus.Registry
-	logs *syncBuffer
+	logs *tu.LogBuffer
 	errc chan error
 }
 
@@ -197,7 +178,7 @@ type harness struct {
 // the initial load and explicit triggers fetch.
 func run(t *testing.T, o Options) *harness {
 	t.Helper()
-	h := &harness{rec: &recorder{}, reg: prometheus.NewRegistry(), logs: &syncBuffer{}, errc: make(chan error, 1)}
+	h := &harness{rec: &recorder{}, reg: prometheus.NewRegistry(), logs: &tu.LogBuffer{}, errc: make(chan error, 1)}
 	if o.RefreshInterval == 0 {
 		o.RefreshInterval = time.Hour
 	}
