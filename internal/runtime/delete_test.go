@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -28,7 +29,7 @@ func TestDeleteAppWithoutTasks(t *testing.T) {
 					ID string `json:"id"`
 				} `json:"plan"`
 			}
-			if err := unmarshal(ev.Data, &d); err != nil {
+			if err := json.Unmarshal(ev.Data, &d); err != nil {
 				t.Fatal(err)
 			}
 			if d.Plan.ID != res.DeploymentID {

@@ -176,10 +176,7 @@ func (r *Runtime) healthResult(t *task, idx int, res probeResult) {
 		}
 		h.lastSuccess, h.alive, h.hasResult, h.everHealthy, h.consecutiveFailures = now, true, true, true, 0
 		if !wasAlive {
-			r.bus.Publish("health_status_changed_event", map[string]any{"appId": t.appID, "instanceId": t.instanceID,
-				"taskId": t.id, "version": t.version, "alive": true})
-			r.bus.Publish("instance_health_changed_event", map[string]any{"instanceId": t.instanceID, "runSpecId": t.appID,
-				"runSpecVersion": t.version, "healthy": true})
+			r.publishHealthChange(t, true)
 		}
 		r.healthChangedLocked(t)
 		return
@@ -201,14 +198,10 @@ func (r *Runtime) healthResult(t *task, idx int, res probeResult) {
 	wasAlive := !h.hasResult || h.alive
 	h.consecutiveFailures++
 	h.lastFailure, h.lastFailureCause, h.alive, h.hasResult = now, res.cause, false, true
-	hcJSON := any(hc)
 	r.bus.Publish("failed_health_check_event", map[string]any{"appId": t.appID, "taskId": t.instanceID,
-		"instanceId": t.instanceID, "version": t.version, "healthCheck": hcJSON})
+		"instanceId": t.instanceID, "version": t.version, "healthCheck": hc})
 	if wasAlive {
-		r.bus.Publish("health_status_changed_event", map[string]any{"appId": t.appID, "instanceId": t.instanceID,
-			"taskId": t.id, "version": t.version, "alive": false})
-		r.bus.Publish("instance_health_changed_event", map[string]any{"instanceId": t.instanceID, "runSpecId": t.appID,
-			"runSpecVersion": t.version, "healthy": false})
+		r.publishHealthChange(t, false)
 	}
 	r.healthChangedLocked(t)
 	if kill {
@@ -219,6 +212,15 @@ func (r *Runtime) healthResult(t *task, idx int, res probeResult) {
 		r.publishLocked()
 		r.poke()
 	}
+}
+
+// publishHealthChange announces a check of t turning alive or not, in
+// Marathon's two event generations.
+func (r *Runtime) publishHealthChange(t *task, alive bool) {
+	r.bus.Publish("health_status_changed_event", map[string]any{"appId": t.appID, "instanceId": t.instanceID,
+		"taskId": t.id, "version": t.version, "alive": alive})
+	r.bus.Publish("instance_health_changed_event", map[string]any{"instanceId": t.instanceID, "runSpecId": t.appID,
+		"runSpecVersion": t.version, "healthy": alive})
 }
 
 // healthChangedLocked publishes a new RUNNING status when the task's

@@ -70,6 +70,9 @@ func ipUint32(ip string) uint32 {
 	return binary.LittleEndian.Uint32(p)
 }
 
+// terminalLinger is how long a task that ended stays in the Mesos state.
+const terminalLinger = 2 * time.Second
+
 func (r *Runtime) renderLocked() *state.State {
 	host, portStr, _ := net.SplitHostPort(r.cfg.MesosAddr)
 	mport, _ := strconv.Atoi(portStr)
@@ -98,7 +101,7 @@ func (r *Runtime) renderLocked() *state.State {
 	// Terminal tasks stay listed briefly so that pollers and diffing
 	// stream servers see the terminal state before the task disappears
 	// (Mesos moves them to completed_tasks).
-	cut := time.Now().Add(-2 * time.Second)
+	cut := time.Now().Add(-terminalLinger)
 	for i := len(r.completed) - 1; i >= 0; i-- {
 		t := r.completed[i]
 		if len(t.statuses) == 0 || time.Unix(0, int64(t.statuses[len(t.statuses)-1].Timestamp*1e9)).Before(cut) {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"maps"
 	"net/http"
 	"os"
@@ -448,12 +449,12 @@ func (r *Runtime) AppView(id string, o ViewOptions) (map[string]any, bool) {
 }
 
 func toMap(v any) map[string]any {
-	b, err := marshal(v)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return map[string]any{}
 	}
 	m := map[string]any{}
-	_ = unmarshal(b, &m)
+	_ = json.Unmarshal(b, &m)
 	return m
 }
 

@@ -283,7 +283,9 @@ func (r *Runtime) finishLocked(ar *appRec, t *task, st, msg string) {
 	}
 	r.m.terminal.WithLabelValues(st).Inc()
 	t.exitMsg = msg
-	r.lingerUntil = time.Now().Add(2100 * time.Millisecond)
+	// Re-render once the task's linger is over, so that it leaves the
+	// state even when nothing else changes.
+	r.lingerUntil = time.Now().Add(terminalLinger + 100*time.Millisecond)
 	r.completed = append(r.completed, t)
 	if len(r.completed) > 1000 {
 		old := r.completed[0]
