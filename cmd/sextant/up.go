@@ -57,11 +57,11 @@ type upFlags struct {
 	verbose                      int
 }
 
-// listener is one socket `sextant up` opens, named after its flag.
+// listener is one socket a role opens, named after its flag and its key in
+// endpoints.json; http ones are written there as URLs.
 type listener struct {
 	flag, key, addr string
 	http            bool
-	ln              net.Listener
 }
 
 func listenFlag(flagName, addr string) (net.Listener, error) {
@@ -72,14 +72,17 @@ func listenFlag(flagName, addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// checkFree reports a busy address for listeners that roles open
-// themselves (DNS over UDP and TCP), before anything starts.
-func checkFree(flagName, addr string) error {
+// checkFree reports a busy address, before anything starts, for listeners
+// that roles open themselves: TCP, and UDP too for DNS.
+func checkFree(flagName, addr string, udp bool) error {
 	ln, err := listenFlag(flagName, addr)
 	if err != nil {
 		return err
 	}
 	ln.Close()
+	if !udp {
+		return nil
+	}
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		return fmt.Errorf("--%s %s: cannot listen on UDP (is the port already in use? choose another with --%s): %w", flagName, addr, flagName, err)
@@ -150,19 +153,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	roles := upRoles(f)
 	for _, rl := range roles {
 		for _, l := range rl.listeners {
-			var err error
-			if l.http {
-				err = func() error {
-					ln, err := listenFlag(l.flag, l.addr)
-					if err == nil {
-						ln.Close()
-					}
-					return err
-				}()
-			} else {
-				err = checkFree(l.flag, l.addr)
-			}
-			if err != nil {
+			if err := checkFree(l.flag, l.addr, !l.http); err != nil {
 				return err
 			}
 		}
