@@ -786,3 +786,57 @@ func TestAppCommand(t *testing.T) {
 		t.Fatalf("show after rm: %v %s", err, out)
 	}
 }
+
+// TestUpClosedLogAndHangup: a reader of sextant's log that goes away
+// (`sextant up | head`) must not kill it, and a hang-up of its terminal
+// stops it like SIGTERM: either way its tasks must not outlive it.
+func TestUpClosedLogAndHangup(t *testing.T) {
+	t.Parallel()
+	dir, pidDir := t.TempDir(), t.TempDir()
+	fa := func() string { return testutil.FreeAddr(t) }
+	cmd := exec.Command(testutil.Binary(t), "up", "--state-dir", dir, "--no-examples", "--marathon-addr", fa(), "--mesos-addr", fa(),
+		"--dns-addr", fa(), "--mesos-dns-http-addr", fa(), "--directory-dns-addr", fa(), "--net-api-addr", fa())
+	cmd.Stdout = io.Discard
+	logs, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &upInstance{t: t, stateDir: dir, proc: testutil.StartProcess(t, cmd)}
+	// Read the log until sextant is up, then stop reading for good.
+	go func() { _, _ = io.Copy(io.Discard, logs) }()
+	u.proc.Eventually(30*time.Second, "endpoints.json", func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "endpoints.json"))
+		return err == nil && json.Unmarshal(b, &u.eps) == nil && testutil.HTTPOK(u.eps["marathon"]+"/ping")
+	})
+	logs.Close()
+	app := fmt.Sprintf(`{"id":"/quiet","cmd":"echo $$ > %s/$MESOS_TASK_ID; exec sleep 300","cpus":0.01,"portDefinitions":[],"taskKillGracePeriodSeconds":1}`, pidDir)
+	if code, b := u.do("POST", "/v2/apps", app); code != 201 {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	var pids map[string][]int
+	u.proc.Eventually(30*time.Second, "the task's pid", func() bool {
+		pids = readPids(t, pidDir)
+		return len(pids) == 1
+	})
+	// The launch and the DNS reloads have written log lines by now; give
+	// a few more a chance, then sextant must still answer.
+	time.Sleep(2 * time.Second)
+	if exited, err := u.proc.Exited(); exited {
+		t.Fatalf("sextant up died once its log reader went away: %v", err)
+	}
+	if !testutil.HTTPOK(u.eps["marathon"] + "/ping") {
+		t.Fatal("sextant up does not answer once its log reader went away")
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-u.proc.Done():
+	case <-time.After(60 * time.Second):
+		t.Fatal("no exit 60s after SIGHUP")
+	}
+	if _, err := u.proc.Exited(); err != nil {
+		t.Fatalf("exit after SIGHUP: %v", err)
+	}
+	assertGone(t, pids, "after SIGHUP")
+}
