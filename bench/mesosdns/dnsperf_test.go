@@ -6,7 +6,10 @@
 //	go test -run '^$' -bench DNSPerf -benchtime 1x ./bench/mesosdns/
 //
 // SEXTANT_DNSPERF_SECONDS changes the length of each dnsperf run (default
-// 10), SEXTANT_DNSPERF_CLIENTS its -c (default 4).
+// 10), SEXTANT_DNSPERF_CLIENTS its -c (default 4). SEXTANT_DNSPERF_PROFILE
+// names a file for a Go CPU profile of the process during the sextant UDP
+// run only (the server runs in the test process; read it with
+// `go tool pprof -top`).
 package mesosdns_test
 
 import (
@@ -17,9 +20,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,6 +95,43 @@ type perf struct {
 	qps, avgLatency float64
 	lost            string
 	rcodes          string
+	// clientCPU is dnsperf's CPU time over the run's wall time (1.0 = one
+	// core busy); serverUS the server's CPU time per answered query in
+	// microseconds (0 when unknown).
+	clientCPU, serverUS float64
+}
+
+// serverCPU reports a server's CPU time so far.
+type serverCPU func() time.Duration
+
+// selfCPU is the CPU time of this process (all threads, GC included): the
+// in-process servers' cost, since nothing else runs during a dnsperf run.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is the CPU time of another process, from /proc/PID/stat.
+func procCPU(pid int) serverCPU {
+	return func() time.Duration {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0
+		}
+		s := string(b)
+		// Fields after the command name (which may hold spaces):
+		// utime and stime are fields 14 and 15, in clock ticks (100/s).
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 13 {
+			return 0
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		return time.Duration(ut+st) * 10 * time.Millisecond
+	}
 }
 
 var (
@@ -99,7 +141,7 @@ var (
 	reCodes = regexp.MustCompile(`Response codes:\s+(.*)`)
 )
 
-func runDNSPerf(tb testing.TB, bin, qfile string, port int, tcp bool) perf {
+func runDNSPerf(tb testing.TB, bin, qfile string, port int, tcp bool, cpu serverCPU) perf {
 	tb.Helper()
 	secs := envInt("SEXTANT_DNSPERF_SECONDS", 10)
 	clients := envInt("SEXTANT_DNSPERF_CLIENTS", 4)
@@ -109,7 +151,10 @@ func runDNSPerf(tb testing.TB, bin, qfile string, port int, tcp bool) perf {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs+60)*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cpu0, start := cpu(), time.Now()
+	out, err := cmd.CombinedOutput()
+	wall, cpu1 := time.Since(start), cpu()
 	if err != nil {
 		tb.Fatalf("dnsperf %v: %v\n%s", args, err, out)
 	}
@@ -130,7 +175,33 @@ func runDNSPerf(tb testing.TB, bin, qfile string, port int, tcp bool) perf {
 	if p.qps == 0 {
 		tb.Fatalf("no QPS in dnsperf output:\n%s", s)
 	}
+	if ps := cmd.ProcessState; ps != nil && wall > 0 {
+		p.clientCPU = float64(ps.UserTime()+ps.SystemTime()) / float64(wall)
+	}
+	if d := cpu1 - cpu0; d > 0 {
+		p.serverUS = float64(d.Microseconds()) / (p.qps * float64(secs))
+	}
 	return p
+}
+
+// cpuProfile starts a CPU profile into the file named by the environment
+// variable env, if set, and returns the function that stops it.
+func cpuProfile(tb testing.TB, env string) func() {
+	path := os.Getenv(env)
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		tb.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 func envInt(k string, def int) int {
@@ -141,6 +212,8 @@ func envInt(k string, def int) int {
 }
 
 // startSextant serves rs with the Mesos-DNS resolver on a free port.
+// SEXTANT_DNSPERF_UDP_SOCKETS sets dnsserver.Config.UDPSockets (default 0:
+// the server's own choice).
 func startSextant(tb testing.TB, rs *records.RecordSet) int {
 	tb.Helper()
 	r, err := resolver.New(resolver.Config{Domain: "mesos", TTL: 60, SOAMname: "ns1.mesos.", SOARname: "root.ns1.mesos.",
@@ -149,7 +222,7 @@ func startSextant(tb testing.TB, rs *records.RecordSet) int {
 		tb.Fatal(err)
 	}
 	r.Update(rs, uint32(time.Now().Unix()))
-	s, err := dnsserver.Listen(dnsserver.Config{Addr: "127.0.0.1:0", Handler: r})
+	s, err := dnsserver.Listen(dnsserver.Config{Addr: "127.0.0.1:0", Handler: r, UDPSockets: envInt("SEXTANT_DNSPERF_UDP_SOCKETS", 0)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -243,12 +316,12 @@ func startNaive(tb testing.TB, rs *records.RecordSet) int {
 }
 
 // startUnbound runs unbound with the same records as local-data.
-func startUnbound(tb testing.TB, rs *records.RecordSet, dir string) (int, bool) {
+func startUnbound(tb testing.TB, rs *records.RecordSet, dir string) (int, serverCPU, bool) {
 	tb.Helper()
 	bin, err := exec.LookPath("unbound")
 	if err != nil {
 		tb.Logf("unbound not installed: peer skipped (apt-get install unbound)")
-		return 0, false
+		return 0, nil, false
 	}
 	l, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -311,7 +384,7 @@ func startUnbound(tb testing.TB, rs *records.RecordSet, dir string) (int, bool) 
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if r, _, err := c.Exchange(q, fmt.Sprintf("127.0.0.1:%d", port)); err == nil && len(r.Answer) > 0 {
-			return port, true
+			return port, procCPU(cmd.Process.Pid), true
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("unbound did not answer")
@@ -333,21 +406,35 @@ func BenchmarkDNSPerf(b *testing.B) {
 	// One measured pass whatever b.N is: each dnsperf run is the unit.
 	b.ResetTimer()
 	report := func(name string, p perf) {
-		b.Logf("%-22s %10.0f qps  avg latency %.3f ms  lost %s  rcodes %s", name, p.qps, p.avgLatency*1000, p.lost, p.rcodes)
+		b.Logf("%-26s %8.0f qps  avg latency %.3f ms  lost %s  server %.2f cpu-us/query  dnsperf %.0f%% of a core  rcodes %s",
+			name, p.qps, p.avgLatency*1000, p.lost, p.serverUS, 100*p.clientCPU, p.rcodes)
 	}
-	sx := runDNSPerf(b, bin, qfile, startSextant(b, rs), false)
+	port := startSextant(b, rs)
+	stop := cpuProfile(b, "SEXTANT_DNSPERF_PROFILE")
+	sx := runDNSPerf(b, bin, qfile, port, false, selfCPU)
+	stop()
 	report("sextant udp", sx)
-	sxTCP := runDNSPerf(b, bin, qfile, startSextant(b, rs), true)
+	sxTCP := runDNSPerf(b, bin, qfile, startSextant(b, rs), true, selfCPU)
 	report("sextant tcp", sxTCP)
-	naive := runDNSPerf(b, bin, qfile, startNaive(b, rs), false)
+	naive := runDNSPerf(b, bin, qfile, startNaive(b, rs), false, selfCPU)
 	report("naive miekg/dns udp", naive)
 	b.ReportMetric(sx.qps, "sextant-udp-qps")
 	b.ReportMetric(sxTCP.qps, "sextant-tcp-qps")
 	b.ReportMetric(naive.qps, "naive-miekg-qps")
-	if port, ok := startUnbound(b, rs, dir); ok {
-		ub := runDNSPerf(b, bin, qfile, port, false)
+	b.ReportMetric(sx.serverUS, "sextant-udp-cpu-us/q")
+	if port, cpu, ok := startUnbound(b, rs, dir); ok {
+		ub := runDNSPerf(b, bin, qfile, port, false, cpu)
 		report("unbound 2 threads udp", ub)
 		b.ReportMetric(ub.qps, "unbound-qps")
+		// Calibration: one fixed record, the figure TOOLS.md gives for
+		// this machine kind, to scale this run's load against.
+		one := filepath.Join(dir, "one.txt")
+		if err := os.WriteFile(one, []byte("leader.mesos A\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		cal := runDNSPerf(b, bin, one, port, false, cpu)
+		report("unbound single record", cal)
+		b.ReportMetric(cal.qps, "unbound-1rec-qps")
 	}
 	b.ReportMetric(sx.avgLatency*1000, "sextant-udp-ms")
 }
