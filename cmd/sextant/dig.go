@@ -45,9 +45,9 @@ func runDig(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		qtype = t
 	}
-	addr := *server
+	addr, why := *server, ""
 	if addr == "" {
-		addr = endpointDNS(*stateDir)
+		addr, why = endpointDNS(*stateDir)
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		addr = net.JoinHostPort(addr, "53")
@@ -68,6 +68,9 @@ func runDig(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		reply, rtt, err = c.ExchangeContext(ctx, q, addr)
 	}
 	if err != nil {
+		if why != "" {
+			return fmt.Errorf("asking %s (%s; is sextant up running? --server names another server): %w", addr, why, err)
+		}
 		return fmt.Errorf("asking %s: %w", addr, err)
 	}
 	if *asJSON {
@@ -79,17 +82,19 @@ func runDig(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// endpointDNS reads the DNS address `sextant up` wrote.
-func endpointDNS(stateDir string) string {
-	b, err := os.ReadFile(filepath.Join(stateDir, "endpoints.json"))
+// endpointDNS reads the DNS address `sextant up` wrote, else falls back to
+// 127.0.0.1:53 and says why (for the error when that fails too).
+func endpointDNS(stateDir string) (addr, why string) {
+	f := filepath.Join(stateDir, "endpoints.json")
+	b, err := os.ReadFile(f)
 	if err != nil {
-		return "127.0.0.1:53"
+		return "127.0.0.1:53", "no " + f
 	}
 	var ep map[string]string
 	if err := json.Unmarshal(b, &ep); err != nil || ep["dns"] == "" {
-		return "127.0.0.1:53"
+		return "127.0.0.1:53", "no \"dns\" entry in " + f
 	}
-	return ep["dns"]
+	return ep["dns"], ""
 }
 
 type digRR struct {
