@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -253,6 +254,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_ = s.Close()
 	}
 	wg.Wait()
+	// The other commands find a running cluster through endpoints.json:
+	// once stopped, it must not point them at closed ports.
+	removeEndpoints(f.stateDir, endpoints)
 	return runErr
 }
 
@@ -325,16 +329,28 @@ func loadStartApps(rt *runtime.Runtime, f upFlags, log *slog.Logger) error {
 	return nil
 }
 
+func endpointsJSON(eps map[string]string) []byte {
+	b, _ := json.MarshalIndent(eps, "", "  ")
+	return append(b, '\n')
+}
+
 func writeEndpoints(dir string, eps map[string]string) error {
-	b, err := json.MarshalIndent(eps, "", "  ")
-	if err != nil {
-		return err
-	}
+	b := endpointsJSON(eps)
 	tmp := filepath.Join(dir, ".endpoints.json.tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, "endpoints.json"))
+}
+
+// removeEndpoints removes endpoints.json if it is still the one this
+// process wrote (another `sextant up` may have started on the same state
+// directory since).
+func removeEndpoints(dir string, eps map[string]string) {
+	f := filepath.Join(dir, "endpoints.json")
+	if b, err := os.ReadFile(f); err == nil && bytes.Equal(b, endpointsJSON(eps)) {
+		_ = os.Remove(f)
+	}
 }
 
 func printBanner(w io.Writer, f upFlags, eps map[string]string, rt *runtime.Runtime) {

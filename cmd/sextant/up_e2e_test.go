@@ -643,6 +643,9 @@ func TestUpRestartAndNoOrphans(t *testing.T) {
 		t.Fatalf("sextant up did not exit cleanly: %v\n%s", err, u.proc.Log)
 	}
 	assertGone(t, pids, "first run")
+	if _, err := os.Stat(filepath.Join(dir, "endpoints.json")); !os.IsNotExist(err) {
+		t.Errorf("endpoints.json outlives sextant up: %v", err)
+	}
 	for _, f := range mustGlob(t, filepath.Join(pidDir, "*")) {
 		os.Remove(f)
 	}
