@@ -38,11 +38,15 @@
 //
 // # Reachability
 //
-// Members advertise their role and node IP in memberlist metadata.
+// Members advertise their role and node IP in memberlist metadata, and
+// optionally a hostname and public IPs (dcos-net's node metadata).
 // Reachable(ip) is true when a member with that node IP is alive in this
 // node's view; a member memberlist suspects stays alive until it is
 // declared dead (memberlist does not report suspicion). Members lists every
-// member seen, dead and left ones included, for /v1/nodes.
+// member seen, dead and left ones included, each with the time its state
+// or metadata last changed, for /v1/nodes. Config.OnMembersChange is
+// called with that list after every change (coalesced, on the callback
+// goroutine), so users follow membership without polling.
 //
 // # Timers
 //
