@@ -183,7 +183,7 @@ func (r *Runtime) healthResult(t *task, idx int, res probeResult) {
 	}
 	r.m.probes.WithLabelValues(hc.Protocol, "failure").Inc()
 	grace := time.Duration(hc.GracePeriodSeconds) * time.Second
-	if !h.everHealthy && now.Sub(t.runningAt) < grace {
+	if !h.everHealthy && now.Sub(t.startedAt) < grace {
 		return // grace period: not counted, no events
 	}
 	kill := false

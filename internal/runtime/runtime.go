@@ -94,7 +94,6 @@ type Runtime struct {
 	bus   *Bus
 	m     *metrics
 	ident identity
-	start time.Time
 
 	mu          sync.Mutex
 	apps        map[string]*appRec
@@ -155,7 +154,7 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{cfg: cfg, log: cfg.Logger, ident: id, start: time.Now(),
+	r := &Runtime{cfg: cfg, log: cfg.Logger, ident: id,
 		apps: map[string]*appRec{}, deployments: map[string]*Deployment{}, usedHost: map[int]string{},
 		changed: make(chan struct{}), kick: make(chan struct{}, 1),
 		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))}

@@ -42,14 +42,12 @@ type task struct {
 	state          string
 	ports          marathon.TaskPorts
 	stagedAt       time.Time
-	startedAt      time.Time
-	runningAt      time.Time
+	startedAt      time.Time // also when it became RUNNING: there is no wait in between
 	statuses       []state.Status
 	sandbox        string
 	pid            int
 	killing        bool
 	killReason     string
-	exitMsg        string
 	health         []*hcState
 	healthy        *bool // last published aggregate
 	cancel         context.CancelFunc
@@ -173,14 +171,12 @@ func (r *Runtime) launchLocked(ar *appRec) (*task, error) {
 	}
 	if err := r.startProcess(t); err != nil {
 		r.log.Warn("task launch failed", "task", t.id, "err", err)
-		t.exitMsg = err.Error()
 		close(t.done)
 		r.finishLocked(ar, t, stateFailed, "Failed to launch: "+err.Error())
 		return t, nil
 	}
 	r.addStatus(t, stateStarting, nil, "")
 	t.startedAt = time.Now()
-	t.runningAt = t.startedAt
 	r.addStatus(t, stateRunning, nil, "")
 	r.startHealthChecks(t)
 	return t, nil
@@ -282,7 +278,6 @@ func (r *Runtime) finishLocked(ar *appRec, t *task, st, msg string) {
 		}
 	}
 	r.m.terminal.WithLabelValues(st).Inc()
-	t.exitMsg = msg
 	// Re-render once the task's linger is over, so that it leaves the
 	// state even when nothing else changes.
 	r.lingerUntil = time.Now().Add(terminalLinger + 100*time.Millisecond)
