@@ -3,8 +3,6 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -81,12 +79,6 @@ func (t *task) aggregateHealth() *bool {
 		all = all && h.alive
 	}
 	return &all
-}
-
-func statusUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.StdEncoding.EncodeToString(b[:])
 }
 
 func (r *Runtime) addStatus(t *task, st string, healthy *bool, msg string) {
