@@ -26,7 +26,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var refresh time.Duration
 	var noStream bool
 	var pushInterval time.Duration
-	fs.StringVar(&mesos, "mesos", "", "Mesos masters: host:port[,host:port…] or zk://host:port/mesos (required)")
+	fs.StringVar(&mesos, "mesos", "", "Mesos masters (required): host:port[,host:port…], zk://host:port[,host:port…]/mesos, or file://PATH of a file holding such a zk:// URL")
 	fs.DurationVar(&refresh, "mesos-refresh", 30*time.Second, "Mesos state poll interval (the safety net when the operator-API stream runs)")
 	fs.BoolVar(&noStream, "no-stream", false, "poll only; do not follow the Mesos operator-API event stream")
 	fs.DurationVar(&pushInterval, "zone-push-interval", dcosdns.DefaultPublishInterval, "minimum time between two pushes of a zone by the leader (changes in between are coalesced)")
