@@ -14,7 +14,8 @@ import (
 // server's answers) can redo only what changed.
 //
 // ok is false when the sets cannot be compared (no previous set, another
-// domain): treat every name as changed. The result may hold names that did
+// domain) or when more than a quarter of the tasks changed, where listing
+// names costs more than it saves: treat every name as changed then. The result may hold names that did
 // not change (it is a superset), and names present in only one of the sets.
 //
 // The name-server name (Config.SOAMname) is not recorded in a RecordSet:
@@ -48,14 +49,20 @@ func Changed(prev, cur *RecordSet) (names map[string]struct{}, ok bool) {
 		}
 	}
 	i := 0 // the next unmatched task of prev
+	marked, limit := 0, len(cs)/4+64
 	for _, recs := range cs {
+		if marked > limit {
+			return nil, false
+		}
 		k, found := pos[&recs[0]]
 		if !found || k < i || len(ps[k]) != len(recs) {
 			add(recs) // new, changed, moved back or repeated
+			marked++
 			continue
 		}
 		for ; i < k; i++ {
 			add(ps[i]) // gone, changed or moved
+			marked++
 		}
 		i = k + 1
 	}

