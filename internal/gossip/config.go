@@ -221,6 +221,22 @@ func LoadKey(path string) ([]byte, error) {
 	return k, nil
 }
 
+// checkMeta checks the optional node metadata.
+func (c *Config) checkMeta() error {
+	if len(c.Hostname) > MaxHostnameLen || !utf8.ValidString(c.Hostname) {
+		return fmt.Errorf("gossip config: hostname longer than %d bytes or not UTF-8", MaxHostnameLen)
+	}
+	if len(c.PublicIPs) > MaxPublicIPs {
+		return fmt.Errorf("gossip config: %d public IPs, at most %d", len(c.PublicIPs), MaxPublicIPs)
+	}
+	for _, ip := range c.PublicIPs {
+		if !ip.IsValid() {
+			return errors.New("gossip config: invalid public IP")
+		}
+	}
+	return nil
+}
+
 // validate fills defaults and checks the configuration.
 func (c *Config) validate() error {
 	if c.NodeName == "" {
@@ -241,16 +257,8 @@ func (c *Config) validate() error {
 			return fmt.Errorf("gossip config: key is %d bytes, want 16, 24 or 32", len(c.Key))
 		}
 	}
-	if len(c.Hostname) > MaxHostnameLen || !utf8.ValidString(c.Hostname) {
-		return fmt.Errorf("gossip config: hostname longer than %d bytes or not UTF-8", MaxHostnameLen)
-	}
-	if len(c.PublicIPs) > MaxPublicIPs {
-		return fmt.Errorf("gossip config: %d public IPs, at most %d", len(c.PublicIPs), MaxPublicIPs)
-	}
-	for _, ip := range c.PublicIPs {
-		if !ip.IsValid() {
-			return errors.New("gossip config: invalid public IP")
-		}
+	if err := c.checkMeta(); err != nil {
+		return err
 	}
 	if len(c.Label) > memberlist.LabelMaxSize {
 		return fmt.Errorf("gossip config: label longer than %d bytes", memberlist.LabelMaxSize)

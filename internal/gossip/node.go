@@ -127,6 +127,9 @@ type Node struct {
 	memberGen, notifiedGen uint64
 	outbound               map[outKey]struct{}
 
+	// meta is what this node advertises (UpdateMeta replaces it).
+	meta atomic.Pointer[Meta]
+
 	alive  atomic.Int64 // alive members, for the broadcast queue
 	queued atomic.Int64 // bytes waiting in ingest
 
@@ -184,6 +187,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Node, err
 		sendCh:    make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
+	n.meta.Store(&Meta{Role: cfg.Role, IP: cfg.NodeIP, Hostname: cfg.Hostname, PublicIPs: slices.Clone(cfg.PublicIPs)})
 	n.bq = &memberlist.TransmitLimitedQueue{
 		NumNodes:       func() int { return int(max(1, n.alive.Load())) },
 		RetransmitMult: cfg.Timers.RetransmitMult,
@@ -272,6 +276,20 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return err
+}
+
+// UpdateMeta changes the hostname and public IPs this node advertises
+// and tells the cluster, waiting up to timeout for the broadcast (same
+// bounds as Config.Hostname and Config.PublicIPs).
+func (n *Node) UpdateMeta(hostname string, publicIPs []netip.Addr, timeout time.Duration) error {
+	c := Config{Hostname: hostname, PublicIPs: publicIPs}
+	if err := c.checkMeta(); err != nil {
+		return err
+	}
+	m := *n.meta.Load()
+	m.Hostname, m.PublicIPs = hostname, slices.Clone(publicIPs)
+	n.meta.Store(&m)
+	return n.ml.UpdateNode(timeout)
 }
 
 // IsLeader reports whether this node leads (may Publish).
@@ -746,8 +764,7 @@ func (n *Node) recomputeLocked() {
 type delegate struct{ n *Node }
 
 func (d delegate) NodeMeta(limit int) []byte {
-	c := &d.n.cfg
-	b := EncodeMeta(Meta{Role: c.Role, IP: c.NodeIP, Hostname: c.Hostname, PublicIPs: c.PublicIPs})
+	b := EncodeMeta(*d.n.meta.Load())
 	if len(b) > limit {
 		return nil
 	}

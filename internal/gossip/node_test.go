@@ -641,6 +641,23 @@ func TestMembersChange(t *testing.T) {
 		t.Fatalf("m1 as it sees itself: %+v", self)
 	}
 
+	// a1 changes its public IPs: m1 is told, with a new time.
+	pub2 := netip.MustParseAddr("52.1.2.4")
+	if err := a1.UpdateMeta("ip-10-0-0-2", []netip.Addr{pub2}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	sxtest.Eventually(t, wait, "m1 told a1's new public IP", func() bool {
+		m, ok := find(latest(), "a1")
+		return ok && slices.Equal(m.PublicIPs, []netip.Addr{pub2})
+	})
+	if m, _ := find(latest(), "a1"); !m.Since.After(a.Since) || m.State != StateAlive {
+		t.Fatalf("a1 after its metadata changed: %+v (before %+v)", m, a)
+	}
+	if err := a1.UpdateMeta(strings.Repeat("h", MaxHostnameLen+1), nil, time.Second); err == nil {
+		t.Fatal("UpdateMeta accepted an over-long hostname")
+	}
+	self, _ = find(latest(), "m1")
+
 	// Crash a1: the failure detector's verdict is reported with a new time;
 	// m1's own entry keeps its time.
 	crash := time.Now()
