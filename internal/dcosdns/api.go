@@ -111,7 +111,7 @@ func (n *node) nodes() []APINode {
 			if host == "" {
 				host = n.o.NodeIP.String()
 			}
-			out = append(out, APINode{PrivateIP: n.o.NodeIP.String(), PublicIPs: ipStrings(n.o.PublicIPs), Hostname: host,
+			out = append(out, APINode{PrivateIP: n.o.NodeIP.String(), PublicIPs: ipStrings(*n.publicIPs.Load()), Hostname: host,
 				Updated: apiTime(n.started)})
 		}
 		return out

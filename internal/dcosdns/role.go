@@ -116,6 +116,13 @@ type Options struct {
 	// public_ips in /v1/nodes, carried to every node in the gossip
 	// metadata (at most gossip.MaxPublicIPs).
 	PublicIPs []netip.Addr
+	// DetectIPPublic is a command printing this node's public IPs, one per
+	// line (DC/OS' detect_ip_public). When set it is run at start and every
+	// NodeMetaRefresh; its addresses replace PublicIPs (a failed run keeps
+	// the previous ones).
+	DetectIPPublic string
+	// NodeMetaRefresh is how often DetectIPPublic runs (0: 30 min).
+	NodeMetaRefresh time.Duration
 	// Hostname is this node's hostname in /v1/nodes ("": the gossip
 	// member name).
 	Hostname string
@@ -191,6 +198,9 @@ type node struct {
 	// masters is the current master list (Options.Masters, or the alive
 	// master members).
 	masters atomic.Pointer[[]netip.Addr]
+	// publicIPs are this node's public IPs (Options.PublicIPs, or what
+	// Options.DetectIPPublic printed last).
+	publicIPs atomic.Pointer[[]netip.Addr]
 }
 
 // masterForwarder forwards `.mesos` to the current masters' Mesos-DNS; the
@@ -266,6 +276,15 @@ func Run(ctx context.Context, o Options) (err error) {
 		becameLeader: make(chan struct{}, 1), started: time.Now()}
 	masters := slices.Clone(o.Masters)
 	n.masters.Store(&masters)
+	pubs := slices.Clone(o.PublicIPs)
+	n.publicIPs.Store(&pubs)
+	if o.DetectIPPublic != "" {
+		if ips, err := n.detectPublicIPs(ctx); err != nil {
+			n.log.Warn("public ip detection failed", "err", err)
+		} else {
+			n.publicIPs.Store(&ips)
+		}
+	}
 	n.zoneRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricNamespace, Name: "zone_records",
 		Help: "Records in each zone served."}, []string{"zone"})
 	n.zonePush = prometheus.NewSummaryVec(prometheus.SummaryOpts{Namespace: metricNamespace, Name: "zone_push_duration_seconds",
@@ -377,6 +396,13 @@ func Run(ctx context.Context, o Options) (err error) {
 		go func() {
 			defer wg.Done()
 			n.buildLoop(runCtx)
+		}()
+	}
+	if o.DetectIPPublic != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.watchPublicIPs(runCtx)
 		}()
 	}
 
@@ -525,7 +551,7 @@ func (n *node) mesosForwarder(met *forward.Metrics, mk func(string, []string) fo
 // localConfig is the configuration of the node-local zones for a master
 // list.
 func (n *node) localConfig(masters []netip.Addr) directory.Config {
-	return directory.Config{Masters: masters, NodeIP: n.o.NodeIP, PublicIPs: n.o.PublicIPs, CustomZones: n.cfg.CustomZones()}
+	return directory.Config{Masters: masters, NodeIP: n.o.NodeIP, PublicIPs: *n.publicIPs.Load(), CustomZones: n.cfg.CustomZones()}
 }
 
 // membersChanged follows the alive master members of the gossip cluster
@@ -626,7 +652,7 @@ func (n *node) startGossip() (*gossip.Node, error) {
 	cfg := gossip.Config{
 		NodeName: g.NodeName, BindAddr: host, BindPort: port,
 		NodeIP: n.o.NodeIP, Key: g.Key, Label: g.Label, Timers: g.Timers,
-		Hostname: n.o.Hostname, PublicIPs: n.o.PublicIPs,
+		Hostname: n.o.Hostname, PublicIPs: *n.publicIPs.Load(),
 		Role:            gossip.RoleAgent,
 		OnUpdate:        n.receive,
 		OnMembersChange: n.membersChanged,
