@@ -48,6 +48,10 @@ type dnsFlags struct {
 	clusterLabel string
 	nodeName     string
 	fastGossip   bool
+	hostname     string
+	publicIPs    listFlag
+	detectPublic string
+	cacheMesos   bool
 	logLevel     string
 	verbose      bool
 }
@@ -73,6 +77,10 @@ func (f *dnsFlags) register(fs *flag.FlagSet, role dcosdns.Role) {
 	fs.StringVar(&f.clusterLabel, "cluster-label", "", "gossip label; clusters with different labels never mix")
 	fs.StringVar(&f.nodeName, "node-name", "", "unique gossip member name (default: hostname-ip); the alive master with the lowest name leads")
 	fs.BoolVar(&f.fastGossip, "gossip-fast", false, "aggressive gossip timers for loopback tests and demos")
+	fs.StringVar(&f.hostname, "hostname", "", "this node's hostname in /v1/nodes (default: the gossip member name)")
+	fs.Var(&f.publicIPs, "public-ip", "this node's public IP (repeatable): public.thisnode.thisdcos.directory and /v1/nodes")
+	fs.StringVar(&f.detectPublic, "detect-ip-public", "", "command printing this node's public IPs, one per line (DC/OS's detect_ip_public), run at start and every 30 min; replaces --public-ip")
+	fs.BoolVar(&f.cacheMesos, "cache-mesos", false, "cache positive .mesos answers for their TTL (dcos-dns never cached them; negative answers are never cached)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 }
@@ -80,7 +88,15 @@ func (f *dnsFlags) register(fs *flag.FlagSet, role dcosdns.Role) {
 // options turns the flags into dcosdns.Options.
 func (f *dnsFlags) options(role dcosdns.Role, log *slog.Logger) (dcosdns.Options, error) {
 	o := dcosdns.Options{Role: role, Listen: f.listen, SetupSpartan: f.spartan, SpartanIPv6: f.spartanIPv6, APIAddr: f.apiAddr,
-		ClusterID: f.clusterID, CacheSize: f.cacheSize, Logger: log, Version: version}
+		ClusterID: f.clusterID, CacheSize: f.cacheSize, Logger: log, Version: version,
+		Hostname: f.hostname, DetectIPPublic: f.detectPublic, CacheMesos: f.cacheMesos}
+	for _, p := range f.publicIPs {
+		a, err := netip.ParseAddr(p)
+		if err != nil {
+			return o, fmt.Errorf("--public-ip: %q is not an IP address", p)
+		}
+		o.PublicIPs = append(o.PublicIPs, a)
+	}
 	if f.config != "" {
 		c, warns, err := dcosdns.LoadConfig(f.config)
 		if err != nil {

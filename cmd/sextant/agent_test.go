@@ -68,3 +68,18 @@ func TestDNSFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestDNSFlagsNodeMeta(t *testing.T) {
+	o, err := parseDNSFlags(t, dcosdns.RoleAgent, "--public-ip", "203.0.113.7", "--public-ip", "2001:db8::7",
+		"--hostname", "agent-7", "--detect-ip-public", "/opt/detect", "--cache-mesos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.PublicIPs) != 2 || o.PublicIPs[0].String() != "203.0.113.7" || o.Hostname != "agent-7" ||
+		o.DetectIPPublic != "/opt/detect" || !o.CacheMesos {
+		t.Fatalf("options %+v", o)
+	}
+	if _, err := parseDNSFlags(t, dcosdns.RoleAgent, "--public-ip", "nope"); err == nil || !strings.Contains(err.Error(), "--public-ip") {
+		t.Fatalf("bad --public-ip: %v", err)
+	}
+}
