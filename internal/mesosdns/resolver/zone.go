@@ -192,7 +192,10 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 	if p != nil && p.rs != nil {
 		if m, ok := records.Changed(p.rs, rs); ok && len(m) < len(prev)/4 {
 			maybe = m
-			maybe[cfg.SOAMname] = struct{}{} // not part of the record set's bookkeeping
+			// The name-server name is not part of the record set's
+			// bookkeeping: always look at it.
+			maybe[cfg.SOAMname] = struct{}{}
+			maybe[dns.Fqdn(cfg.SOAMname)] = struct{}{}
 		}
 	}
 	if maybe != nil {
