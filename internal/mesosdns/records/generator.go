@@ -231,6 +231,7 @@ type run struct {
 	// its own (see arena and recSlab).
 	ar   arena
 	recs []EnumRecord
+	grow growth
 	// fixed are the names of the records made before the tasks'.
 	fixed []string
 	slab  []string
@@ -566,7 +567,7 @@ func (r *run) add(kind, name, value string) bool {
 		// (capacity 1, so a second value reallocates and never overwrites
 		// a neighbour).
 		if len(r.slab) == cap(r.slab) {
-			r.slab = make([]string, 0, 4096)
+			r.slab = make([]string, 0, r.grow.next(&r.grow.vals, 1, 4096))
 		}
 		i := len(r.slab)
 		r.slab = append(r.slab, value)
@@ -756,11 +757,29 @@ func (r *run) carve(n int) []string {
 		return make([]string, 0, n)
 	}
 	if cap(r.slab)-len(r.slab) < n {
-		r.slab = make([]string, 0, 4096)
+		r.slab = make([]string, 0, r.grow.next(&r.grow.vals, n, 4096))
 	}
 	i := len(r.slab)
 	r.slab = r.slab[:i+n]
 	return r.slab[i : i : i+n]
+}
+
+// growth sizes the slabs and arena chunks of a run. They start small and
+// double up to their maximum, so that a build of a few tasks (a patched
+// reload) allocates about what it needs: its strings and slices can stay
+// in memory for as long as those tasks and names live, and must not pin
+// whole chunks made for a full build.
+type growth struct{ vals, recs, bytes int }
+
+// next returns the size of the next chunk of a kind (its state in *cur):
+// at least need, otherwise the current step, which doubles up to limit.
+func (growth) next(cur *int, need, limit int) int {
+	step := *cur
+	if step == 0 {
+		step = 64
+	}
+	*cur = min(2*step, limit)
+	return max(need, min(step, limit))
 }
 
 // parseIP parses an IP literal the way Go's net.ParseIP accepts it (no
@@ -1071,12 +1090,12 @@ const arenaChunk = 32 << 10
 
 // reserve makes room for n more bytes without moving what was written:
 // when the current buffer is too small, a new one is started.
-func (a *arena) reserve(n int) {
+func (a *arena) reserve(n int, g *growth) {
 	if a.b.Cap()-a.b.Len() >= n {
 		return
 	}
 	a.b = strings.Builder{}
-	a.b.Grow(max(n, arenaChunk))
+	a.b.Grow(g.next(&g.bytes, n, arenaChunk))
 }
 
 // recSlabChunk is the number of records in one slab of task records.
@@ -1087,7 +1106,7 @@ const recSlabChunk = 4096
 // and caps it, so a later append can never overwrite a neighbour.
 func (r *run) recSlab(n int) []EnumRecord {
 	if cap(r.recs)-len(r.recs) < n {
-		r.recs = make([]EnumRecord, 0, max(n, recSlabChunk))
+		r.recs = make([]EnumRecord, 0, r.grow.next(&r.grow.recs, n, recSlabChunk))
 	}
 	i := len(r.recs)
 	return r.recs[i:i:cap(r.recs)]
@@ -1147,7 +1166,7 @@ func (r *run) taskRecords(in *taskInput) []EnumRecord {
 		}
 	}
 	a := &r.ar
-	a.reserve(size)
+	a.reserve(size, &r.grow)
 	// hs is "-H-S.", written straight into the arena.
 	h := hashBytes(in.id)
 	start := a.b.Len()
