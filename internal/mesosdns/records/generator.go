@@ -87,6 +87,8 @@ type Generator struct {
 	seq   []*entry
 	fixed []string
 	build uint64
+	// pipeFrom overrides the pipelining threshold (tests).
+	pipeFrom int
 }
 
 // BuildStats counts, for the last build, the eligible tasks whose records
@@ -232,6 +234,9 @@ type run struct {
 	ar   arena
 	recs []EnumRecord
 	grow growth
+	// gslab and oslab hold the groupings of the frags that are kept.
+	gslab []group
+	oslab []int32
 	// fixed are the names of the records made before the tasks'.
 	fixed []string
 	slab  []string
@@ -306,6 +311,13 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 	if remember {
 		seq = make([]*entry, 0, len(g.seq)+16)
 	}
+	// A large build from scratch is a pipeline: this goroutine computes
+	// the tasks' records and a second one inserts them into the zone, in
+	// the same order (see insertAll). A patched reload does not need it.
+	var pipe *pipeline
+	if nt >= g.pipelineFrom() && (!remember || g.prev == nil) {
+		pipe = r.startPipeline()
+	}
 	for fi := range snap.Frameworks {
 		f := &snap.Frameworks[fi]
 		ef := &r.rs.Frameworks[fi]
@@ -318,6 +330,13 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 			}
 			in := r.input(t, fi)
 			if !remember {
+				if pipe != nil {
+					// The frag is handed over: it must own its grouping.
+					fr := r.group(r.taskRecords(&in), false)
+					ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID})
+					pipe.add(job{task: &ef.Tasks[len(ef.Tasks)-1], fr: &fr})
+					continue
+				}
 				// The grouping lives in scratch buffers: nothing is kept.
 				fr := r.group(r.taskRecords(&in), true)
 				ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&fr, nil)})
@@ -349,7 +368,13 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 			seq = append(seq, e)
 			// Records are filled in below, once the zone is known.
 			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID})
+			if pipe != nil && e != nil {
+				pipe.add(job{task: &ef.Tasks[len(ef.Tasks)-1], fr: &e.frag, e: e})
+			}
 		}
+	}
+	if pipe != nil {
+		pipe.wait()
 	}
 	if !remember {
 		return r.rs, r.probs
@@ -361,7 +386,7 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		}
 	}
 	g.stats.Patched = g.prev != nil && r.patch(g, live, seq)
-	if !g.stats.Patched {
+	if !g.stats.Patched && pipe == nil {
 		if g.prev != nil {
 			// The fixed records went into small maps: move them to maps
 			// of the full size before inserting every task's records.
@@ -383,6 +408,73 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 	g.prev, g.seq = r.rs, live
 	g.fixed = r.fixed
 	return r.rs, r.probs
+}
+
+// pipelineFrom is the task count from which a build from scratch is
+// pipelined over two goroutines (0: the default).
+func (g *Generator) pipelineFrom() int {
+	if g.pipeFrom > 0 {
+		return g.pipeFrom
+	}
+	return 4096
+}
+
+// job is one task's records handed from the goroutine that computes them
+// to the one that inserts them; task is its /v1/enumerate entry, e its
+// remembered entry (nil for a build without memory).
+type job struct {
+	task *EnumTask
+	fr   *frag
+	e    *entry
+}
+
+// pipeline passes jobs in batches to the inserting goroutine. The two
+// goroutines use disjoint parts of the run: the computing side input,
+// taskRecords and group with their buffers (ipbuf, ipStrs, ar, recs, apps,
+// gidBuf, grow.recs, grow.bytes), the inserting side the zone maps and
+// replay's buffers (big, slab, insBuf, grow.vals) and the entries' last*
+// fields. Every enumerate entry is appended before its job is sent, into
+// a slice that never grows past its capacity, so the inserting side only
+// writes Records through the pointer it is given.
+type pipeline struct {
+	batch []job
+	jobs  chan []job
+	done  chan struct{}
+}
+
+const pipeBatch = 256
+
+func (r *run) startPipeline() *pipeline {
+	p := &pipeline{jobs: make(chan []job, 16), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for b := range p.jobs {
+			for _, j := range b {
+				j.task.Records = r.replay(j.fr, j.e)
+			}
+		}
+	}()
+	return p
+}
+
+func (p *pipeline) add(j job) {
+	if p.batch == nil {
+		p.batch = make([]job, 0, pipeBatch)
+	}
+	p.batch = append(p.batch, j)
+	if len(p.batch) == pipeBatch {
+		p.jobs <- p.batch
+		p.batch = nil
+	}
+}
+
+// wait hands over the last batch and waits until every job is inserted.
+func (p *pipeline) wait() {
+	if len(p.batch) > 0 {
+		p.jobs <- p.batch
+	}
+	close(p.jobs)
+	<-p.done
 }
 
 // grown returns m, or a copy of it presized for n names when n is larger.
@@ -567,7 +659,7 @@ func (r *run) add(kind, name, value string) bool {
 		// (capacity 1, so a second value reallocates and never overwrites
 		// a neighbour).
 		if len(r.slab) == cap(r.slab) {
-			r.slab = make([]string, 0, r.grow.next(&r.grow.vals, 1, 4096))
+			r.slab = make([]string, 0, nextChunk(&r.grow.vals, 1, 4096))
 		}
 		i := len(r.slab)
 		r.slab = append(r.slab, value)
@@ -584,9 +676,6 @@ func (r *run) add(kind, name, value string) bool {
 func (r *run) group(recs []EnumRecord, scratch bool) frag {
 	gid := r.gidBuf[:0]
 	groups := r.groupBuf[:0]
-	if !scratch {
-		groups = nil
-	}
 	for i := range recs {
 		rec := &recs[i]
 		g := -1
@@ -615,7 +704,20 @@ func (r *run) group(recs []EnumRecord, scratch bool) frag {
 		order = slices.Grow(r.orderBuf[:0], len(recs))[:len(recs)]
 		r.orderBuf, r.groupBuf = order, groups
 	} else {
-		order = make([]int32, len(recs))
+		// Kept: carved from slabs shared by the build, exact capacity.
+		r.groupBuf = groups
+		if cap(r.gslab)-len(r.gslab) < len(groups) {
+			r.gslab = make([]group, 0, nextChunk(&r.grow.groups, len(groups), 2048))
+		}
+		i := len(r.gslab)
+		r.gslab = append(r.gslab, groups...)
+		groups = r.gslab[i:len(r.gslab):len(r.gslab)]
+		if cap(r.oslab)-len(r.oslab) < len(recs) {
+			r.oslab = make([]int32, 0, nextChunk(&r.grow.order, len(recs), 8192))
+		}
+		j := len(r.oslab)
+		r.oslab = r.oslab[:j+len(recs)]
+		order = r.oslab[j : j+len(recs) : j+len(recs)]
 	}
 	for i, g := range gid {
 		order[groups[g].end] = int32(i)
@@ -757,7 +859,7 @@ func (r *run) carve(n int) []string {
 		return make([]string, 0, n)
 	}
 	if cap(r.slab)-len(r.slab) < n {
-		r.slab = make([]string, 0, r.grow.next(&r.grow.vals, n, 4096))
+		r.slab = make([]string, 0, nextChunk(&r.grow.vals, n, 4096))
 	}
 	i := len(r.slab)
 	r.slab = r.slab[:i+n]
@@ -769,11 +871,11 @@ func (r *run) carve(n int) []string {
 // reload) allocates about what it needs: its strings and slices can stay
 // in memory for as long as those tasks and names live, and must not pin
 // whole chunks made for a full build.
-type growth struct{ vals, recs, bytes int }
+type growth struct{ vals, recs, bytes, groups, order int }
 
-// next returns the size of the next chunk of a kind (its state in *cur):
+// nextChunk returns the size of the next chunk of a kind (its state in *cur):
 // at least need, otherwise the current step, which doubles up to limit.
-func (growth) next(cur *int, need, limit int) int {
+func nextChunk(cur *int, need, limit int) int {
 	step := *cur
 	if step == 0 {
 		step = 64
@@ -1095,7 +1197,7 @@ func (a *arena) reserve(n int, g *growth) {
 		return
 	}
 	a.b = strings.Builder{}
-	a.b.Grow(g.next(&g.bytes, n, arenaChunk))
+	a.b.Grow(nextChunk(&g.bytes, n, arenaChunk))
 }
 
 // recSlabChunk is the number of records in one slab of task records.
@@ -1106,7 +1208,7 @@ const recSlabChunk = 4096
 // and caps it, so a later append can never overwrite a neighbour.
 func (r *run) recSlab(n int) []EnumRecord {
 	if cap(r.recs)-len(r.recs) < n {
-		r.recs = make([]EnumRecord, 0, r.grow.next(&r.grow.recs, n, recSlabChunk))
+		r.recs = make([]EnumRecord, 0, nextChunk(&r.grow.recs, n, recSlabChunk))
 	}
 	i := len(r.recs)
 	return r.recs[i:i:cap(r.recs)]
