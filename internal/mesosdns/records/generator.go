@@ -66,11 +66,15 @@ func Generate(snap *model.Snapshot, cfg Config) (*RecordSet, []model.Problem) {
 
 // Generator builds record sets like Generate, and remembers each task's
 // records keyed by everything that determines them, so that the next build
-// only computes the tasks that changed. Its results are always identical to
-// Generate's. It is safe for concurrent use (builds are serialised).
+// only computes the tasks that changed. When few tasks changed, it also
+// takes the previous zone over and rebuilds only the names those tasks
+// have (see run.patch), and records.Changed can tell a consumer which
+// names those are. Its results are always identical to Generate's. It is
+// safe for concurrent use (builds are serialised).
 //
-// Record sets it returns share their strings and enumerate lists with its
-// memory; like every RecordSet they must not be modified. It keeps copies of
+// Record sets it returns share their strings, value slices and enumerate
+// lists with its memory and with earlier record sets; like every RecordSet
+// they must not be modified. It keeps copies of
 // the snapshot data it compares, so callers need not keep old snapshots.
 type Generator struct {
 	mu    sync.Mutex
