@@ -14,12 +14,21 @@ func TestDeleteAppWithoutTasks(t *testing.T) {
 	if _, _, err := rt.CreateApp(mustApp(t, `{"id":"/idle","cmd":"exec sleep 60","instances":0,"portDefinitions":[]}`), nil); err != nil {
 		t.Fatal(err)
 	}
+	// The create deployment locks the app until it ends (Marathon answers
+	// 409 to a delete without force meanwhile), so wait for it first.
+	deadline := time.After(20 * time.Second)
+	for len(rt.Deployments()) > 0 {
+		select {
+		case <-deadline:
+			t.Fatal("the create deployment never ended")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	sub := rt.Bus().Subscribe([]string{"deployment_success", "deployment_failed"})
 	res, err := rt.DeleteApp("/idle", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(20 * time.Second)
 	for {
 		select {
 		case ev := <-sub.C:
