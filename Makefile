@@ -22,7 +22,7 @@ run: deps-run build
 # The whole test suite, as CI runs it. Installs the real peers the tests use
 # (dig, dnsperf, ZooKeeper, …) when missing and we are root.
 test: deps-test
-	@unformatted=$$(gofmt -l cmd internal bench 2>/dev/null); \
+	@unformatted=$$(gofmt -l cmd internal bench examples 2>/dev/null); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) build -o $(BIN) ./cmd/sextant
@@ -43,7 +43,7 @@ fuzz:
 	  done; done
 
 lint:
-	@test -z "$$(gofmt -l cmd internal bench)" || (gofmt -l cmd internal bench; exit 1)
+	@test -z "$$(gofmt -l cmd internal bench examples)" || (gofmt -l cmd internal bench examples; exit 1)
 	$(GO) vet ./...
 
 deps-test:
