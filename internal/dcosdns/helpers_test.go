@@ -11,6 +11,7 @@ import (
 
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil"
 )
 
 // peer is a real DNS server on loopback (UDP and TCP on one port) that
@@ -33,23 +34,7 @@ func startPeer(t testing.TB, ip string, ttl uint32) *peer {
 		}
 		_ = w.WriteMsg(m)
 	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
-	p.addr = pc.LocalAddr().String()
-	for _, s := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: l, Handler: h, MaxTCPQueries: -1}} {
-		started := make(chan struct{})
-		s.NotifyStartedFunc = func() { close(started) }
-		go func() { _ = s.ActivateAndServe() }()
-		<-started
-		t.Cleanup(func() { _ = s.Shutdown() })
-	}
+	p.addr = testutil.ServeDNS(t, h)
 	return p
 }
 
