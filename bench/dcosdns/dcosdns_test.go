@@ -11,7 +11,6 @@
 package dcosdns_test
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -90,43 +89,15 @@ func start(b *testing.B, bin, name string, wantReady bool, args ...string) *proc
 		b.Fatal(err)
 	}
 	p := &proc{Process: testutil.StartProcess(b, cmd), name: name}
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, out)
-	}()
 	if !wantReady {
+		go func() { _, _ = io.Copy(io.Discard, out) }()
 		return p
 	}
-	deadline := time.After(60 * time.Second)
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				b.Fatalf("%s exited before ready:\n%s", name, p.log())
-			}
-			k, v, _ := strings.Cut(l, "=")
-			switch k {
-			case "dns":
-				p.dns = strings.Split(v, ",")[0]
-			case "api":
-				p.api = v
-			case "gossip":
-				p.gossip = v
-			case "ready":
-				return p
-			}
-		case <-deadline:
-			b.Fatalf("%s not ready:\n%s", name, p.log())
-		}
-	}
+	ready := testutil.ReadyLines(b, name, out, 60*time.Second, p.log)
+	p.dns = strings.Split(ready["dns"], ",")[0]
+	p.api = ready["api"]
+	p.gossip = ready["gossip"]
+	return p
 }
 
 func (p *proc) log() string { return p.Log.String() }

@@ -1,19 +1,15 @@
 package dcosdns
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,28 +22,16 @@ import (
 // fakeMesos serves /master/state from a value the test changes. It has no
 // operator API, so the masters poll.
 type fakeMesos struct {
-	srv   *httptest.Server
-	body  atomic.Pointer[[]byte]
+	*testutil.StateServer
 	tasks []testTask
 	mu    sync.Mutex
 }
 
 func newFakeMesos(t *testing.T) *fakeMesos {
-	f := &fakeMesos{}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/master/state" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(*f.body.Load())
-	}))
-	t.Cleanup(f.srv.Close)
+	f := &fakeMesos{StateServer: testutil.NewStateServer(t)}
 	f.set(t, nil)
 	return f
 }
-
-func (f *fakeMesos) hostPort() string { return strings.TrimPrefix(f.srv.URL, "http://") }
 
 func (f *fakeMesos) add(t *testing.T, task testTask) {
 	f.mu.Lock()
@@ -60,11 +44,11 @@ func (f *fakeMesos) set(t *testing.T, tasks []testTask) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.tasks = tasks
-	b, err := json.Marshal(testStateLeader("master@"+f.hostPort(), tasks))
+	b, err := json.Marshal(testStateLeader(f.Leader(), tasks))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.body.Store(&b)
+	f.Set(b)
 }
 
 // proc is one sextant process of the test cluster.
@@ -75,30 +59,13 @@ type proc struct {
 	api    string
 	gossip string
 	done   chan struct{}
-	stderr *lockedBuf
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *testutil.LogBuffer
 }
 
 // startProc runs `sextant <role> args…` and waits for its ready lines.
 func startProc(t *testing.T, bin, name, role string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, done: make(chan struct{}), stderr: &lockedBuf{}}
+	p := &proc{name: name, done: make(chan struct{}), stderr: &testutil.LogBuffer{}}
 	p.cmd = exec.Command(bin, append([]string{role}, args...)...)
 	p.cmd.Stderr = p.stderr
 	out, err := p.cmd.StdoutPipe()
@@ -109,38 +76,12 @@ func startProc(t *testing.T, bin, name, role string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
-	lines := make(chan string, 8)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, out)
-	}()
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	deadline := time.After(30 * time.Second)
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("%s exited before ready:\n%s", name, p.stderr.String())
-			}
-			k, v, _ := strings.Cut(l, "=")
-			switch k {
-			case "dns":
-				p.dns = strings.Split(v, ",")[0]
-			case "api":
-				p.api = v
-			case "gossip":
-				p.gossip = v
-			case "ready":
-				return p
-			}
-		case <-deadline:
-			t.Fatalf("%s not ready after 30s:\n%s", name, p.stderr.String())
-		}
-	}
+	ready := testutil.ReadyLines(t, name, out, 30*time.Second, p.stderr.String)
+	p.dns = strings.Split(ready["dns"], ",")[0]
+	p.api = ready["api"]
+	p.gossip = ready["gossip"]
+	return p
 }
 
 func (p *proc) kill(sig syscall.Signal) {
@@ -219,7 +160,7 @@ func TestCluster(t *testing.T) {
 			"--gossip-key-file", key, "--cluster-label", "test-cluster", "--gossip-fast", "--log-level", "debug"}
 	}
 	master := func(name, ip string, join ...string) *proc {
-		args := append(common(ip), "--node-name", name, "--mesos", mesos.hostPort(), "--mesos-refresh", "100ms", "--no-stream",
+		args := append(common(ip), "--node-name", name, "--mesos", mesos.HostPort(), "--mesos-refresh", "100ms", "--no-stream",
 			"--masters", "127.0.0.2,127.0.0.3")
 		for _, j := range join {
 			args = append(args, "--join", j)
