@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 	"github.com/sextantdc/sextant/internal/vip"
 )
 
@@ -21,15 +21,7 @@ var addr = netip.MustParseAddr
 
 func loadSnapshot(t testing.TB, path string) *model.Snapshot {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return model.Build(st, model.BuildOptions{Version: 3})
+	return modeltest.LoadSnapshot(t, path, 3)
 }
 
 var masters = []netip.Addr{addr("10.0.0.1"), addr("10.0.0.2"), addr("10.0.0.3")}

@@ -4,25 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 func loadSnapshot(t testing.TB, path string) *model.Snapshot {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return model.Build(st, model.BuildOptions{Version: 7})
+	return modeltest.LoadSnapshot(t, path, 7)
 }
 
 // snapshotOf builds a snapshot from one framework's tasks on two agents.
