@@ -7,6 +7,7 @@ import (
 
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil"
 )
 
 var benchCfg = Config{Domain: "mesos", IPSources: []string{"netinfo", "mesos", "host"}, SOAMname: "ns1.mesos.",
@@ -57,7 +58,7 @@ func BenchmarkGenerateIncremental100k(b *testing.B) {
 	}
 	snaps := make([]*model.Snapshot, 2)
 	for i := range snaps {
-		s := cloneState(b, st)
+		s := testutil.CloneState(b, st)
 		s.Frameworks[0].Tasks[k].ID += []string{"-a", "-b"}[i]
 		snaps[i] = model.Build(s, model.BuildOptions{Version: uint64(i)})
 	}

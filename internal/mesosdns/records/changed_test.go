@@ -8,6 +8,7 @@ import (
 
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil"
 )
 
 // TestChangedCoversEveryDifference: after any sequence of changes, every
@@ -23,7 +24,7 @@ func TestChangedCoversEveryDifference(t *testing.T) {
 	patched, large := 0, 0
 	for round := range 120 {
 		var what string
-		st = cloneState(t, st)
+		st = testutil.CloneState(t, st)
 		for range 1 + r.IntN(3) {
 			what += mutate(r, st) + " "
 		}

@@ -1,7 +1,6 @@
 package records
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -11,19 +10,8 @@ import (
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil"
 )
-
-func cloneState(t testing.TB, st *state.State) *state.State {
-	b, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out state.State
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return &out
-}
 
 // mutate applies one random change of the kinds a cluster sees.
 func mutate(r *rand.Rand, st *state.State) string {
@@ -94,7 +82,7 @@ func TestGeneratorMatchesGenerate(t *testing.T) {
 	g := NewGenerator()
 	for round := range 80 {
 		var what string
-		st = cloneState(t, st) // snapshots the generator saw stay untouched
+		st = testutil.CloneState(t, st) // snapshots the generator saw stay untouched
 		for range 1 + r.IntN(4) {
 			what += mutate(r, st) + " "
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil"
 )
 
 // TestPipelinedBuildMatches: a build split over two goroutines (as large
@@ -20,7 +21,7 @@ func TestPipelinedBuildMatches(t *testing.T) {
 	gen := &Generator{pipeFrom: 1}
 	for round := range 6 {
 		if round > 0 {
-			st = cloneState(t, st)
+			st = testutil.CloneState(t, st)
 			for range 1 + r.IntN(3) {
 				mutate(r, st)
 			}

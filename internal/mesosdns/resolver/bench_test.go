@@ -13,6 +13,7 @@ import (
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil"
 )
 
 func synthSet(b *testing.B, tasks int) *records.RecordSet {
@@ -113,7 +114,7 @@ func benchReload(b *testing.B, tasks int, one bool) {
 	}
 	snaps := make([]*model.Snapshot, 2)
 	for i := range snaps {
-		s := cloneState(b, st)
+		s := testutil.CloneState(b, st)
 		suffix := []string{"-a", "-b"}[i]
 		for fi := range s.Frameworks {
 			for ti := range s.Frameworks[fi].Tasks {

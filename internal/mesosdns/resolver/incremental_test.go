@@ -1,7 +1,6 @@
 package resolver
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -13,19 +12,8 @@ import (
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil"
 )
-
-func cloneState(t testing.TB, st *state.State) *state.State {
-	b, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out state.State
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return &out
-}
 
 // changeState applies one random change of the kinds a cluster sees.
 func changeState(r *rand.Rand, st *state.State) string {
@@ -82,7 +70,7 @@ func TestIncrementalPrepareMatchesFresh(t *testing.T) {
 	for round := range 30 {
 		what := ""
 		if round > 0 {
-			st = cloneState(t, st)
+			st = testutil.CloneState(t, st)
 			for range 1 + r.IntN(3) {
 				what += changeState(r, st) + " "
 			}
