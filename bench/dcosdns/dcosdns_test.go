@@ -102,22 +102,6 @@ func start(b *testing.B, bin, name string, wantReady bool, args ...string) *proc
 
 func (p *proc) log() string { return p.Log.String() }
 
-// answers reports whether addr answers name with ip.
-func answers(c *dns.Client, addr, name, ip string) bool {
-	q := new(dns.Msg)
-	q.SetQuestion(dns.Fqdn(name), dns.TypeA)
-	r, _, err := c.Exchange(q, addr)
-	if err != nil || r.Rcode != dns.RcodeSuccess {
-		return false
-	}
-	for _, rr := range r.Answer {
-		if a, ok := rr.(*dns.A); ok && a.A.String() == ip {
-			return true
-		}
-	}
-	return false
-}
-
 // upstream is an in-process resolver for the "cached forwarded name"
 // case: it answers every A query with 93.184.216.34, TTL 3600.
 func upstream(b *testing.B) (string, *atomic.Int64) {
@@ -204,7 +188,7 @@ func BenchmarkDNSPerf(b *testing.B) {
 	maddr := "127.0.0.1:" + strconv.Itoa(mport)
 	c := &dns.Client{Timeout: 500 * time.Millisecond}
 	deadline := time.Now().Add(30 * time.Second)
-	for !answers(c, maddr, "app0.marathon.mesos", taskIP(0)) {
+	for !testutil.AnswersA(c, maddr, "app0.marathon.mesos", taskIP(0)) {
 		if time.Now().After(deadline) {
 			b.Fatalf("mesos-dns does not answer:\n%s", mdns.log())
 		}
@@ -223,13 +207,13 @@ func BenchmarkDNSPerf(b *testing.B) {
 		"--mesos-dns", maddr, "--log-level", "warn")
 	local := "app0.marathon.containerip.dcos.thisdcos.directory"
 	deadline = time.Now().Add(30 * time.Second)
-	for !answers(c, node.dns, local, taskIP(0)) {
+	for !testutil.AnswersA(c, node.dns, local, taskIP(0)) {
 		if time.Now().After(deadline) {
 			b.Fatalf("dcos-dns does not answer %s:\n%s", local, node.log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !answers(c, node.dns, "app0.marathon.mesos", taskIP(0)) || !answers(c, node.dns, "www.example.org", "93.184.216.34") {
+	if !testutil.AnswersA(c, node.dns, "app0.marathon.mesos", taskIP(0)) || !testutil.AnswersA(c, node.dns, "www.example.org", "93.184.216.34") {
 		b.Fatalf("forwarding does not work:\n%s", node.log())
 	}
 
@@ -289,7 +273,7 @@ func BenchmarkConvergence(b *testing.B) {
 	name := func(i int) string { return fmt.Sprintf("app%d.marathon.containerip.dcos.thisdcos.directory", i) }
 	deadline := time.Now().Add(60 * time.Second)
 	for _, p := range nodes {
-		for !answers(c, p.dns, name(0), taskIP(0)) {
+		for !testutil.AnswersA(c, p.dns, name(0), taskIP(0)) {
 			if time.Now().After(deadline) {
 				b.Fatalf("%s never answered:\n%s", p.name, p.log())
 			}
@@ -304,7 +288,7 @@ func BenchmarkConvergence(b *testing.B) {
 		mesos.setTasks(b, i+1)
 		seen := make([]time.Duration, len(nodes))
 		for k, p := range nodes {
-			for !answers(c, p.dns, name(i), taskIP(i)) {
+			for !testutil.AnswersA(c, p.dns, name(i), taskIP(i)) {
 				if time.Since(start) > 30*time.Second {
 					b.Fatalf("change %d not answered by %s", i, p.name)
 				}

@@ -101,19 +101,7 @@ func (p *proc) kill(sig syscall.Signal) {
 
 // answers reports whether the node answers name with ip (over UDP).
 func (p *proc) answers(name, ip string) bool {
-	c := &dns.Client{Timeout: 500 * time.Millisecond}
-	q := new(dns.Msg)
-	q.SetQuestion(dns.Fqdn(name), dns.TypeA)
-	r, _, err := c.Exchange(q, p.dns)
-	if err != nil || r.Rcode != dns.RcodeSuccess {
-		return false
-	}
-	for _, rr := range r.Answer {
-		if a, ok := rr.(*dns.A); ok && a.A.String() == ip {
-			return true
-		}
-	}
-	return false
+	return testutil.AnswersA(&dns.Client{Timeout: 500 * time.Millisecond}, p.dns, name, ip)
 }
 
 func (p *proc) members(t *testing.T) []APINode {

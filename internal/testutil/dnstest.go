@@ -31,3 +31,21 @@ func ServeDNS(t testing.TB, h dns.Handler) string {
 	}
 	return pc.LocalAddr().String()
 }
+
+// AnswersA reports whether the DNS server at addr answers an A query for
+// name with NOERROR and, among its answers, ip. Any error is false: tests
+// poll it until the server has caught up.
+func AnswersA(c *dns.Client, addr, name, ip string) bool {
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	r, _, err := c.Exchange(q, addr)
+	if err != nil || r.Rcode != dns.RcodeSuccess {
+		return false
+	}
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok && a.A.String() == ip {
+			return true
+		}
+	}
+	return false
+}
