@@ -13,6 +13,7 @@ import (
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil"
 	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 	"github.com/sextantdc/sextant/internal/vip"
 )
@@ -186,15 +187,15 @@ func TestTaskRecordModes(t *testing.T) {
 			{ID: "bridge", Name: "docker-bridge", SlaveID: "s1", State: "TASK_RUNNING",
 				Container: &state.Container{Type: "DOCKER", Docker: &state.Docker{Network: "BRIDGE",
 					PortMappings: []state.PortMapping{{HostPort: 31001, ContainerPort: 80, Protocol: "tcp"}}}},
-				Statuses: statuses("172.18.0.2")},
-			{ID: "overlay", Name: "ucr-overlay", SlaveID: "s1", State: "TASK_RUNNING", Statuses: statuses("9.0.1.6")},
-			{ID: "host", Name: "host-net", SlaveID: "s1", State: "TASK_RUNNING", Statuses: statuses("172.17.0.4")},
-			{ID: "v6", Name: "docker-dcos6", SlaveID: "s1", State: "TASK_RUNNING", Statuses: statuses("fd01:b::2:8000:0:2")},
-			{ID: "noip", Name: "no-ip", SlaveID: "s1", State: "TASK_RUNNING", Statuses: statuses()},
-			{ID: "staging", Name: "staging", SlaveID: "s1", State: "TASK_STAGING", Statuses: statuses("9.0.1.7")},
-			{ID: "killing", Name: "killing", SlaveID: "s1", State: "TASK_KILLING", Statuses: statuses("9.0.1.8")},
-			{ID: "disc", Name: "ignored", SlaveID: "s1", State: "TASK_RUNNING", Discovery: &state.Discovery{Name: "Disc.Name"}, Statuses: statuses("9.0.1.9")},
-			{ID: "empty", Name: "$$$", SlaveID: "s1", State: "TASK_RUNNING", Statuses: statuses("9.0.1.10")},
+				Statuses: testutil.RunningStatuses("172.18.0.2")},
+			{ID: "overlay", Name: "ucr-overlay", SlaveID: "s1", State: "TASK_RUNNING", Statuses: testutil.RunningStatuses("9.0.1.6")},
+			{ID: "host", Name: "host-net", SlaveID: "s1", State: "TASK_RUNNING", Statuses: testutil.RunningStatuses("172.17.0.4")},
+			{ID: "v6", Name: "docker-dcos6", SlaveID: "s1", State: "TASK_RUNNING", Statuses: testutil.RunningStatuses("fd01:b::2:8000:0:2")},
+			{ID: "noip", Name: "no-ip", SlaveID: "s1", State: "TASK_RUNNING", Statuses: testutil.RunningStatuses()},
+			{ID: "staging", Name: "staging", SlaveID: "s1", State: "TASK_STAGING", Statuses: testutil.RunningStatuses("9.0.1.7")},
+			{ID: "killing", Name: "killing", SlaveID: "s1", State: "TASK_KILLING", Statuses: testutil.RunningStatuses("9.0.1.8")},
+			{ID: "disc", Name: "ignored", SlaveID: "s1", State: "TASK_RUNNING", Discovery: &state.Discovery{Name: "Disc.Name"}, Statuses: testutil.RunningStatuses("9.0.1.9")},
+			{ID: "empty", Name: "$$$", SlaveID: "s1", State: "TASK_RUNNING", Statuses: testutil.RunningStatuses("9.0.1.10")},
 		}}},
 	}
 	snap := model.Build(st, model.BuildOptions{Version: 1})
@@ -238,26 +239,14 @@ func TestTaskRecordModes(t *testing.T) {
 	check("ignored.marathon.autoip", A)
 }
 
-func statuses(ips ...string) []state.Status {
-	st := state.Status{State: "TASK_RUNNING", Timestamp: 1}
-	if len(ips) > 0 {
-		ni := state.NetworkInfo{}
-		for _, ip := range ips {
-			ni.IPAddresses = append(ni.IPAddresses, state.IPAddress{IPAddress: ip})
-		}
-		st.ContainerStatus = &state.ContainerStatus{NetworkInfos: []state.NetworkInfo{ni}}
-	}
-	return []state.Status{st}
-}
-
 // Several tasks with one name share the name; equal records appear once.
 func TestDuplicatesAndHealth(t *testing.T) {
 	f := false
 	st := &state.State{
 		Slaves: []state.Slave{{ID: "s1", PID: "slave(1)@10.0.0.7:5051"}},
 		Frameworks: []state.Framework{{ID: "f", Name: "marathon", Tasks: []state.Task{
-			{ID: "a", Name: "web", SlaveID: "s1", State: "TASK_RUNNING", Statuses: statuses("9.0.1.2")},
-			{ID: "b", Name: "web", SlaveID: "s1", State: "TASK_RUNNING", Statuses: statuses("9.0.1.3")},
+			{ID: "a", Name: "web", SlaveID: "s1", State: "TASK_RUNNING", Statuses: testutil.RunningStatuses("9.0.1.2")},
+			{ID: "b", Name: "web", SlaveID: "s1", State: "TASK_RUNNING", Statuses: testutil.RunningStatuses("9.0.1.3")},
 			{ID: "c", Name: "web", SlaveID: "s1", State: "TASK_RUNNING", Statuses: []state.Status{{State: "TASK_RUNNING", Healthy: &f,
 				ContainerStatus: &state.ContainerStatus{NetworkInfos: []state.NetworkInfo{{IPAddresses: []state.IPAddress{{IPAddress: "9.0.1.4"}}}}}}}},
 		}}},

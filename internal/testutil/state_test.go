@@ -30,3 +30,16 @@ func TestCloneStateIsDeep(t *testing.T) {
 		t.Fatal("changing the clone changed the original")
 	}
 }
+
+func TestRunningStatuses(t *testing.T) {
+	if got := RunningStatuses(); len(got) != 1 || got[0].State != "TASK_RUNNING" || got[0].Timestamp != 1 || got[0].ContainerStatus != nil {
+		t.Fatalf("no ips: %+v", got)
+	}
+	got := RunningStatuses("9.0.0.1", "fd01::1")
+	want := []state.Status{{State: "TASK_RUNNING", Timestamp: 1, ContainerStatus: &state.ContainerStatus{
+		NetworkInfos: []state.NetworkInfo{{IPAddresses: []state.IPAddress{{IPAddress: "9.0.0.1"}, {IPAddress: "fd01::1"}}}},
+	}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sextantdc/sextant/internal/mesos/state"
+	"github.com/sextantdc/sextant/internal/testutil"
 )
 
 var ip = netip.MustParseAddr
@@ -77,7 +78,7 @@ func TestNames(t *testing.T) {
 }
 
 func vipTask(id, agent, st string, ports []state.DiscoveryPort, ips ...string) state.Task {
-	return state.Task{ID: id, Name: id, SlaveID: agent, State: st, Discovery: discovery(ports...), Statuses: running(ips...)}
+	return state.Task{ID: id, Name: id, SlaveID: agent, State: st, Discovery: discovery(ports...), Statuses: testutil.RunningStatuses(ips...)}
 }
 
 func TestBackendRules(t *testing.T) {
@@ -167,7 +168,7 @@ func TestBadLabelsSkipped(t *testing.T) {
 		Resources: state.Resources{Ports: "[31000-31001]"},
 		Labels: []state.Label{{Key: "VIP_PORT0", Value: "tcp://legacy:80"}, {Key: "VIP_PORT5", Value: "tcp://far:80"},
 			{Key: "VIP_PORTx", Value: "tcp://nan:80"}, {Key: "vip_port1", Value: "http://proto:80"}},
-		Statuses: running("10.0.0.8"),
+		Statuses: testutil.RunningStatuses("10.0.0.8"),
 	}
 	snap := snapshotOf(t, "marathon", good, scope, legacy)
 	snap.Tasks[0].App = nil
@@ -205,17 +206,17 @@ func TestPortMerge(t *testing.T) {
 	bridge := state.Task{ID: "bridge", Name: "bridge", SlaveID: "agent-a", State: "TASK_RUNNING",
 		Container: &state.Container{Type: "DOCKER", Docker: &state.Docker{PortMappings: []state.PortMapping{{HostPort: 31005, ContainerPort: 80, Protocol: "tcp"}}}},
 		Discovery: discovery(state.DiscoveryPort{Number: 31005, Protocol: "tcp", Labels: labels("VIP_0", "web:80", "network-scope", "host")}),
-		Statuses:  running("172.17.0.2"),
+		Statuses:  testutil.RunningStatuses("172.17.0.2"),
 	}
 	hostnet := state.Task{ID: "hostnet", Name: "hostnet", SlaveID: "agent-b", State: "TASK_RUNNING",
 		Discovery: discovery(state.DiscoveryPort{Number: 31010, Protocol: "tcp", Labels: labels("VIP_0", "h:80", "network-scope", "host")}),
-		Statuses:  running("10.0.0.8"),
+		Statuses:  testutil.RunningStatuses("10.0.0.8"),
 	}
 	ucr := state.Task{ID: "ucr", Name: "ucr", SlaveID: "agent-a", State: "TASK_RUNNING",
 		Container: &state.Container{Type: "MESOS", NetworkInfos: []state.NetworkInfo{{Name: "mesos-bridge",
 			PortMappings: []state.PortMapping{{HostPort: 31020, ContainerPort: 8080, Protocol: "tcp"}}}}},
 		Discovery: discovery(state.DiscoveryPort{Number: 8080, Protocol: "tcp", Labels: labels("VIP_0", "ucr:80", "network-scope", "container")}),
-		Statuses:  running("172.31.254.3"),
+		Statuses:  testutil.RunningStatuses("172.31.254.3"),
 	}
 	snap := snapshotOf(t, "marathon", bridge, hostnet, ucr)
 	a, _ := AgentIP(snap, &snap.Tasks[0])

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil"
 	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
@@ -29,18 +30,6 @@ func snapshotOf(t *testing.T, fw string, tasks ...state.Task) *model.Snapshot {
 		Frameworks: []state.Framework{{ID: "fw", Name: fw, Tasks: tasks}},
 	}
 	return model.Build(st, model.BuildOptions{Version: 1})
-}
-
-func running(ips ...string) []state.Status {
-	st := state.Status{State: "TASK_RUNNING", Timestamp: 1}
-	if len(ips) > 0 {
-		ni := state.NetworkInfo{}
-		for _, ip := range ips {
-			ni.IPAddresses = append(ni.IPAddresses, state.IPAddress{IPAddress: ip})
-		}
-		st.ContainerStatus = &state.ContainerStatus{NetworkInfos: []state.NetworkInfo{ni}}
-	}
-	return []state.Status{st}
 }
 
 func discovery(ports ...state.DiscoveryPort) *state.Discovery {
@@ -161,7 +150,7 @@ func FuzzTaskPorts(f *testing.F) {
 			Resources: state.Resources{Ports: "[31000-31001]"},
 			Labels:    []state.Label{{Key: k2, Value: v2}},
 			Discovery: discovery(state.DiscoveryPort{Number: num, Protocol: proto, Labels: labels(k1, v1, "network-scope", scope)}),
-			Statuses:  running("9.0.1.2"),
+			Statuses:  testutil.RunningStatuses("9.0.1.2"),
 		}
 		snap := snapshotOf(t, "marathon", task)
 		tab, _ := BuildTable(snap, Config{})
