@@ -13,7 +13,8 @@
 //     or keep query or out after it returns.
 //   - ServeDNS receives the parsed message (or the unpack error) and returns
 //     the reply to send, or nil to send nothing. It may block (forwarding):
-//     UDP slow queries run on their own goroutines, bounded in number.
+//     UDP slow queries run on a bounded pool of long-lived worker
+//     goroutines (their stacks grow once, not per query).
 //
 // The server drops packets shorter than a DNS header and packets with QR=1
 // (replies are never answered) before either path runs.
@@ -84,9 +85,11 @@ type Config struct {
 	// UDPSockets is the number of SO_REUSEPORT UDP sockets; 0 means one per
 	// core (GOMAXPROCS), at least 4.
 	UDPSockets int
-	// MaxSlowInFlight bounds concurrent slow-path UDP queries (default 1024).
-	// Past it, slow queries run inline on the read loop, which slows that
-	// loop down instead of growing memory without bound.
+	// MaxSlowInFlight bounds concurrent slow-path UDP queries (default 1024):
+	// it is the most worker goroutines the server starts. Workers start on
+	// demand and stay until Serve returns. When every worker is busy and
+	// the limit is reached, slow queries run inline on the read loop, which
+	// slows that loop down instead of growing memory without bound.
 	MaxSlowInFlight int
 	// TCPIdleTimeout closes idle TCP connections (default 10s).
 	TCPIdleTimeout time.Duration
@@ -102,7 +105,13 @@ type Server struct {
 	udp  []*net.UDPConn
 	tcp  *net.TCPListener
 	addr netip.AddrPort
+	// slow holds one token per started worker (its capacity is the limit).
 	slow chan struct{}
+	// jobs hands a slow query to an idle worker. It is unbuffered: a send
+	// succeeds only when a worker is waiting, so no query queues behind
+	// workers that are blocked on an upstream.
+	jobs    chan slowJob
+	workers sync.WaitGroup
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -141,7 +150,7 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dns listener %q: %w", cfg.Addr, err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, slow: make(chan struct{}, cfg.MaxSlowInFlight), conns: map[net.Conn]struct{}{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, slow: make(chan struct{}, cfg.MaxSlowInFlight), jobs: make(chan slowJob), conns: map[net.Conn]struct{}{}}
 	// With port 0 the kernel picks the UDP port; TCP must then get the same
 	// one, which may be taken: retry a few times with a fresh UDP port.
 	tries := 1
@@ -252,10 +261,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 	s.closeAll()
 	wg.Wait()
-	// Wait for slow UDP queries still running.
-	for i := 0; i < cap(s.slow); i++ {
-		s.slow <- struct{}{}
-	}
+	// The UDP read loops, the only senders on jobs, have returned: stop the
+	// workers once they finish the queries still running.
+	close(s.jobs)
+	s.workers.Wait()
 	return err
 }
 
@@ -288,18 +297,43 @@ func (s *Server) serveUDPSimple(ctx context.Context, c *net.UDPConn) error {
 	}
 }
 
-// slowPacket runs the slow path for a UDP query on its own goroutine, or
-// inline (using buf) when too many are in flight already.
+// slowJob is one UDP query for a worker.
+type slowJob struct {
+	c    *net.UDPConn
+	raw  []byte
+	from netip.AddrPort
+}
+
+// slowPacket hands a UDP query to an idle worker, starts a new worker for
+// it while under MaxSlowInFlight, or else runs it inline (using buf).
 func (s *Server) slowPacket(ctx context.Context, c *net.UDPConn, q []byte, from netip.AddrPort, buf []byte) {
-	raw := append([]byte(nil), q...)
+	j := slowJob{c: c, raw: append([]byte(nil), q...), from: from}
+	select {
+	case s.jobs <- j:
+		return
+	default:
+	}
 	select {
 	case s.slow <- struct{}{}:
-		go func() {
-			defer func() { <-s.slow }()
-			s.slowUDP(ctx, c, raw, from, nil)
-		}()
+		s.workers.Add(1)
+		go s.worker(ctx, j)
 	default:
-		s.slowUDP(ctx, c, raw, from, buf)
+		s.slowUDP(ctx, c, j.raw, from, buf)
+	}
+}
+
+// workerBuf is the largest reply buffer a worker keeps between queries;
+// rarer, larger replies get a buffer of their own.
+const workerBuf = 4096
+
+// worker serves first, then every job it receives until jobs is closed.
+// It is long-lived so the stack it grows while unpacking and handling
+// queries is grown once, not once per query.
+func (s *Server) worker(ctx context.Context, first slowJob) {
+	defer s.workers.Done()
+	buf := make([]byte, workerBuf)
+	for j, ok := first, true; ok; j, ok = <-s.jobs {
+		s.slowUDP(ctx, j.c, j.raw, j.from, buf)
 	}
 }
 
