@@ -1,64 +1,62 @@
-// Package model is the cluster model every Sextant role reads: an immutable,
-// versioned Snapshot of agents, frameworks and tasks, built by one pure
-// function (Build) from what a source fetched.
-//
-// A Snapshot is never modified after Build returns; consumers derive their
-// own indexed views from it and swap them atomically. Items that cannot be
-// used (an agent without a pid, a task on an unknown agent, a bad port
-// string) are skipped or degraded with a Problem naming the item, so one bad
-// item never empties the cluster.
 package model
 
 import (
 	"net/netip"
-	"sort"
 	"strconv"
 	"time"
-
-	"github.com/sextantdc/sextant/internal/mesos/state"
 )
-
-// Re-exported wire types: the model keeps Mesos' own shapes for the parts
-// that consumers interpret differently (Mesos-DNS, dcos-dns, l4lb each read
-// labels and network infos by their own rules).
-type (
-	Label         = state.Label
-	Labels        = state.Labels
-	Discovery     = state.Discovery
-	DiscoveryPort = state.DiscoveryPort
-	NetworkInfo   = state.NetworkInfo
-	PortMapping   = state.PortMapping
-	PortRange     = state.PortRange
-)
-
-// TaskRunning is the only state that gets DNS records.
-const TaskRunning = "TASK_RUNNING"
 
 // Snapshot is one immutable view of the cluster.
 type Snapshot struct {
-	// Version increases by one for every snapshot a producer builds; it is
+	// Version increases by one for every snapshot a hub builds; it is
 	// never derived from the wall clock.
 	Version uint64
-	// Source names the producer ("mesos", "mesos-stream", "runtime", …).
-	Source string
-	// Built is when the snapshot was built; Fetched when its input arrived.
-	Built   time.Time
-	Fetched time.Time
+	// Built is when the snapshot was built.
+	Built time.Time
+	// Sources says which observation of each source went into the
+	// snapshot, in a fixed order (mesos, marathon).
+	Sources []SourceVersion
 
 	Leader     Leader
 	Agents     []Agent
 	Frameworks []Framework
-	// Tasks holds every task in state order (frameworks in order, each
-	// framework's tasks in order), whatever its state.
+	// Tasks holds every Mesos task in state order (frameworks in order,
+	// each framework's tasks in order), whatever its state.
 	Tasks []Task
+	// Apps holds the Marathon apps, sorted by ID, each with Marathon's view
+	// of its tasks.
+	Apps []App
 	// HostIPs holds the addresses a source resolved for host names that
 	// appear in pids (agents, frameworks, the leader). A host that did not
 	// resolve is absent.
 	HostIPs map[string][]netip.Addr
-	// Problems lists items that were skipped or degraded, and why.
+	// Problems lists items that were skipped or degraded, and why: those
+	// the sources reported while decoding, then those of the build.
 	Problems []Problem
 
 	agentIdx map[string]int
+	appIdx   map[string]int
+}
+
+// SourceVersion identifies the observation of one source in a snapshot.
+type SourceVersion struct {
+	Name string // "mesos", "marathon"
+	// Version counts the observations the source published (0: none yet).
+	Version uint64
+	// Fetched is when the observation's input arrived.
+	Fetched time.Time
+	// From is the upstream it came from (a master or Marathon URL).
+	From string
+}
+
+// Source returns the version of the named source's observation.
+func (s *Snapshot) Source(name string) (SourceVersion, bool) {
+	for _, v := range s.Sources {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return SourceVersion{}, false
 }
 
 // Problem is an item of the input that could not be used as it was.
@@ -70,7 +68,9 @@ type Problem struct {
 
 func (p Problem) String() string { return p.Item + ": " + p.Field + ": " + p.Reason }
 
-// Leader is the leading master as the state names it ("master@ip:port").
+// Leader is the leading Mesos master as the state names it
+// ("master@ip:port"). It is the one leader every role reads state from;
+// see docs/ARCHITECTURE.md for how it relates to the gossip leader.
 type Leader struct {
 	Raw  string
 	Host string // IP literal or host name, no brackets
@@ -89,6 +89,10 @@ type Agent struct {
 	// Addrs are the agent's IPs: Host itself when it is an IP literal,
 	// otherwise what the source resolved (may be empty).
 	Addrs []netip.Addr
+	// IP is the address dcos-net uses for the agent: its first IPv4
+	// address (from its pid, else its resolved host name, else its
+	// hostname), else its first address; invalid when it has none.
+	IP netip.Addr
 }
 
 // Framework is one registered framework.
@@ -97,6 +101,7 @@ type Framework struct {
 	Name     string // raw, unsanitised
 	PID      string
 	Hostname string
+	WebUIURL string
 	// Host and Port come from PID when present; otherwise Host is Hostname
 	// and HasPort is false.
 	Host    string
@@ -108,47 +113,121 @@ type Framework struct {
 	First, End int
 }
 
-// Task is one task.
-type Task struct {
-	ID        string
-	Name      string
-	Framework int // index into Snapshot.Frameworks
-	AgentID   string
-	// Agent is the index into Snapshot.Agents, or -1 when the task's agent
-	// is not in the state (such a task gets no records).
-	Agent int
-	State string
-	// PortsRaw is the v0 ports string; Ports its expansion, low to high,
-	// range by range.
-	PortsRaw string
-	Ports    []uint64
-	Statuses []state.Status
+// Label is a key/value pair, in declaration order (Mesos labels may repeat
+// a key).
+type Label struct {
+	Key   string
+	Value string
+}
+
+// Discovery is a task's DiscoveryInfo, as Marathon sets it.
+type Discovery struct {
+	Name  string
+	Ports []DiscoveryPort
+}
+
+// DiscoveryPort is one named port of a DiscoveryInfo.
+type DiscoveryPort struct {
+	Number   uint32
+	Name     string
+	Protocol string // raw: "tcp", "udp", any case, or ""
 	Labels   []Label
+}
+
+// PortMapping maps a host port to a container port.
+type PortMapping struct {
+	HostPort      uint32
+	ContainerPort uint32
+	Protocol      string // raw, "" means tcp
+}
+
+// Task is one Mesos task. The fields above the line are what the Mesos
+// source observed; those below are computed by Build.
+type Task struct {
+	ID      string
+	Name    string
+	AgentID string
+	State   TaskState
+	// Ports is the expansion of the task's port resources, low to high,
+	// range by range.
+	Ports  []uint64
+	Labels []Label
 	// Discovery is nil when the task has no DiscoveryInfo.
 	Discovery *Discovery
 	// PortMappings are the container's host→container port mappings
-	// (Docker port_mappings or network_infos[].port_mappings).
-	PortMappings []PortMapping
-	// HasHealthCheck is true when a Mesos-level health check is defined.
-	HasHealthCheck bool
-	// ContainerType is the ContainerInfo type ("MESOS", "DOCKER"), "" when
+	// (Docker port_mappings or network_infos[].port_mappings);
+	// StatusPortMappings those the latest status reports (pods).
+	PortMappings       []PortMapping
+	StatusPortMappings []PortMapping
+	// Container is the ContainerInfo type ("MESOS", "DOCKER"), "" when
 	// the task has no ContainerInfo. The L4LB substitutes port mappings
 	// locally only for non-Docker containers.
-	ContainerType string
-	// App is the Marathon app behind the task, when the source knows it.
-	App *App
+	Container string
+	// MesosHealthCheck is true when a Mesos-level health check is defined;
+	// MesosHealthy is the health the latest status reports, if any.
+	MesosHealthCheck bool
+	MesosHealthy     *bool
+	// Addresses by Mesos-DNS IP source, from the latest TASK_RUNNING
+	// status: "netinfo" (network_infos ip addresses), "docker" and "mesos"
+	// (the executors' IP labels). The "host" source is the agent's.
+	NetInfoIPs, DockerIPs, MesosIPs []netip.Addr
+	// IPs are the task's container IPs as dcos-net reads them: the latest
+	// status' network_infos addresses, or when it carries none (a
+	// TASK_KILLING update may omit the container status) NetInfoIPs.
+	IPs []netip.Addr
+
+	// ---- computed by Build ----
+
+	// Framework is the index into Snapshot.Frameworks.
+	Framework int
+	// Agent is the index into Snapshot.Agents, or -1 when the task's agent
+	// is not in the state (such a task gets no records).
+	Agent int
+	// AgentIP is the agent's dcos-net address (Agent.IP); invalid when the
+	// agent is unknown or has no address.
+	AgentIP netip.Addr
+	// NetPorts are the task's ports after dcos-net's merge of port
+	// mappings, legacy VIP_PORT labels and discovery ports, by network
+	// mode (host ports, container ports or both).
+	NetPorts []TaskPort
+	// Health merges Mesos' and Marathon's health results; HealthChecked is
+	// true when either defines a health check for the task.
+	Health        Health
+	HealthChecked bool
+	// App is the Marathon app behind the task and AppTask Marathon's view
+	// of it, when a Marathon source knows them.
+	App     *App
+	AppTask *AppTask
 }
 
-// App is what is known about the Marathon app that launched a task.
-type App struct {
-	ID     string // e.g. "/dev/web"
-	Labels map[string]string
-	// Version is the app version string, where known.
-	Version string
+// Running reports whether the task's state is TASK_RUNNING.
+func (t *Task) Running() bool { return t.State == TaskRunning }
+
+// Serving reports whether the task should get traffic: it is running and
+// either healthy or without any health check. A task that is killing,
+// unhealthy, or health-checked with no result yet does not serve.
+func (t *Task) Serving() bool {
+	if t.State != TaskRunning {
+		return false
+	}
+	if t.HealthChecked {
+		return t.Health == Healthy
+	}
+	return t.Health != Unhealthy
 }
 
-// Health is a task's health as its latest status reports it.
-type Health int
+// LabelValue returns the value of the first task label with the key.
+func (t *Task) LabelValue(key string) (string, bool) {
+	for _, l := range t.Labels {
+		if l.Key == key {
+			return l.Value, true
+		}
+	}
+	return "", false
+}
+
+// Health is a task's health.
+type Health uint8
 
 const (
 	HealthUnknown Health = iota // no health check result
@@ -166,13 +245,22 @@ func (h Health) String() string {
 	return "unknown"
 }
 
-// Agent returns the agent with the given id.
+// AgentByID returns the agent with the given id.
 func (s *Snapshot) AgentByID(id string) (*Agent, bool) {
 	i, ok := s.agentIdx[id]
 	if !ok {
 		return nil, false
 	}
 	return &s.Agents[i], true
+}
+
+// App returns the Marathon app with the given id.
+func (s *Snapshot) App(id string) (*App, bool) {
+	i, ok := s.appIdx[id]
+	if !ok {
+		return nil, false
+	}
+	return &s.Apps[i], true
 }
 
 // FrameworkOf returns the framework a task belongs to.
@@ -189,276 +277,12 @@ func (s *Snapshot) AgentOf(t *Task) *Agent {
 // FrameworkTasks returns a framework's tasks.
 func (s *Snapshot) FrameworkTasks(f *Framework) []Task { return s.Tasks[f.First:f.End] }
 
-// Running reports whether the task's state is exactly TASK_RUNNING.
-func (t *Task) Running() bool { return t.State == TaskRunning }
-
-// LatestRunningStatus returns, among statuses whose state is TASK_RUNNING,
-// the one with the greatest timestamp (on ties the earlier entry), as
-// Mesos-DNS chose it; nil if there is none.
-func (t *Task) LatestRunningStatus() *state.Status {
-	var best *state.Status
-	for i := range t.Statuses {
-		st := &t.Statuses[i]
-		if st.State != TaskRunning {
-			continue
-		}
-		if best == nil || st.Timestamp > best.Timestamp {
-			best = st
-		}
+// TaskItem names a task in problems: the Marathon app when known, then the
+// task id and framework.
+func (s *Snapshot) TaskItem(t *Task) string {
+	it := "task " + strconv.Quote(t.ID) + " of framework " + strconv.Quote(s.Frameworks[t.Framework].Name)
+	if t.App != nil && t.App.ID != "" {
+		it = "app " + strconv.Quote(t.App.ID) + " " + it
 	}
-	return best
-}
-
-// LatestStatus returns the status with the greatest timestamp (on ties the
-// later entry, as Mesos appends), or nil.
-func (t *Task) LatestStatus() *state.Status {
-	var best *state.Status
-	for i := range t.Statuses {
-		st := &t.Statuses[i]
-		if best == nil || st.Timestamp >= best.Timestamp {
-			best = st
-		}
-	}
-	return best
-}
-
-// Health reports the health carried by the latest status.
-func (t *Task) Health() Health {
-	st := t.LatestStatus()
-	if st == nil || st.Healthy == nil {
-		return HealthUnknown
-	}
-	if *st.Healthy {
-		return Healthy
-	}
-	return Unhealthy
-}
-
-// ContainerIPs returns the IPs of the latest RUNNING status' network infos
-// (ip_addresses, or the legacy ip_address), unparsed values dropped.
-func (t *Task) ContainerIPs() []netip.Addr {
-	st := t.LatestRunningStatus()
-	if st == nil || st.ContainerStatus == nil {
-		return nil
-	}
-	var out []netip.Addr
-	for _, ni := range st.ContainerStatus.NetworkInfos {
-		if len(ni.IPAddresses) > 0 {
-			for _, a := range ni.IPAddresses {
-				if ip, err := netip.ParseAddr(a.IPAddress); err == nil {
-					out = append(out, ip.Unmap())
-				}
-			}
-		} else if ni.IPAddress != "" {
-			if ip, err := netip.ParseAddr(ni.IPAddress); err == nil {
-				out = append(out, ip.Unmap())
-			}
-		}
-	}
-	return out
-}
-
-// LabelValue returns the value of the first task label with the key.
-func (t *Task) LabelValue(key string) (string, bool) {
-	for _, l := range t.Labels {
-		if l.Key == key {
-			return l.Value, true
-		}
-	}
-	return "", false
-}
-
-// HostsToResolve lists the host names (not IP literals) in the state's pids
-// and framework host names that a source should resolve before Build, in a
-// stable order without duplicates.
-func HostsToResolve(st *state.State) []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(h string) {
-		if h == "" || seen[h] {
-			return
-		}
-		if _, err := netip.ParseAddr(h); err == nil {
-			return
-		}
-		seen[h] = true
-		out = append(out, h)
-	}
-	for _, s := range st.Slaves {
-		if u, err := state.ParseUPID(s.PID); err == nil {
-			add(u.Host)
-		}
-	}
-	for _, f := range st.Frameworks {
-		if f.PID != "" {
-			if u, err := state.ParseUPID(f.PID); err == nil {
-				add(u.Host)
-			}
-		} else {
-			add(f.Hostname)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// BuildOptions are the inputs of Build besides the state itself.
-type BuildOptions struct {
-	Version uint64
-	Source  string
-	Now     time.Time
-	Fetched time.Time
-	// Resolved maps host names to the addresses the source looked up.
-	Resolved map[string][]netip.Addr
-	// Apps maps task ids to the Marathon app behind them, where known.
-	Apps map[string]*App
-}
-
-// Build turns a fetched state into a Snapshot. It does no I/O and never
-// fails: unusable items are skipped or degraded and listed in Problems.
-func Build(st *state.State, o BuildOptions) *Snapshot {
-	s := &Snapshot{
-		Version:  o.Version,
-		Source:   o.Source,
-		Built:    o.Now,
-		Fetched:  o.Fetched,
-		HostIPs:  o.Resolved,
-		agentIdx: make(map[string]int, len(st.Slaves)),
-	}
-	if s.HostIPs == nil {
-		s.HostIPs = map[string][]netip.Addr{}
-	}
-	s.Leader = parseLeader(st.Leader)
-
-	s.Agents = make([]Agent, 0, len(st.Slaves))
-	for _, sl := range st.Slaves {
-		item := "agent " + strconv.Quote(sl.ID)
-		if sl.ID == "" {
-			s.problem(item, "id", "empty agent id")
-			continue
-		}
-		if _, dup := s.agentIdx[sl.ID]; dup {
-			s.problem(item, "id", "duplicate agent id; first one kept")
-			continue
-		}
-		a := Agent{ID: sl.ID, PID: sl.PID, Hostname: sl.Hostname}
-		u, err := state.ParseUPID(sl.PID)
-		if err != nil {
-			// Mesos-DNS panicked (no pid) or failed the whole reload (bad
-			// pid); the agent is kept so its tasks still resolve by their
-			// own IPs, but it has no address of its own.
-			s.problem(item, "pid", err.Error())
-		} else {
-			a.Host = u.Host
-			p, _ := strconv.ParseUint(u.Port, 10, 16)
-			a.Port = uint16(p)
-			a.Addrs = s.addrs(u.Host)
-		}
-		s.agentIdx[sl.ID] = len(s.Agents)
-		s.Agents = append(s.Agents, a)
-	}
-
-	n := 0
-	for _, f := range st.Frameworks {
-		n += len(f.Tasks)
-	}
-	s.Tasks = make([]Task, 0, n)
-	s.Frameworks = make([]Framework, 0, len(st.Frameworks))
-	for _, f := range st.Frameworks {
-		fw := Framework{ID: f.ID, Name: f.Name, PID: f.PID, Hostname: f.Hostname, Active: f.Active == nil || *f.Active}
-		item := "framework " + strconv.Quote(f.Name)
-		if f.PID != "" {
-			u, err := state.ParseUPID(f.PID)
-			if err != nil {
-				s.problem(item, "pid", err.Error())
-			} else {
-				fw.Host = u.Host
-				p, _ := strconv.ParseUint(u.Port, 10, 16)
-				fw.Port, fw.HasPort = uint16(p), true
-			}
-		} else {
-			fw.Host = f.Hostname
-		}
-		fw.Addrs = s.addrs(fw.Host)
-		fi := len(s.Frameworks)
-		fw.First = len(s.Tasks)
-		for i := range f.Tasks {
-			s.addTask(fi, f.Name, &f.Tasks[i], o.Apps)
-		}
-		fw.End = len(s.Tasks)
-		s.Frameworks = append(s.Frameworks, fw)
-	}
-	return s
-}
-
-func (s *Snapshot) addTask(fi int, fname string, t *state.Task, apps map[string]*App) {
-	item := "task " + strconv.Quote(t.ID) + " of framework " + strconv.Quote(fname)
-	task := Task{
-		ID:        t.ID,
-		Name:      t.Name,
-		Framework: fi,
-		AgentID:   t.SlaveID,
-		Agent:     -1,
-		State:     t.State,
-		PortsRaw:  t.Resources.Ports,
-		Statuses:  t.Statuses,
-		Labels:    t.Labels,
-		Discovery: t.Discovery,
-	}
-	if i, ok := s.agentIdx[t.SlaveID]; ok {
-		task.Agent = i
-	}
-	ranges, err := state.ParsePorts(t.Resources.Ports)
-	if err != nil {
-		s.problem(item, "resources.ports", err.Error())
-	}
-	for _, r := range ranges {
-		if r.End < r.Begin || r.End-r.Begin > 65535 {
-			s.problem(item, "resources.ports", "range "+strconv.FormatUint(r.Begin, 10)+"-"+strconv.FormatUint(r.End, 10)+" skipped")
-			continue
-		}
-		for p := r.Begin; p <= r.End; p++ {
-			task.Ports = append(task.Ports, p)
-		}
-	}
-	if c := t.Container; c != nil {
-		task.ContainerType = c.Type
-		if c.Docker != nil {
-			task.PortMappings = append(task.PortMappings, c.Docker.PortMappings...)
-		}
-		for _, ni := range c.NetworkInfos {
-			task.PortMappings = append(task.PortMappings, ni.PortMappings...)
-		}
-	}
-	task.HasHealthCheck = t.HealthCheck != nil
-	if apps != nil {
-		task.App = apps[t.ID]
-	}
-	s.Tasks = append(s.Tasks, task)
-}
-
-func (s *Snapshot) problem(item, field, reason string) {
-	s.Problems = append(s.Problems, Problem{Item: item, Field: field, Reason: reason})
-}
-
-// addrs returns host itself when it is an IP literal, else what was resolved.
-func (s *Snapshot) addrs(host string) []netip.Addr {
-	if host == "" {
-		return nil
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return []netip.Addr{ip.Unmap()}
-	}
-	return s.HostIPs[host]
-}
-
-func parseLeader(raw string) Leader {
-	l := Leader{Raw: raw}
-	u, err := state.ParseUPID(raw)
-	if err != nil {
-		return l
-	}
-	p, _ := strconv.ParseUint(u.Port, 10, 16)
-	l.Host, l.Port, l.OK = u.Host, uint16(p), true
-	return l
+	return it
 }

@@ -1,0 +1,44 @@
+package model
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Observations are the latest whole observation of each source; a nil one
+// means that source has not delivered yet (or does not run).
+type Observations struct {
+	Mesos    *MesosObservation
+	Marathon *MarathonObservation
+}
+
+// MesosObservation is what the Mesos source saw in one state of the
+// leading master, already in the model's types. A source fills, for each
+// Task, the fields above the "computed by Build" line and may leave the
+// rest zero; Frameworks[].First/End delimit each framework's tasks in
+// Tasks.
+type MesosObservation struct {
+	Leader     Leader
+	Agents     []Agent
+	Frameworks []Framework
+	Tasks      []Task
+	// HostIPs are the addresses resolved for host names in pids.
+	HostIPs map[string][]netip.Addr
+	// Problems are the items the source skipped or degraded while decoding.
+	Problems []Problem
+	// Fetched is when the state arrived; From the master it came from.
+	Fetched time.Time
+	From    string
+	// Streamed is true when the state came from the event stream.
+	Streamed bool
+}
+
+// MarathonObservation is what the Marathon source saw in one full read of
+// the apps (and their tasks), already in the model's types.
+type MarathonObservation struct {
+	// Apps are sorted by ID, each ID once.
+	Apps     []App
+	Problems []Problem
+	Fetched  time.Time
+	From     string
+}
