@@ -35,8 +35,8 @@ import (
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
 	"github.com/sextantdc/sextant/internal/mesosdns/resolver"
-	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 // zone10k builds the record set of a synthetic 10,000-task state with the
@@ -44,7 +44,7 @@ import (
 func zone10k(tb testing.TB, tasks int) *records.RecordSet {
 	tb.Helper()
 	st := synth.State(tasks, 1)
-	snap := model.Build(st, model.BuildOptions{Version: 1, Source: "synth", Now: time.Now(), Fetched: time.Now()})
+	snap := modeltest.FromState(st, modeltest.Options{Version: 1, Now: time.Now()})
 	rs, _ := records.Generate(snap, records.Config{
 		Domain: "mesos", IPSources: []string{"netinfo", "mesos", "host"}, SOAMname: "ns1.mesos.",
 		Listener: "127.0.0.1", Masters: []string{"10.0.0.1:5050"},

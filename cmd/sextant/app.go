@@ -16,6 +16,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/sextantdc/sextant/internal/app"
 )
 
 // marathonFromState reads the Marathon URL from <state dir>/endpoints.json.
@@ -104,7 +106,7 @@ func appPath(id string) string {
 
 func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("app", stderr)
-	stateDir := fs.String("state-dir", defaultStateDir(), "state `DIR` of sextant up, for its endpoints.json")
+	stateDir := fs.String("state-dir", app.DefaultStateDir(), "state `DIR` of sextant up, for its endpoints.json")
 	base := fs.String("marathon", "", "Marathon API `URL` (default: the \"marathon\" key of endpoints.json in --state-dir)")
 	asJSON := fs.Bool("json", false, "print the API's JSON instead of tables")
 	stream := fs.String("stream", "stdout", "logs: which output of the task, stdout or stderr")

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/sextantdc/sextant/internal/app"
 )
 
 // runDig is `sextant dig NAME [TYPE]`: ask Sextant's DNS server (the one
@@ -21,7 +23,7 @@ import (
 func runDig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dig", stderr)
 	server := fs.String("server", "", "DNS server host:port (default: the \"dns\" entry of endpoints.json in the state dir, else 127.0.0.1:53)")
-	stateDir := fs.String("state-dir", defaultStateDir(), "state `DIR` of sextant up, for its endpoints.json")
+	stateDir := fs.String("state-dir", app.DefaultStateDir(), "state `DIR` of sextant up, for its endpoints.json")
 	asJSON := fs.Bool("json", false, "print the reply as JSON")
 	tcp := fs.Bool("tcp", false, "ask over TCP")
 	timeout := fs.Duration("timeout", 5*time.Second, "time to wait for the reply")

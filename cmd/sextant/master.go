@@ -4,65 +4,31 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
-	"github.com/sextantdc/sextant/internal/dcosdns"
-	"github.com/sextantdc/sextant/internal/mesos/operator"
-	"github.com/sextantdc/sextant/internal/model"
-	"github.com/sextantdc/sextant/internal/obs"
-	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
+	"github.com/sextantdc/sextant/internal/app"
 )
 
-// runMaster runs the master roles: the Mesos source, and the DNS role that
-// builds the cluster zones when this master leads the gossip cluster and
-// answers them like every node.
+// runMaster is `sextant master`: the master roles.
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("master", stderr)
 	var f dnsFlags
-	f.register(fs, dcosdns.RoleMaster)
-	var mesos string
-	var refresh time.Duration
-	var noStream bool
-	var pushInterval time.Duration
-	fs.StringVar(&mesos, "mesos", "", "Mesos masters (required): host:port[,host:port…], zk://host:port[,host:port…]/mesos, or file://PATH of a file holding such a zk:// URL")
-	fs.DurationVar(&refresh, "mesos-refresh", 30*time.Second, "Mesos state poll interval (the safety net when the operator-API stream runs)")
-	fs.BoolVar(&noStream, "no-stream", false, "poll only; do not follow the Mesos operator-API event stream")
-	fs.DurationVar(&pushInterval, "zone-push-interval", dcosdns.DefaultPublishInterval, "minimum time between two pushes of a zone by the leader (changes in between are coalesced)")
+	f.register(fs, false)
+	var c app.MasterConfig
+	var marathon listFlag
+	fs.StringVar(&c.Mesos, "mesos", "", "Mesos masters (required): host:port[,host:port…], zk://host:port[,host:port…]/mesos, or file://PATH of a file holding such a zk:// URL")
+	fs.DurationVar(&c.MesosRefresh, "mesos-refresh", 30*time.Second, "Mesos state poll interval (the safety net when the operator-API stream runs)")
+	fs.BoolVar(&c.NoStream, "no-stream", false, "poll only; do not follow the Mesos operator-API event stream")
+	fs.Var(&marathon, "marathon", "Marathon base URL (repeatable, tried in order): apps, labels, port names and health results join the model")
+	fs.DurationVar(&c.ZonePushInterval, "zone-push-interval", app.DefaultPublishInterval, "minimum time between two pushes of a zone by the leader (changes in between are coalesced)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if mesos == "" {
+	if c.Mesos == "" {
 		fmt.Fprintln(stderr, "sextant master: --mesos is required")
 		return errUsage
 	}
-	log := f.logger(stderr)
-	o, err := f.options(dcosdns.RoleMaster, log)
-	if err != nil {
-		return err
-	}
-	o.Registry = obs.NewRegistry()
-	o.PublishInterval = pushInterval
-	so := mesossrc.Options{RefreshInterval: refresh, Logger: log.With("component", "mesos-source"), Registerer: o.Registry}
-	if strings.HasPrefix(mesos, "zk://") || strings.HasPrefix(mesos, "file://") {
-		z, err := mesossrc.ParseZKURL(mesos, os.ReadFile)
-		if err != nil {
-			return fmt.Errorf("--mesos: %w", err)
-		}
-		so.ZK = &z
-	} else {
-		for _, m := range strings.Split(mesos, ",") {
-			if m = strings.TrimSpace(m); m != "" {
-				so.Masters = append(so.Masters, m)
-			}
-		}
-	}
-	so.NoStream = noStream
-	so.Streamer = mesossrc.OperatorStreamer(operator.Options{Logger: log.With("component", "mesos-stream")})
-	o.Ready = readyPrinter(stdout)
-	return runWithMesos(ctx, so, func(ctx context.Context, snaps <-chan *model.Snapshot) error {
-		o.Snapshots = snaps
-		return dcosdns.Run(ctx, o)
-	})
+	c.DNS = f.config()
+	c.Marathon = marathon
+	return app.Master(ctx, c, f.logger(stderr), readyPrinter(stdout))
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 
-	"github.com/sextantdc/sextant/internal/mesosdns/config"
-	"github.com/sextantdc/sextant/internal/mesosdns/role"
+	"github.com/sextantdc/sextant/internal/app"
 )
 
 // glogFlags are the logging flags Mesos-DNS inherited from glog. Scripts
@@ -45,15 +43,5 @@ func runMesosDNS(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		*verbosity = 2
 	}
 	log := newLogger(stderr, *verbosity, "")
-	cfg, warns, err := config.Load(*cfgPath, config.Options{})
-	for _, w := range warns {
-		log.Warn("config", "key", w.Key, "warning", w.Message)
-	}
-	if err != nil {
-		return err
-	}
-	log.Info("starting Mesos-DNS", "version", version, "config", cfg.File, "domain", cfg.Domain,
-		"dns", cfg.Listener+":"+strconv.Itoa(cfg.Port), "dnson", cfg.DNSOn,
-		"http", cfg.HTTPListener+":"+strconv.Itoa(cfg.HTTPPort), "httpon", cfg.HTTPOn, "verbosity", *verbosity)
-	return role.Run(ctx, cfg, role.Options{Version: version, Logger: log, LogRecords: *verbosity >= 2})
+	return app.MesosDNS(ctx, app.MesosDNSConfig{ConfigPath: *cfgPath, LogRecords: *verbosity >= 2, Version: version}, log)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 // peer is a real DNS server on loopback (UDP and TCP on one port) that
@@ -72,7 +73,7 @@ func testStateLeader(leader string, tasks []testTask) *state.State {
 }
 
 func testSnapshot(version uint64, tasks []testTask) *model.Snapshot {
-	return model.Build(testState(tasks), model.BuildOptions{Version: version, Source: "test"})
+	return modeltest.FromState(testState(tasks), modeltest.Options{Version: version})
 }
 
 func stateJSON(t testing.TB, tasks []testTask) []byte {

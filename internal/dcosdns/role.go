@@ -135,6 +135,12 @@ type Options struct {
 	Gossip *GossipOptions
 	// VIP configures the VIP allocation ranges.
 	VIP vip.Config
+	// IgnoreHealth keeps tasks that fail their health checks (or have no
+	// result yet) in the task zones, as dcos-net did. By default the node
+	// DNS role is health-aware: such tasks leave dcos.thisdcos.directory
+	// and the .mesos mirror until they are healthy (the VIP table weighs
+	// them 0 either way).
+	IgnoreHealth bool
 	// CacheSize bounds the forwarded-answer cache (0: default, <0: off).
 	CacheSize int
 	// CacheMesos caches positive `.mesos` answers for their TTL (Mesos-DNS:
@@ -749,12 +755,12 @@ func (n *node) publishSnapshot(s *model.Snapshot) bool {
 		return false
 	}
 	start := time.Now()
-	cfg := directory.Config{Masters: *n.masters.Load(), Version: s.Version}
+	cfg := directory.Config{Masters: *n.masters.Load(), Version: s.Version, HealthyOnly: !n.o.IgnoreHealth}
 	dcos, probs := directory.BuildDCOS(s, cfg)
 	table, vprobs := vip.BuildTable(s, n.o.VIP)
 	l4lb, lprobs := directory.BuildL4LB(table, s.Version)
 	rs, rprobs := records.Generate(s, records.Config{Domain: "mesos", Listener: "127.0.0.1", SOAMname: "ns1.mesos.",
-		IPSources: []string{"netinfo", "mesos", "host"}})
+		IPSources: []string{"netinfo", "mesos", "host"}, HealthAware: !n.o.IgnoreHealth})
 	mirror, mprobs := directory.BuildMesosMirror(rs, s.Version)
 	for _, p := range append(append(append(append(probs, vprobs...), lprobs...), rprobs...), mprobs...) {
 		n.log.Debug("zone item skipped", "item", p.Item, "field", p.Field, "reason", p.Reason)

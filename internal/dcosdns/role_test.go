@@ -14,6 +14,7 @@ import (
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 // vipSnapshot is testSnapshot plus a VIP label "/myapp:80" on web's port.
@@ -24,7 +25,7 @@ func vipSnapshot(version uint64) *model.Snapshot {
 		Number: 80, Name: "http", Protocol: "tcp",
 		Labels: &state.Labels{Labels: []state.Label{{Key: "VIP_0", Value: "/myapp:80"}}},
 	}}}}
-	return model.Build(st, model.BuildOptions{Version: version, Source: "test"})
+	return modeltest.FromState(st, modeltest.Options{Version: version})
 }
 
 func getBody(t *testing.T, url string) (int, string, string) {
@@ -150,7 +151,7 @@ func TestRunStandalone(t *testing.T) {
 
 	// A newer snapshot without db replaces the zone as a whole.
 	st := testState([]testTask{{name: "web", ip: "9.0.1.2"}})
-	snaps <- model.Build(st, model.BuildOptions{Version: 2, Source: "test"})
+	snaps <- modeltest.FromState(st, modeltest.Options{Version: 2})
 	testutil.Eventually(t, 10*time.Second, "db removed", func() bool {
 		m, err := ask(t, r.DNS[0], "udp", "db.marathon.autoip.dcos.thisdcos.directory", dns.TypeA)
 		return err == nil && m.Rcode == dns.RcodeNameError

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 	"github.com/sextantdc/sextant/internal/vip"
 )
 
@@ -34,7 +35,7 @@ func bigSnapshot(tb testing.TB) *model.Snapshot {
 		})
 	}
 	st.Frameworks = []state.Framework{fw}
-	return model.Build(st, model.BuildOptions{Version: 1})
+	return modeltest.FromState(st, modeltest.Options{Version: 1})
 }
 
 func BenchmarkBuild10k(b *testing.B) {

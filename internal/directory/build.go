@@ -53,9 +53,11 @@ type Config struct {
 	PublicIPs []netip.Addr
 	// CustomZones are operator CNAME zones (dcos-dns app env `zones`).
 	CustomZones []CustomZone
-	// HealthyOnly leaves tasks whose latest status reports unhealthy out of
-	// dcos.thisdcos.directory. Off by default: dcos-net ignored health for
-	// task names (only the L4LB weighted unhealthy backends to 0).
+	// HealthyOnly leaves tasks that should not get traffic (model
+	// Task.Serving: unhealthy, or health-checked without a result yet) out
+	// of dcos.thisdcos.directory. dcos-net ignored health for task names
+	// (only the L4LB weighted unhealthy backends to 0); the node DNS role
+	// sets it unless told to ignore health.
 	HealthyOnly bool
 }
 
@@ -153,21 +155,21 @@ func BuildDCOS(snap *model.Snapshot, cfg Config) (*Zone, []model.Problem) {
 		if !t.Running() {
 			continue
 		}
-		if cfg.HealthyOnly && t.Health() == model.Unhealthy {
+		if cfg.HealthyOnly && !t.Serving() {
 			continue
 		}
 		name, ok := TaskName(snap, t)
 		if !ok {
-			probs = append(probs, model.Problem{Item: vip.TaskItem(snap, t), Field: "name", Reason: "task or framework name sanitises to an empty label"})
+			probs = append(probs, model.Problem{Item: snap.TaskItem(t), Field: "name", Reason: "task or framework name sanitises to an empty label"})
 			continue
 		}
-		agentIP, ok := vip.AgentIP(snap, t)
-		if !ok {
+		agentIP := t.AgentIP
+		if !agentIP.IsValid() {
 			// dcos-net holds such a task back until its agent is known.
-			probs = append(probs, model.Problem{Item: vip.TaskItem(snap, t), Field: "slave_id", Reason: "agent has no known address; no records"})
+			probs = append(probs, model.Problem{Item: snap.TaskItem(t), Field: "slave_id", Reason: "agent has no known address; no records"})
 			continue
 		}
-		taskIPs := vip.TaskIPs(t)
+		taskIPs := t.IPs
 		agentName := name + ".agentip." + ZoneDCOS
 		recs = append(recs, addrRecord(agentName, agentIP))
 		for _, ip := range taskIPs {
@@ -175,13 +177,8 @@ func BuildDCOS(snap *model.Snapshot, cfg Config) (*Zone, []model.Problem) {
 		}
 		// autoip: the agent IP when any port is mapped to a host port,
 		// else the container IPs, else the agent IP.
-		ports, _ := vip.TaskPorts(snap, t, agentIP, taskIPs)
-		hostPort := false
-		for _, p := range ports {
-			hostPort = hostPort || p.HasHostPort
-		}
 		auto := name + ".autoip." + ZoneDCOS
-		if hostPort || len(taskIPs) == 0 {
+		if t.HasHostPort() || len(taskIPs) == 0 {
 			recs = append(recs, addrRecord(auto, agentIP))
 		} else {
 			for _, ip := range taskIPs {

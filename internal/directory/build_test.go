@@ -198,7 +198,7 @@ func TestTaskRecordModes(t *testing.T) {
 			{ID: "empty", Name: "$$$", SlaveID: "s1", State: "TASK_RUNNING", Statuses: testutil.RunningStatuses("9.0.1.10")},
 		}}},
 	}
-	snap := model.Build(st, model.BuildOptions{Version: 1})
+	snap := modeltest.FromState(st, modeltest.Options{Version: 1})
 	z, probs := BuildDCOS(snap, Config{})
 	if len(probs) != 1 || !strings.Contains(probs[0].Item, `"empty"`) {
 		t.Errorf("problems = %v", probs)
@@ -251,7 +251,7 @@ func TestDuplicatesAndHealth(t *testing.T) {
 				ContainerStatus: &state.ContainerStatus{NetworkInfos: []state.NetworkInfo{{IPAddresses: []state.IPAddress{{IPAddress: "9.0.1.4"}}}}}}}},
 		}}},
 	}
-	snap := model.Build(st, model.BuildOptions{Version: 1})
+	snap := modeltest.FromState(st, modeltest.Options{Version: 1})
 	z, _ := BuildDCOS(snap, Config{})
 	ix := NewIndex(Options{}, z)
 	if n := len(ix.Lookup("web.marathon.agentip.dcos.thisdcos.directory", dns.TypeA).Answer); n != 1 {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/sextantdc/sextant/internal/directory"
 	"github.com/sextantdc/sextant/internal/mesos/state"
-	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 	"github.com/sextantdc/sextant/internal/vip"
 )
 
@@ -26,7 +26,7 @@ func Example() {
 				NetworkInfos: []state.NetworkInfo{{IPAddresses: []state.IPAddress{{IPAddress: "9.0.1.2"}}}}}}},
 		}}}},
 	}
-	snap := model.Build(st, model.BuildOptions{Version: 1})
+	snap := modeltest.FromState(st, modeltest.Options{Version: 1})
 	vips, _ := vip.BuildTable(snap, vip.Config{IPv4: vip.Range{Min: vip.DefaultMinIPv4, Max: vip.DCOSMaxIPv4}})
 	zones, _ := directory.Build(snap, vips, directory.Config{Masters: []netip.Addr{netip.MustParseAddr("10.0.0.1")}})
 

@@ -30,6 +30,7 @@ func Build(obs Observations, o BuildOptions) *Snapshot {
 	s := &Snapshot{Version: o.Version, Built: o.Now, Sources: slices.Clone(o.Sources)}
 	if m := obs.Mesos; m != nil {
 		s.Leader = m.Leader
+		s.Masters = m.Masters
 		s.HostIPs = m.HostIPs
 		s.Agents = slices.Clone(m.Agents)
 		s.Frameworks = slices.Clone(m.Frameworks)

@@ -17,7 +17,9 @@ type Snapshot struct {
 	// snapshot, in a fixed order (mesos, marathon).
 	Sources []SourceVersion
 
-	Leader     Leader
+	Leader Leader
+	// Masters is the Mesos source's master list (MesosObservation.Masters).
+	Masters    []string
 	Agents     []Agent
 	Frameworks []Framework
 	// Tasks holds every Mesos task in state order (frameworks in order,

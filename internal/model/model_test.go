@@ -2,167 +2,220 @@ package model
 
 import (
 	"net/netip"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/sextantdc/sextant/internal/mesos/state"
-	"github.com/sextantdc/sextant/internal/testutil"
 )
 
-func loadFake(t testing.TB) *state.State {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testutil.Fixtures(t, "mesos"), "fake.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
+var ip = netip.MustParseAddr
 
-func TestBuildFromFixture(t *testing.T) {
-	st := loadFake(t)
-	hosts := HostsToResolve(st)
-	if strings.Join(hosts, ",") != "localhost" {
-		t.Fatalf("HostsToResolve = %v, want [localhost] (framework \"no pid\")", hosts)
-	}
-	s := Build(st, BuildOptions{Version: 7, Source: "test", Now: time.Unix(100, 0),
-		Resolved: map[string][]netip.Addr{"localhost": {netip.MustParseAddr("127.0.0.1")}}})
-	if s.Version != 7 || !s.Leader.OK || s.Leader.Host != "1.2.3.4" || s.Leader.Port != 5050 {
-		t.Fatalf("leader/version: %+v v%d", s.Leader, s.Version)
-	}
-	if len(s.Agents) != 4 || len(s.Frameworks) != 4 || len(s.Tasks) != 10 {
-		t.Fatalf("counts: %d agents %d frameworks %d tasks", len(s.Agents), len(s.Frameworks), len(s.Tasks))
-	}
-	if len(s.Problems) != 0 {
-		t.Fatalf("unexpected problems: %v", s.Problems)
-	}
-	a, ok := s.AgentByID("20140803-194712-3041283216-5050-2116-3")
-	if !ok || a.Host != "2001:db8::1" || a.Port != 5051 || len(a.Addrs) != 1 {
-		t.Fatalf("ipv6 agent: %+v", a)
-	}
-	var nopid *Framework
-	for i := range s.Frameworks {
-		if s.Frameworks[i].Name == "no pid" {
-			nopid = &s.Frameworks[i]
-		}
-	}
-	if nopid == nil || nopid.HasPort || nopid.Host != "localhost" || len(nopid.Addrs) != 1 {
-		t.Fatalf("no pid framework: %+v", nopid)
-	}
-	running, byName := 0, map[string]*Task{}
-	for i := range s.Tasks {
-		tk := &s.Tasks[i]
-		byName[tk.Name] = tk
-		if tk.Running() {
-			running++
-		}
-		if f := s.FrameworkOf(tk); i < f.First || i >= f.End {
-			t.Errorf("task %s outside its framework's range", tk.ID)
-		}
-	}
-	if running != 9 {
-		t.Errorf("running tasks = %d, want 9 (poseidon is killed)", running)
-	}
-	ts := byName["toy-store"]
-	if got := ts.ContainerIPs(); len(got) != 3 {
-		t.Errorf("toy-store container IPs = %v, want 3", got)
-	}
-	if got := ts.Ports; len(got) != 2 || got[0] != 31354 || got[1] != 31355 {
-		t.Errorf("toy-store ports = %v", got)
-	}
-	ls := byName["liquor.store"]
-	if ls.Discovery == nil || ls.Discovery.Name != "liquor.store" || len(ls.Discovery.Ports.Ports) != 2 {
-		t.Errorf("liquor.store discovery: %+v", ls.Discovery)
-	}
-	// The latest RUNNING status carries the Docker label 10.3.0.1.
-	st0 := ls.LatestRunningStatus()
-	if st0 == nil || len(st0.Labels) != 2 || st0.Labels[1].Value != "10.3.0.1" {
-		t.Errorf("liquor.store latest running status: %+v", st0)
-	}
-}
+func ptr[T any](v T) *T { return &v }
 
-func TestBuildSkipsBadItems(t *testing.T) {
-	st := &state.State{
-		Leader: "master@10.0.0.1:5050",
-		Slaves: []state.Slave{
-			{ID: "a1", PID: "slave(1)@10.0.0.2:5051"},
-			{ID: "a2"}, // no pid: Mesos-DNS panicked here
-			{ID: "a1", PID: "slave(1)@10.0.0.9:5051"},
-			{ID: "", PID: "slave(1)@10.0.0.3:5051"},
+// cluster is two agents and a Marathon framework with the given tasks.
+func cluster(tasks ...Task) *MesosObservation {
+	return &MesosObservation{
+		Leader: Leader{Raw: "master@10.0.0.1:5050", Host: "10.0.0.1", Port: 5050, OK: true},
+		Agents: []Agent{
+			{ID: "a1", Hostname: "a1.example", Host: "10.0.0.7", Addrs: []netip.Addr{ip("10.0.0.7")}},
+			{ID: "a2", Hostname: "a2.example", Host: "a2.example", Addrs: []netip.Addr{ip("fd00::8"), ip("10.0.0.8")}},
 		},
-		Frameworks: []state.Framework{{
-			Name: "marathon", PID: "scheduler@10.0.0.1:1234",
-			Tasks: []state.Task{
-				{ID: "t1", Name: "web", SlaveID: "a1", State: TaskRunning, Resources: state.Resources{Ports: "[31000]"}},
-				{ID: "t2", Name: "web", SlaveID: "gone", State: TaskRunning},
-				{ID: "t3", Name: "api", SlaveID: "a2", State: TaskRunning, Resources: state.Resources{Ports: "[31000-31001, 5-1]"}},
+		Frameworks: []Framework{{Name: "marathon", First: 0, End: len(tasks)}},
+		Tasks:      tasks,
+	}
+}
+
+func TestHealthMerge(t *testing.T) {
+	tests := []struct {
+		name         string
+		mesosCheck   bool
+		mesosHealthy *bool
+		appChecks    bool
+		results      []HealthResult
+		state        TaskState
+		wantHealth   Health
+		wantChecked  bool
+		wantServing  bool
+	}{
+		{name: "no checks", state: TaskRunning, wantServing: true},
+		{name: "no checks, killing", state: TaskKilling},
+		{name: "mesos check, no result", mesosCheck: true, state: TaskRunning, wantChecked: true},
+		{name: "mesos healthy", mesosCheck: true, mesosHealthy: ptr(true), state: TaskRunning, wantHealth: Healthy, wantChecked: true, wantServing: true},
+		{name: "mesos unhealthy", mesosCheck: true, mesosHealthy: ptr(false), state: TaskRunning, wantHealth: Unhealthy, wantChecked: true},
+		{name: "marathon check, no result", appChecks: true, state: TaskRunning, wantChecked: true},
+		{name: "marathon one of two alive", appChecks: true, results: []HealthResult{{Alive: false}, {Alive: true}}, state: TaskRunning,
+			wantHealth: Healthy, wantChecked: true, wantServing: true},
+		{name: "marathon none alive", appChecks: true, results: []HealthResult{{Alive: false}}, state: TaskRunning,
+			wantHealth: Unhealthy, wantChecked: true},
+		{name: "mesos healthy, marathon unhealthy", mesosCheck: true, mesosHealthy: ptr(true), appChecks: true,
+			results: []HealthResult{{Alive: false}}, state: TaskRunning, wantHealth: Unhealthy, wantChecked: true},
+		{name: "healthy but killing", appChecks: true, results: []HealthResult{{Alive: true}}, state: TaskKilling,
+			wantHealth: Healthy, wantChecked: true},
+		{name: "unhealthy status without a check", mesosHealthy: ptr(false), state: TaskRunning, wantHealth: Unhealthy},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			task := Task{ID: "web.1", Name: "web", AgentID: "a1", State: tc.state, MesosHealthCheck: tc.mesosCheck, MesosHealthy: tc.mesosHealthy}
+			app := App{ID: "/web", Tasks: []AppTask{{ID: "web.1", SlaveID: "a1", State: tc.state, HealthResults: tc.results}}}
+			if tc.appChecks {
+				app.HealthChecks = []HealthCheck{{Protocol: "HTTP"}}
+			}
+			s := Build(Observations{Mesos: cluster(task), Marathon: &MarathonObservation{Apps: []App{app}}}, BuildOptions{Version: 1})
+			got := &s.Tasks[0]
+			if got.Health != tc.wantHealth || got.HealthChecked != tc.wantChecked || got.Serving() != tc.wantServing {
+				t.Errorf("health %v checked %v serving %v, want %v %v %v", got.Health, got.HealthChecked, got.Serving(),
+					tc.wantHealth, tc.wantChecked, tc.wantServing)
+			}
+			if got.App == nil || got.App.ID != "/web" || got.AppTask == nil || got.AppTask.Mesos != 0 {
+				t.Errorf("join: app %v task %v", got.App, got.AppTask)
+			}
+		})
+	}
+}
+
+func TestBuildDoesNotModifyObservations(t *testing.T) {
+	m := cluster(Task{ID: "t", Name: "t", AgentID: "a2", State: TaskRunning, IPs: []netip.Addr{ip("9.0.0.2")}})
+	mar := &MarathonObservation{Apps: []App{{ID: "/t", Tasks: []AppTask{{ID: "t"}}}}}
+	s := Build(Observations{Mesos: m, Marathon: mar}, BuildOptions{Version: 1})
+	if m.Tasks[0].App != nil || m.Tasks[0].Agent != 0 || m.Agents[1].IP.IsValid() || mar.Apps[0].Tasks[0].Mesos != 0 {
+		t.Fatalf("observation modified: %+v %+v", m.Tasks[0], mar.Apps[0].Tasks[0])
+	}
+	if s.Tasks[0].Agent != 1 || s.Tasks[0].AgentIP != ip("10.0.0.8") || s.Agents[1].IP != ip("10.0.0.8") {
+		t.Fatalf("agent join: %+v", s.Tasks[0])
+	}
+	// A second build from the same observations is the same.
+	s2 := Build(Observations{Mesos: m, Marathon: mar}, BuildOptions{Version: 2})
+	if s2.Tasks[0].AgentIP != s.Tasks[0].AgentIP || s2.Tasks[0].App.ID != "/t" {
+		t.Fatal("rebuild differs")
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	tests := []struct {
+		name string
+		app  App
+		task AppTask
+		want []Endpoint
+	}{
+		{
+			name: "host mode uses the allocated host ports",
+			app:  App{ID: "/h", Network: NetworkHost, Ports: []AppPort{{Name: "http", ServicePort: 10000}, {Name: "admin", ServicePort: 10001, Protocol: "udp"}}},
+			task: AppTask{ID: "h.1", Host: "a2.example", SlaveID: "a2", Ports: []uint16{31000, 31001}},
+			want: []Endpoint{
+				{Index: 0, Name: "http", Host: "a2.example", Addr: ip("10.0.0.8"), Port: 31000, ServicePort: 10000, Protocol: "tcp"},
+				{Index: 1, Name: "admin", Host: "a2.example", Addr: ip("10.0.0.8"), Port: 31001, ServicePort: 10001, Protocol: "udp"},
 			},
-		}, {Name: "bad", PID: "nonsense"}},
+		},
+		{
+			name: "host mode without allocated ports uses the definition",
+			app:  App{ID: "/h", Network: NetworkHost, RequirePorts: true, Ports: []AppPort{{ServicePort: 8080}}},
+			task: AppTask{ID: "h.1", Host: "10.0.0.7"},
+			want: []Endpoint{{Index: 0, Host: "10.0.0.7", Addr: ip("10.0.0.7"), Port: 8080, ServicePort: 8080, Protocol: "tcp"}},
+		},
+		{
+			name: "bridge mode: host ports on the agent",
+			app:  App{ID: "/b", Network: NetworkBridge, Ports: []AppPort{{Name: "web", ContainerPort: 80, ServicePort: 10005, HasHostPort: true}}},
+			task: AppTask{ID: "b.1", Host: "a1.example", SlaveID: "a1", Ports: []uint16{31555}},
+			want: []Endpoint{{Index: 0, Name: "web", Host: "a1.example", Addr: ip("10.0.0.7"), Port: 31555, ServicePort: 10005, Protocol: "tcp"}},
+		},
+		{
+			name: "container mode: container IP and port, whatever the host ports",
+			app: App{ID: "/c", Network: NetworkContainer, Ports: []AppPort{
+				{Name: "a", ContainerPort: 8080, ServicePort: 10010}, {Name: "b", ContainerPort: 9090, HasHostPort: true}}},
+			task: AppTask{ID: "c.1", Host: "a1.example", Ports: []uint16{31999}, IPAddresses: []netip.Addr{ip("9.0.1.5")}},
+			want: []Endpoint{
+				{Index: 0, Name: "a", Host: "9.0.1.5", Addr: ip("9.0.1.5"), Port: 8080, ServicePort: 10010},
+				{Index: 1, Name: "b", Host: "9.0.1.5", Addr: ip("9.0.1.5"), Port: 9090},
+			},
+		},
+		{
+			name: "container mode before the task has an IP",
+			app:  App{ID: "/c", Network: NetworkContainer, Ports: []AppPort{{ContainerPort: 8080}}},
+			task: AppTask{ID: "c.1"},
+		},
 	}
-	s := Build(st, BuildOptions{})
-	if len(s.Agents) != 2 {
-		t.Fatalf("agents = %d, want 2 (duplicate and empty id skipped)", len(s.Agents))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.app.Tasks = []AppTask{tc.task}
+			s := Build(Observations{Mesos: cluster(), Marathon: &MarathonObservation{Apps: []App{tc.app}}}, BuildOptions{})
+			got := s.Apps[0].Tasks[0].Endpoints
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("endpoints\n got %+v\nwant %+v", got, tc.want)
+			}
+			if s.Apps[0].Tasks[0].Mesos != -1 {
+				t.Errorf("task without a Mesos twin joined %d", s.Apps[0].Tasks[0].Mesos)
+			}
+		})
 	}
-	if a, _ := s.AgentByID("a2"); a == nil || len(a.Addrs) != 0 {
-		t.Fatalf("agent without pid should be kept without addresses: %+v", a)
+}
+
+func TestBuildProblems(t *testing.T) {
+	task := Task{ID: "t", Name: "t", AgentID: "a1", State: TaskRunning,
+		PortMappings: []PortMapping{{HostPort: 1, ContainerPort: 2, Protocol: "sctp"}},
+		Labels:       []Label{{Key: "VIP_PORT9", Value: "tcp://x:1"}}}
+	// Terminal tasks get no merged ports and so no port problems.
+	done := Task{ID: "d", Name: "d", AgentID: "a1", State: TaskFinished, Labels: []Label{{Key: "VIP_PORTx", Value: "y"}}}
+	m := cluster(task, done)
+	m.Problems = []Problem{{Item: "agent \"x\"", Field: "id", Reason: "from the source"}}
+	apps := []App{{ID: "/t", Tasks: []AppTask{{ID: "t"}}}, {ID: "/t"}}
+	s := Build(Observations{Mesos: m, Marathon: &MarathonObservation{Apps: apps}}, BuildOptions{})
+	var got []string
+	for _, p := range s.Problems {
+		got = append(got, p.String())
 	}
-	if len(s.Tasks) != 3 || s.Tasks[1].Agent != -1 || s.AgentOf(&s.Tasks[1]) != nil {
-		t.Fatalf("task on unknown agent: %+v", s.Tasks[1])
+	want := []string{
+		`agent "x": id: from the source`,
+		`app "/t": id: duplicate app id; first one kept`,
+		`app "/t" task "t" of framework "marathon": container.port_mappings[0].protocol`,
+		`app "/t" task "t" of framework "marathon": labels.VIP_PORT9`,
 	}
-	if got := s.Tasks[2].Ports; len(got) != 2 {
-		t.Fatalf("bad range skipped, good one kept: %v", got)
+	if len(got) != len(want) {
+		t.Fatalf("problems = %q", got)
 	}
-	want := []string{`agent "a2": pid`, `agent "a1": id`, `agent "": id`, `task "t1" of framework "marathon": resources.ports`, `task "t3" of framework "marathon": resources.ports`, `framework "bad": pid`}
-	if len(s.Problems) != len(want) {
-		t.Fatalf("problems = %v", s.Problems)
-	}
-	for i, w := range want {
-		if !strings.HasPrefix(s.Problems[i].String(), w) {
-			t.Errorf("problem %d = %q, want prefix %q", i, s.Problems[i], w)
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("problem %d = %q, want prefix %q", i, got[i], want[i])
 		}
 	}
 }
 
-func TestHealth(t *testing.T) {
-	yes, no := true, false
-	tk := Task{Statuses: []state.Status{{State: TaskRunning, Timestamp: 1, Healthy: &yes}, {State: TaskRunning, Timestamp: 2, Healthy: &no}}}
-	if tk.Health() != Unhealthy {
-		t.Fatalf("health = %v", tk.Health())
+func TestTaskStates(t *testing.T) {
+	for st := StateUnknown; st <= TaskGoneByOperator; st++ {
+		back, ok := ParseTaskState(st.String())
+		if !ok || back != st {
+			t.Errorf("%v does not round-trip (%v %v)", st, back, ok)
+		}
 	}
-	tk.Statuses = tk.Statuses[:1]
-	if tk.Health() != Healthy {
-		t.Fatalf("health = %v", tk.Health())
+	if _, ok := ParseTaskState("TASK_BOGUS"); ok {
+		t.Error("unknown state accepted")
 	}
-	if (&Task{}).Health() != HealthUnknown {
-		t.Fatal("no status should be unknown")
+	if !TaskLost.Terminal() || TaskUnreachable.Terminal() || TaskRunning.Terminal() {
+		t.Error("terminal classification")
 	}
 }
 
 func FuzzBuild(f *testing.F) {
-	f.Add([]byte(`{"leader":"master@1.2.3.4:5050","slaves":[{"id":"a","pid":"slave(1)@1.2.3.4:5051"}],"frameworks":[{"name":"m","pid":"s@1.2.3.4:1","tasks":[{"id":"t","name":"n","slave_id":"a","state":"TASK_RUNNING","resources":{"ports":"[1-3]"}}]}]}`))
-	f.Add([]byte(`{"slaves":[{"id":"a"}],"frameworks":[{"tasks":[{"slave_id":"b","resources":{"ports":"[9-1,x]"}}]}]}`))
-	f.Add([]byte(`{}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		st, err := state.Parse(b)
-		if err != nil {
-			return
+	f.Add("VIP_0", "/a:80", "tcp", "host", uint32(80), uint16(31000), uint8(2), "9.0.0.1")
+	f.Add("VIP_PORT0", "udp://b:53", "UDP", "container", uint32(0), uint16(0), uint8(1), "")
+	f.Fuzz(func(t *testing.T, key, val, proto, scope string, num uint32, hostPort uint16, mode uint8, addr string) {
+		var ips []netip.Addr
+		if a, err := netip.ParseAddr(addr); err == nil {
+			ips = []netip.Addr{a}
 		}
-		s := Build(st, BuildOptions{})
-		for i := range s.Tasks {
-			tk := &s.Tasks[i]
-			_ = tk.ContainerIPs()
-			_ = tk.Health()
-			if tk.Framework < 0 || tk.Framework >= len(s.Frameworks) {
-				t.Fatalf("task framework index out of range")
+		task := Task{ID: "t", Name: "t", AgentID: "a1", State: TaskRunning, Ports: []uint64{31000}, IPs: ips,
+			Labels:       []Label{{Key: key, Value: val}},
+			PortMappings: []PortMapping{{HostPort: uint32(hostPort), ContainerPort: num, Protocol: proto}},
+			Discovery:    &Discovery{Ports: []DiscoveryPort{{Number: num, Protocol: proto, Labels: []Label{{Key: key, Value: val}, {Key: "network-scope", Value: scope}}}}}}
+		app := App{ID: "/t", Network: NetworkMode(mode % 3), Ports: []AppPort{{ContainerPort: hostPort, ServicePort: hostPort}},
+			Tasks: []AppTask{{ID: "t", SlaveID: "a1", Ports: []uint16{hostPort}, IPAddresses: ips}}}
+		s := Build(Observations{Mesos: cluster(task), Marathon: &MarathonObservation{Apps: []App{app}}}, BuildOptions{})
+		for _, p := range s.Tasks[0].NetPorts {
+			if p.Protocol != TCP && p.Protocol != UDP {
+				t.Fatalf("port with protocol %v", p.Protocol)
 			}
-			if tk.Agent >= len(s.Agents) {
-				t.Fatalf("task agent index out of range")
+		}
+		for _, e := range s.Apps[0].Tasks[0].Endpoints {
+			if e.Port == 0 {
+				t.Fatal("endpoint without a port")
 			}
 		}
 	})

@@ -18,7 +18,10 @@ type Observations struct {
 // rest zero; Frameworks[].First/End delimit each framework's tasks in
 // Tasks.
 type MesosObservation struct {
-	Leader     Leader
+	Leader Leader
+	// Masters is the source's current master list: [presumed leader,
+	// others…]; the first may be "" while ZooKeeper has not named one.
+	Masters    []string
 	Agents     []Agent
 	Frameworks []Framework
 	Tasks      []Task

@@ -3,8 +3,8 @@
 // that Sextant's load-balancer data planes, the l4lb.thisdcos.directory
 // zone and the /v1/vips API all read.
 //
-// Data flow: model.Snapshot → TaskPorts (labels and port mappings merged per
-// task, §B.1) → BuildTable (keys, backends and weights §B.4, names §B.2,
+// Data flow: model.Snapshot (ports merged per task, §B.1, by the model's
+// build) → BuildTable (keys, backends and weights §B.4, names §B.2,
 // addresses §B.3) → *Table (immutable) → Table.Reachable (§B.5) for a data
 // plane.
 //
@@ -20,37 +20,21 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/sextantdc/sextant/internal/model"
 )
 
-// Protocol is a VIP's transport protocol.
-type Protocol uint8
+// Protocol is a VIP's transport protocol: the model's port protocol.
+type Protocol = model.Protocol
 
 // Protocols a VIP may use.
 const (
-	TCP Protocol = iota + 1
-	UDP
+	TCP = model.TCP
+	UDP = model.UDP
 )
 
-func (p Protocol) String() string {
-	switch p {
-	case TCP:
-		return "tcp"
-	case UDP:
-		return "udp"
-	}
-	return "protocol(" + strconv.Itoa(int(p)) + ")"
-}
-
 // ParseProtocol accepts "tcp" and "udp" in any case, as dcos-net does.
-func ParseProtocol(s string) (Protocol, error) {
-	switch strings.ToLower(s) {
-	case "tcp":
-		return TCP, nil
-	case "udp":
-		return UDP, nil
-	}
-	return 0, fmt.Errorf("protocol %q is neither tcp nor udp", s)
-}
+func ParseProtocol(s string) (Protocol, error) { return model.ParseProtocol(s) }
 
 // Spec is one parsed VIP label value, "<host>:<port>".
 type Spec struct {

@@ -140,22 +140,15 @@ func NameKey(host, framework string) (string, bool) {
 	return h + "." + f, true
 }
 
-// weight implements §B.4: 0 for killing tasks, for running tasks whose
-// latest status says unhealthy, and for running tasks with a health check
-// but no result yet; 1 otherwise.
-func weight(t *model.Task, st TaskState) uint8 {
-	if st != Running {
-		return 0
+// weight implements §B.4 and Sextant's health-aware rule: 1 for a task
+// that serves (running, and healthy or without health checks), else 0 —
+// killing, unhealthy, or health-checked without a result yet: it keeps its
+// connections but gets no new ones.
+func weight(t *model.Task) uint8 {
+	if t.Serving() {
+		return 1
 	}
-	switch t.Health() {
-	case model.Unhealthy:
-		return 0
-	case model.HealthUnknown:
-		if t.HasHealthCheck {
-			return 0
-		}
-	}
-	return 1
+	return 0
 }
 
 // BuildTable computes the VIP table of a snapshot (§B.1–B.4): every task
@@ -174,41 +167,38 @@ func BuildTable(snap *model.Snapshot, cfg Config) (*Table, []model.Problem) {
 	vips := map[Key]*acc{}
 	for i := range snap.Tasks {
 		t := &snap.Tasks[i]
-		st := StateOf(t.State)
-		if st != Running && st != Killing {
+		if t.State != model.TaskRunning && t.State != model.TaskKilling {
 			continue
 		}
-		agentIP, ok := AgentIP(snap, t)
-		if !ok {
-			if hasVIPLabels(t) {
-				probs = append(probs, model.Problem{Item: TaskItem(snap, t), Field: "slave_id", Reason: "agent has no known address; VIP backends skipped"})
+		agentIP := t.AgentIP
+		if !agentIP.IsValid() {
+			if t.HasVIPLabels() {
+				probs = append(probs, model.Problem{Item: snap.TaskItem(t), Field: "slave_id", Reason: "agent has no known address; VIP backends skipped"})
 			}
 			continue
 		}
-		taskIPs := TaskIPs(t)
-		ports, pp := TaskPorts(snap, t, agentIP, taskIPs)
-		probs = append(probs, pp...)
-		w := weight(t, st)
+		taskIPs := t.IPs
+		w := weight(t)
 		fw := snap.FrameworkOf(t).Name
-		for _, p := range ports {
+		for _, p := range t.NetPorts {
 			for _, l := range p.VIPs {
 				sp, err := ParseSpec(l.Value)
 				if err != nil {
-					probs = append(probs, model.Problem{Item: TaskItem(snap, t), Field: "label " + l.Key, Reason: err.Error()})
+					probs = append(probs, model.Problem{Item: snap.TaskItem(t), Field: "label " + l.Key, Reason: err.Error()})
 					continue
 				}
 				k := Key{Protocol: p.Protocol, Port: sp.Port}
 				if sp.Named() {
 					name, ok := NameKey(sp.Host, fw)
 					if !ok {
-						probs = append(probs, model.Problem{Item: TaskItem(snap, t), Field: "label " + l.Key,
+						probs = append(probs, model.Problem{Item: snap.TaskItem(t), Field: "label " + l.Key,
 							Reason: "vip " + strconv.Quote(l.Value) + " of framework " + strconv.Quote(fw) + " sanitises to an empty name"})
 						continue
 					}
 					k.Name = name
 				} else {
 					if cfg.DisableIPv6 && sp.IP.Is6() {
-						probs = append(probs, model.Problem{Item: TaskItem(snap, t), Field: "label " + l.Key, Reason: "IPv6 VIP while IPv6 is disabled"})
+						probs = append(probs, model.Problem{Item: snap.TaskItem(t), Field: "label " + l.Key, Reason: "IPv6 VIP while IPv6 is disabled"})
 						continue
 					}
 					k.IP = sp.IP
@@ -216,7 +206,7 @@ func BuildTable(snap *model.Snapshot, cfg Config) (*Table, []model.Problem) {
 				var bes []Backend
 				if p.HasHostPort {
 					be := Backend{AgentIP: agentIP, IP: agentIP, Port: uint16(p.HostPort), Weight: w, TaskID: t.ID}
-					if p.HasPort && t.ContainerType != "DOCKER" {
+					if p.HasPort && t.Container != "DOCKER" {
 						for _, tip := range taskIPs {
 							if tip != agentIP && tip.Is4() == agentIP.Is4() {
 								be.Local = netip.AddrPortFrom(tip, uint16(p.Port))
@@ -317,27 +307,6 @@ func BuildTable(snap *model.Snapshot, cfg Config) (*Table, []model.Problem) {
 	}
 	slices.SortFunc(t.Names, func(a, b Name) int { return cmp.Compare(a.FQDN, b.FQDN) })
 	return t, probs
-}
-
-func hasVIPLabels(t *model.Task) bool {
-	for _, l := range t.Labels {
-		if len(l.Key) >= 8 && (l.Key[:8] == "VIP_PORT" || l.Key[:8] == "vip_port") {
-			return true
-		}
-	}
-	if t.Discovery != nil && t.Discovery.Ports != nil {
-		for _, p := range t.Discovery.Ports.Ports {
-			if p.Labels == nil {
-				continue
-			}
-			for _, l := range p.Labels.Labels {
-				if len(l.Key) >= 3 && (l.Key[:3] == "VIP" || l.Key[:3] == "vip") {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // Lookup returns the VIPs with the given FQDN (all protocols and ports).

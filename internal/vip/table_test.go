@@ -9,13 +9,15 @@ import (
 
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 var ip = netip.MustParseAddr
 
 // §G: two instances of /mygroup/myapp on the dcos overlay.
 func TestWorkedExample(t *testing.T) {
-	snap := loadSnapshot(t, "testdata/worked_example.json")
+	st := modeltest.LoadState(t, "testdata/worked_example.json")
+	snap := modeltest.FromState(st, modeltest.Options{Version: 7})
 	tab, probs := BuildTable(snap, Config{IPv4: Range{DefaultMinIPv4, DCOSMaxIPv4}})
 	if len(probs) != 0 {
 		t.Fatalf("problems: %v", probs)
@@ -47,9 +49,10 @@ func TestWorkedExample(t *testing.T) {
 	}
 
 	// Task 2's health check fails: weight 0, still a backend.
-	snap.Tasks[1].HasHealthCheck = true
+	st.Frameworks[0].Tasks[1].HealthCheck = &state.HealthCheck{}
 	f := false
-	snap.Tasks[1].Statuses[0].Healthy = &f
+	st.Frameworks[0].Tasks[1].Statuses[0].Healthy = &f
+	snap = modeltest.FromState(st, modeltest.Options{Version: 8})
 	tab, _ = BuildTable(snap, Config{IPv4: Range{DefaultMinIPv4, DCOSMaxIPv4}})
 	if w := tab.VIPs[0].Backends[1].Weight; w != 0 {
 		t.Errorf("unhealthy backend weight = %d", w)
@@ -108,6 +111,8 @@ func TestBackendRules(t *testing.T) {
 
 	snap := snapshotOf(t, "marathon", overlay, host, killing, staging, nohealth, ipvip, other)
 	tab, probs := BuildTable(snap, Config{})
+	// Ports are merged by the model's build, which reports bad port items.
+	probs = append(snap.Problems, probs...)
 	got := map[string][]Backend{}
 	for _, v := range tab.VIPs {
 		k := v.Name
@@ -173,6 +178,8 @@ func TestBadLabelsSkipped(t *testing.T) {
 	snap := snapshotOf(t, "marathon", good, scope, legacy)
 	snap.Tasks[0].App = nil
 	tab, probs := BuildTable(snap, Config{})
+	// Ports are merged by the model's build, which reports bad port items.
+	probs = append(snap.Problems, probs...)
 	var names []string
 	for _, v := range tab.VIPs {
 		names = append(names, v.Name)
@@ -219,16 +226,14 @@ func TestPortMerge(t *testing.T) {
 		Statuses:  testutil.RunningStatuses("172.31.254.3"),
 	}
 	snap := snapshotOf(t, "marathon", bridge, hostnet, ucr)
-	a, _ := AgentIP(snap, &snap.Tasks[0])
-	ports, probs := TaskPorts(snap, &snap.Tasks[0], a, TaskIPs(&snap.Tasks[0]))
+	ports, probs := snap.Tasks[0].NetPorts, snap.Problems
 	if len(probs) != 0 || len(ports) != 1 {
 		t.Fatalf("ports = %+v, %v", ports, probs)
 	}
 	if p := ports[0]; !p.HasPort || p.Port != 80 || !p.HasHostPort || p.HostPort != 31005 || len(p.VIPs) != 1 {
 		t.Errorf("merged port = %+v", p)
 	}
-	b, _ := AgentIP(snap, &snap.Tasks[1])
-	ports, _ = TaskPorts(snap, &snap.Tasks[1], b, TaskIPs(&snap.Tasks[1]))
+	ports = snap.Tasks[1].NetPorts
 	if len(ports) != 1 || ports[0].HasHostPort || ports[0].Port != 31010 {
 		t.Errorf("host networking ports = %+v", ports)
 	}

@@ -29,7 +29,7 @@ func snapshotOf(t *testing.T, fw string, tasks ...state.Task) *model.Snapshot {
 		},
 		Frameworks: []state.Framework{{ID: "fw", Name: fw, Tasks: tasks}},
 	}
-	return model.Build(st, model.BuildOptions{Version: 1})
+	return modeltest.FromState(st, modeltest.Options{Version: 1})
 }
 
 func discovery(ports ...state.DiscoveryPort) *state.Discovery {

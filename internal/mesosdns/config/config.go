@@ -75,6 +75,12 @@ type Config struct {
 	MesosCredentials       Credentials
 	IAMConfigFile          string
 	MesosAuthentication    string
+	// HealthAware (a Sextant addition, off by default as in the original,
+	// which ignored health checks) leaves tasks that fail their health
+	// checks, or are health-checked without a result yet, out of DNS. It
+	// is left out of /v1/config while false, so the default document is
+	// the original's.
+	HealthAware bool `json:",omitempty"`
 
 	// ZK is the parsed Zk (after reading a file:// spec); nil without zk.
 	ZK *mesos.ZKURL `json:"-"`

@@ -8,13 +8,14 @@ import (
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
 	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 var benchCfg = Config{Domain: "mesos", IPSources: []string{"netinfo", "mesos", "host"}, SOAMname: "ns1.mesos.",
 	Listener: "127.0.0.1", Masters: []string{"10.0.0.1:5050", "10.0.0.2:5050", "10.0.0.3:5050"}}
 
 func benchSnap(n int) *model.Snapshot {
-	return model.Build(synth.State(n, 1), model.BuildOptions{Version: 1})
+	return modeltest.FromState(synth.State(n, 1), modeltest.Options{Version: 1})
 }
 
 // cpuTime is the CPU time this process used so far (all threads, GC
@@ -53,14 +54,14 @@ func BenchmarkGenerate100k(b *testing.B) { benchGenerate(b, 100_000) }
 func BenchmarkGenerateIncremental100k(b *testing.B) {
 	st := synth.State(100_000, 1)
 	k := 100
-	for st.Frameworks[0].Tasks[k].State != model.TaskRunning {
+	for st.Frameworks[0].Tasks[k].State != "TASK_RUNNING" {
 		k++
 	}
 	snaps := make([]*model.Snapshot, 2)
 	for i := range snaps {
 		s := testutil.CloneState(b, st)
 		s.Frameworks[0].Tasks[k].ID += []string{"-a", "-b"}[i]
-		snaps[i] = model.Build(s, model.BuildOptions{Version: uint64(i)})
+		snaps[i] = modeltest.FromState(s, modeltest.Options{Version: uint64(i)})
 	}
 	g := NewGenerator()
 	g.Generate(snaps[1], benchCfg)

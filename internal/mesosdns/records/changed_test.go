@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
-	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 // TestChangedCoversEveryDifference: after any sequence of changes, every
@@ -32,7 +32,7 @@ func TestChangedCoversEveryDifference(t *testing.T) {
 			cfg.Masters = []string{"10.0.0.1:5050"}
 			cfg.EnforceRFC952 = true
 		}
-		snap := model.Build(st, model.BuildOptions{Version: uint64(round), Resolved: localhost})
+		snap := modeltest.FromState(st, modeltest.Options{Version: uint64(round), Resolved: localhost})
 		cur, _ := g.Generate(snap, cfg)
 		if g.LastBuild().Patched {
 			patched++
@@ -86,7 +86,7 @@ func TestChangedCoversEveryDifference(t *testing.T) {
 // TestChangedAfterGenerateListsAll: sets from the package-level Generate
 // share nothing, so every task's names are listed.
 func TestChangedAfterGenerateListsAll(t *testing.T) {
-	snap := model.Build(synth.State(50, 2), model.BuildOptions{Version: 1, Resolved: localhost})
+	snap := modeltest.FromState(synth.State(50, 2), modeltest.Options{Version: 1, Resolved: localhost})
 	cfg := Config{Domain: "mesos", IPSources: []string{"netinfo", "host"}}
 	a, _ := Generate(snap, cfg)
 	b, _ := Generate(snap, cfg)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
-	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 // FuzzGenerate feeds arbitrary state documents through the whole pipeline
@@ -39,7 +39,7 @@ func FuzzGenerate(f *testing.F) {
 		if leader != "" {
 			st.Leader = leader
 		}
-		snap := model.Build(st, model.BuildOptions{Resolved: localhost})
+		snap := modeltest.FromState(st, modeltest.Options{Resolved: localhost})
 		// A mutated range like "[1-65000]" is valid and makes hundreds of
 		// thousands of records; that is a benchmark, not a fuzz case.
 		ports := 0

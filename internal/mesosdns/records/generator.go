@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/labels"
 	"github.com/sextantdc/sextant/internal/model"
 )
@@ -38,6 +37,10 @@ type Config struct {
 	// Masters is the current masters list; Masters[0] is the presumed
 	// leader and may be "" (ZooKeeper has not reported one yet).
 	Masters []string
+	// HealthAware leaves out tasks that should not get traffic (model
+	// Task.Serving: unhealthy, or health-checked with no result yet).
+	// Mesos-DNS ignored health; this is off unless the config asks.
+	HealthAware bool
 }
 
 // Record kinds, as /v1/enumerate names them.
@@ -188,7 +191,7 @@ type taskInput struct {
 	fname             string // sanitised framework name
 	ports             []uint64
 	diName            string
-	diPorts           []state.DiscoveryPort
+	diPorts           []model.DiscoveryPort
 	taskIPs           []netip.Addr
 	agentIPs          []string // the agent's IP strings, or its leaked host string
 	agentKinds        []string // derived from agentIPs
@@ -201,7 +204,7 @@ func (a *taskInput) equal(b *taskInput) bool {
 		slices.Equal(a.agentIPs, b.agentIPs) && diPortsEqual(a.diPorts, b.diPorts)
 }
 
-func diPortsEqual(a, b []state.DiscoveryPort) bool {
+func diPortsEqual(a, b []model.DiscoveryPort) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -329,7 +332,7 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		ef.Tasks = make([]EnumTask, 0, f.End-f.First)
 		for ti := f.First; ti < f.End; ti++ {
 			t := &snap.Tasks[ti]
-			if !t.Running() || t.Agent < 0 || t.Agent >= len(r.agents) {
+			if !t.Running() || t.Agent < 0 || t.Agent >= len(r.agents) || (r.cfg.HealthAware && !t.Serving()) {
 				continue
 			}
 			in := r.input(t, fi)
@@ -1081,69 +1084,30 @@ func (r *run) input(t *model.Task, fi int) taskInput {
 	}
 	if d := t.Discovery; d != nil && d.Name != "" {
 		in.diName = d.Name
-		if d.Ports != nil {
-			in.diPorts = d.Ports.Ports
-		}
+		in.diPorts = d.Ports
 	}
 	r.ipbuf = taskIPs(r.ipbuf[:0], t, ag.addrs, r.cfg.IPSources)
 	in.taskIPs = r.ipbuf
 	return in
 }
 
-// Label keys of the "docker" and "mesos" IP sources.
-const (
-	dockerIPLabel = "Docker.NetworkSettings.IPAddress"
-	mesosIPLabel  = "MesosContainerizer.NetworkSettings.IPAddress"
-)
-
-// taskIPs appends the IPs of the first source that yields any.
+// taskIPs appends the IPs of the first source that yields any; the model
+// holds each source's addresses.
 func taskIPs(buf []netip.Addr, t *model.Task, agent []netip.Addr, sources []string) []netip.Addr {
-	var st *state.Status
-	stDone := false
 	for _, src := range sources {
-		n := len(buf)
+		var ips []netip.Addr
 		switch src {
 		case "host":
-			buf = append(buf, agent...)
-		case "netinfo", "docker", "mesos":
-			if !stDone {
-				st, stDone = t.LatestRunningStatus(), true
-			}
-			if st == nil {
-				continue
-			}
-			switch src {
-			case "netinfo":
-				if st.ContainerStatus == nil {
-					continue
-				}
-				for _, ni := range st.ContainerStatus.NetworkInfos {
-					if len(ni.IPAddresses) > 0 {
-						for _, a := range ni.IPAddresses {
-							if ip, ok := parseIP(a.IPAddress); ok {
-								buf = append(buf, ip)
-							}
-						}
-					} else if ip, ok := parseIP(ni.IPAddress); ok {
-						buf = append(buf, ip)
-					}
-				}
-			default:
-				key := dockerIPLabel
-				if src == "mesos" {
-					key = mesosIPLabel
-				}
-				for _, l := range st.Labels {
-					if l.Key == key {
-						if ip, ok := parseIP(l.Value); ok {
-							buf = append(buf, ip)
-						}
-					}
-				}
-			}
+			ips = agent
+		case "netinfo":
+			ips = t.NetInfoIPs
+		case "docker":
+			ips = t.DockerIPs
+		case "mesos":
+			ips = t.MesosIPs
 		}
-		if len(buf) > n {
-			return buf
+		if len(ips) > 0 {
+			return append(buf, ips...)
 		}
 	}
 	return buf

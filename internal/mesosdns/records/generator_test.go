@@ -13,6 +13,7 @@ import (
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 // fixtureState reads fake.json, the Mesos-DNS state fixture.
@@ -47,7 +48,7 @@ func fixtureStateOrNil() *state.State {
 var localhost = map[string][]netip.Addr{"localhost": {netip.MustParseAddr("127.0.0.1")}}
 
 func build(st *state.State, resolved map[string][]netip.Addr) *model.Snapshot {
-	return model.Build(st, model.BuildOptions{Version: 7, Source: "test", Resolved: resolved})
+	return modeltest.FromState(st, modeltest.Options{Version: 7, Resolved: resolved})
 }
 
 // zone is a record set in the fixtures' shape: sorted values per name.

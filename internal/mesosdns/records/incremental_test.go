@@ -9,8 +9,8 @@ import (
 
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
-	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 // mutate applies one random change of the kinds a cluster sees.
@@ -90,7 +90,7 @@ func TestGeneratorMatchesGenerate(t *testing.T) {
 			cfg.EnforceRFC952 = true // a config change drops the memory
 			what += "rfc952"
 		}
-		snap := model.Build(st, model.BuildOptions{Version: uint64(round), Resolved: localhost})
+		snap := modeltest.FromState(st, modeltest.Options{Version: uint64(round), Resolved: localhost})
 		got, gotP := g.Generate(snap, cfg)
 		want, wantP := Generate(snap, cfg)
 		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotP, wantP) {

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
-	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 // TestPipelinedBuildMatches: a build split over two goroutines (as large
@@ -26,7 +26,7 @@ func TestPipelinedBuildMatches(t *testing.T) {
 				mutate(r, st)
 			}
 		}
-		snap := model.Build(st, model.BuildOptions{Version: uint64(round), Resolved: localhost})
+		snap := modeltest.FromState(st, modeltest.Options{Version: uint64(round), Resolved: localhost})
 		want, wantP := Generate(snap, cfg) // sequential: under the default threshold
 		once := &Generator{pipeFrom: 1}
 		got, gotP := once.generate(snap, cfg, false)

@@ -12,6 +12,12 @@ import (
 
 // smallState is one healthy agent, one framework and one running task with
 // a container IP, to which each case adds one bad item.
+// IP label keys of the "docker" and "mesos" IP sources.
+const (
+	dockerIPLabel = "Docker.NetworkSettings.IPAddress"
+	mesosIPLabel  = "MesosContainerizer.NetworkSettings.IPAddress"
+)
+
 func smallState() *state.State {
 	return &state.State{
 		Leader: "master@10.0.0.1:5050",

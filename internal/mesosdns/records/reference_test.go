@@ -166,10 +166,10 @@ func reference(snap *model.Snapshot, cfg Config) *RecordSet {
 						g.insert(KindSRV, n+tl, target, et)
 					}
 				}
-				if !di || t.Discovery.Ports == nil {
+				if !di {
 					return
 				}
-				for _, dp := range t.Discovery.Ports.Ports {
+				for _, dp := range t.Discovery.Ports {
 					target := canonical + tl + ":" + strconv.Itoa(int(dp.Number))
 					protos := []string{labels.Label(dp.Protocol, spec)}
 					if protos[0] == "" {

@@ -14,11 +14,12 @@ import (
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
 	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 func synthSet(b *testing.B, tasks int) *records.RecordSet {
 	st := synth.State(tasks, 1)
-	snap := model.Build(st, model.BuildOptions{Version: 1, Now: time.Now()})
+	snap := modeltest.FromState(st, modeltest.Options{Version: 1, Now: time.Now()})
 	rs, _ := records.Generate(snap, records.Config{Domain: "mesos", IPSources: []string{"netinfo", "mesos", "host"},
 		SOAMname: "ns1.mesos.", Listener: "127.0.0.1", Masters: []string{"10.0.0.1:5050"}})
 	return rs
@@ -109,7 +110,7 @@ func BenchmarkReloadOneTask100k(b *testing.B) { benchReload(b, 100_000, true) }
 func benchReload(b *testing.B, tasks int, one bool) {
 	st := synth.State(tasks, 1)
 	k := 100
-	for st.Frameworks[0].Tasks[k].State != model.TaskRunning {
+	for st.Frameworks[0].Tasks[k].State != "TASK_RUNNING" {
 		k++
 	}
 	snaps := make([]*model.Snapshot, 2)
@@ -123,7 +124,7 @@ func benchReload(b *testing.B, tasks int, one bool) {
 				}
 			}
 		}
-		snaps[i] = model.Build(s, model.BuildOptions{Version: uint64(i)})
+		snaps[i] = modeltest.FromState(s, modeltest.Options{Version: uint64(i)})
 	}
 	cfg := records.Config{Domain: "mesos", IPSources: []string{"netinfo", "mesos", "host"},
 		SOAMname: "ns1.mesos.", Listener: "127.0.0.1", Masters: []string{"10.0.0.1:5050"}}

@@ -11,8 +11,8 @@ import (
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
 	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
-	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 // changeState applies one random change of the kinds a cluster sees.
@@ -75,7 +75,7 @@ func TestIncrementalPrepareMatchesFresh(t *testing.T) {
 				what += changeState(r, st) + " "
 			}
 		}
-		snap := model.Build(st, model.BuildOptions{Version: uint64(round)})
+		snap := modeltest.FromState(st, modeltest.Options{Version: uint64(round)})
 		rs, _ := g.Generate(snap, rcfg)
 		before := inc.cur.Load()
 		inc.Update(rs, uint32(round))

@@ -18,8 +18,8 @@ import (
 	"github.com/sextantdc/sextant/internal/dnsserver"
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
-	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 // fixtureSet loads a generated zone file of the fixtures (fake.json fed
@@ -201,7 +201,7 @@ func generatedSet(t testing.TB) *records.RecordSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := model.Build(st, model.BuildOptions{Version: 1, Source: "test",
+	snap := modeltest.FromState(st, modeltest.Options{Version: 1,
 		Resolved: map[string][]netip.Addr{"localhost": {netip.MustParseAddr("127.0.0.1")}}})
 	rs, _ := records.Generate(snap, records.Config{
 		Domain: "mesos", EnforceRFC952: true, IPSources: []string{"netinfo", "docker", "mesos", "host"},

@@ -1,5 +1,12 @@
-// Package role runs a whole Mesos-DNS: the Mesos state source, record
-// generation, the DNS server and the HTTP API, wired from one config.
+// Package role is the Mesos-DNS consumer: it turns every snapshot of its
+// subscription into records, serves them over DNS and the Mesos-DNS HTTP
+// API, all from one config.json. It never builds a source of its own: the
+// wiring (internal/app) runs the Mesos source and the hub and hands the
+// role a subscription.
+//
+// Inputs: *config.Config, a hub subscription, the hub's source status.
+// Outputs: DNS answers and the /v1 API. Imports: the hub, the model, the
+// mesosdns packages, the DNS server and forwarders, obs.
 //
 // As the original, no listener is opened before the first successful
 // load: until then DNS and HTTP clients get "connection refused" rather
@@ -26,13 +33,12 @@ import (
 
 	"github.com/sextantdc/sextant/internal/dnsserver"
 	"github.com/sextantdc/sextant/internal/forward"
+	"github.com/sextantdc/sextant/internal/hub"
 	"github.com/sextantdc/sextant/internal/mesosdns/api"
 	"github.com/sextantdc/sextant/internal/mesosdns/config"
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
 	"github.com/sextantdc/sextant/internal/mesosdns/resolver"
-	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/obs"
-	"github.com/sextantdc/sextant/internal/source/mesos"
 )
 
 // Options let an embedding process (sextant up, tests) run the role with
@@ -49,9 +55,9 @@ type Options struct {
 	// Ready is called once, after the first successful load, with the
 	// addresses actually bound ("" for a listener that is off).
 	Ready func(Addrs)
-	// Source adjusts the Mesos source's options before it starts (tests
-	// shorten timers with it).
-	Source func(*mesos.Options)
+	// Status reports the sources behind the snapshots (for /v1/status and
+	// /health); nil reports none.
+	Status SourceStatus
 	// Now is the clock for SOA serials (default time.Now).
 	Now func() time.Time
 	// InterfaceAddrs lists this host's addresses for the name-server
@@ -60,6 +66,14 @@ type Options struct {
 	// LogRecords logs every generated record at debug level after each
 	// reload (what Mesos-DNS printed at -v=2).
 	LogRecords bool
+}
+
+// SourceStatus is what the role needs to know about its sources; *hub.Hub
+// implements it.
+type SourceStatus interface {
+	Sources() []hub.SourceStatus
+	// Check is the /health rule: nil while every source is fresh enough.
+	Check() error
 }
 
 // Addrs are the bound listener addresses.
@@ -71,8 +85,9 @@ type Addrs struct {
 // Status is the /v1/status document: an addition to the original API that
 // shows whether the records served are current.
 type Status struct {
-	// Source is the Mesos source's view: last success, last error, stale.
-	Source mesos.Status
+	// Sources are the hub's view of each source: last success, last
+	// error, stale.
+	Sources []hub.SourceStatus
 	// Serial is the SOA serial served (Unix time of the last good reload).
 	Serial uint32
 	// SnapshotVersion is the version of the snapshot behind the records.
@@ -83,10 +98,9 @@ type Status struct {
 	RecordProblems int
 }
 
-// Run serves until ctx ends (then it returns nil after a clean shutdown)
-// or something fatal happens: a listener that cannot bind, or the source
-// giving up (ZooKeeper detection timeout).
-func Run(ctx context.Context, cfg *config.Config, o Options) error {
+// Run serves the snapshots of sub until ctx ends (then it returns nil
+// after a clean shutdown) or a listener fails.
+func Run(ctx context.Context, cfg *config.Config, sub *hub.Subscription, o Options) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -118,25 +132,6 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	startSerial := uint32(o.Now().Unix())
 	res.Update(&records.RecordSet{Domain: cfg.Domain}, startSerial)
 
-	snaps := make(chan *model.Snapshot, 1)
-	sopts := cfg.SourceOptions()
-	sopts.Logger = log.With("component", "source")
-	sopts.Registerer = o.Registry
-	if o.Source != nil {
-		o.Source(&sopts)
-	}
-	src, err := mesos.New(sopts, func(s *model.Snapshot) {
-		// Latest wins: a slow generation never blocks the source.
-		select {
-		case <-snaps:
-		default:
-		}
-		snaps <- s
-	})
-	if err != nil {
-		return err
-	}
-
 	var lastSnap struct {
 		sync.Mutex
 		version  uint64
@@ -150,19 +145,18 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		if !lastSnap.fetched.IsZero() {
 			age = o.Now().Sub(lastSnap.fetched).Seconds()
 		}
-		return Status{Source: src.Status(), Serial: res.Serial(), SnapshotVersion: lastSnap.version, SnapshotAgeSeconds: age, RecordProblems: lastSnap.problems}
+		var sources []hub.SourceStatus
+		if o.Status != nil {
+			sources = o.Status.Sources()
+		}
+		return Status{Sources: sources, Serial: res.Serial(), SnapshotVersion: lastSnap.version, SnapshotAgeSeconds: age, RecordProblems: lastSnap.problems}
 	}
 	health := &obs.Health{}
-	health.Add("mesos-source", func() error {
-		st := src.Status()
-		limit := 3 * time.Duration(max(cfg.RefreshSeconds, 1)) * time.Second
-		if st.LastSuccess.IsZero() {
-			return errors.New("no state loaded yet")
+	health.Add("sources", func() error {
+		if o.Status == nil {
+			return nil
 		}
-		if st.Stale && o.Now().Sub(st.LastSuccess) > limit {
-			return fmt.Errorf("serving state from %s: last error: %s", st.LastSuccess.UTC().Format(time.RFC3339), st.LastError)
-		}
-		return nil
+		return o.Status.Check()
 	})
 	handler := api.New(api.Options{
 		Version:       o.Version,
@@ -186,13 +180,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		wg.Wait()
 	}()
 	fatal := make(chan error, 3)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := src.Run(ctx); err != nil {
-			fatal <- fmt.Errorf("mesos source: %w", err)
-		}
-	}()
+	snaps := sub.Snapshots(ctx)
 
 	gen := records.NewGenerator()
 	listenerAddrs := []netip.Addr(nil)
@@ -210,7 +198,10 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 			return nil
 		case err := <-fatal:
 			return err
-		case snap := <-snaps:
+		case snap, ok := <-snaps:
+			if !ok {
+				continue // ctx ended
+			}
 			start := time.Now()
 			rs, problems := gen.Generate(snap, records.Config{
 				Domain:        cfg.Domain,
@@ -219,7 +210,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 				SOAMname:      dns.Fqdn(cfg.SOAMname),
 				Listener:      cfg.Listener,
 				ListenerAddrs: listenerAddrs,
-				Masters:       src.Status().Masters,
+				Masters:       snap.Masters,
+				HealthAware:   cfg.HealthAware,
 			})
 			serial := uint32(o.Now().Unix())
 			res.Update(rs, serial)
@@ -238,7 +230,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 			}
 			logged = seen
 			lastSnap.Lock()
-			lastSnap.version, lastSnap.fetched, lastSnap.problems = snap.Version, snap.Fetched, len(problems)
+			fetched := snap.Built
+			if v, ok := snap.Source(hub.Mesos); ok {
+				fetched = v.Fetched
+			}
+			lastSnap.version, lastSnap.fetched, lastSnap.problems = snap.Version, fetched, len(problems)
 			lastSnap.Unlock()
 			if o.LogRecords {
 				logRecords(log, rs)

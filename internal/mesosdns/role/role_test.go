@@ -18,7 +18,9 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/sextantdc/sextant/internal/hub"
 	"github.com/sextantdc/sextant/internal/mesosdns/config"
+	"github.com/sextantdc/sextant/internal/obs"
 	"github.com/sextantdc/sextant/internal/source/mesos"
 	"github.com/sextantdc/sextant/internal/testutil"
 )
@@ -67,6 +69,34 @@ func loadConfig(t *testing.T, m *master, extra string) *config.Config {
 	return cfg
 }
 
+// compose runs the role as internal/app does: the Mesos source of the
+// config and a hub feeding the role's subscription.
+func compose(ctx context.Context, cfg *config.Config, o Options, adjust ...func(*mesos.Options)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if o.Registry == nil {
+		o.Registry = obs.NewRegistry()
+	}
+	h := hub.New(hub.Options{StaleAfter: 3 * time.Duration(max(cfg.RefreshSeconds, 1)) * time.Second, Registerer: o.Registry})
+	so := cfg.SourceOptions()
+	so.Registerer = o.Registry
+	so.Logger = o.Logger
+	for _, a := range adjust {
+		a(&so)
+	}
+	src, err := mesos.New(so, h)
+	if err != nil {
+		return err
+	}
+	h.Register(hub.Mesos)
+	go h.Run(ctx)
+	go src.Run(ctx)
+	o.Status = h
+	sub := h.Subscribe()
+	defer sub.Close()
+	return Run(ctx, cfg, sub, o)
+}
+
 type running struct {
 	addrs Addrs
 	logs  *testutil.LogBuffer
@@ -74,7 +104,7 @@ type running struct {
 	stop  context.CancelFunc
 }
 
-func run(t *testing.T, cfg *config.Config, o Options) *running {
+func run(t *testing.T, cfg *config.Config, o Options, adjust ...func(*mesos.Options)) *running {
 	t.Helper()
 	r := &running{logs: &testutil.LogBuffer{}, done: make(chan error, 1)}
 	ready := make(chan Addrs, 1)
@@ -90,7 +120,7 @@ func run(t *testing.T, cfg *config.Config, o Options) *running {
 	r.stop = cancel
 	exited := make(chan struct{})
 	go func() {
-		r.done <- Run(ctx, cfg, o)
+		r.done <- compose(ctx, cfg, o, adjust...)
 		close(exited)
 	}()
 	t.Cleanup(func() {
@@ -199,7 +229,7 @@ func TestNoListenersBeforeFirstLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, cfg, Options{DNSAddr: "127.0.0.1:0", HTTPAddr: httpAddr, Ready: func(a Addrs) { ready <- a }})
+		done <- compose(ctx, cfg, Options{DNSAddr: "127.0.0.1:0", HTTPAddr: httpAddr, Ready: func(a Addrs) { ready <- a }})
 	}()
 	defer func() {
 		cancel()
@@ -231,7 +261,7 @@ func TestPortTakenIsFatalAndNamesAddress(t *testing.T) {
 	defer l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = Run(ctx, cfg, Options{DNSAddr: "127.0.0.1:0", HTTPAddr: l.Addr().String()})
+	err = compose(ctx, cfg, Options{DNSAddr: "127.0.0.1:0", HTTPAddr: l.Addr().String()})
 	if err == nil || !strings.Contains(err.Error(), l.Addr().String()) {
 		t.Fatalf("want an error naming %s, got %v", l.Addr(), err)
 	}
@@ -242,8 +272,8 @@ func TestSerialIsReloadTime(t *testing.T) {
 	cfg := loadConfig(t, m, "")
 	var now atomic.Int64
 	now.Store(1_800_000_000)
-	r := run(t, cfg, Options{Now: func() time.Time { return time.Unix(now.Load(), 0) },
-		Source: func(o *mesos.Options) { o.RefreshInterval = 200 * time.Millisecond }})
+	r := run(t, cfg, Options{Now: func() time.Time { return time.Unix(now.Load(), 0) }},
+		func(o *mesos.Options) { o.RefreshInterval = 200 * time.Millisecond })
 	soa := func() uint32 {
 		a := query(t, r.addrs.DNS, "mesos.", dns.TypeSOA)
 		if len(a.Ns) != 1 {

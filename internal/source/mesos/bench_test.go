@@ -41,9 +41,9 @@ func BenchmarkRefresh10k(b *testing.B) {
 	m.srv = newBenchServer(b, m)
 	m.set(bigState(b, m.addr(), 10000), 0)
 	b.SetBytes(int64(len(m.body)))
-	got := make(chan *model.Snapshot, 1)
+	got := make(chan *model.MesosObservation, 1)
 	src, err := New(Options{Masters: []string{m.addr()}, NoStream: true, RefreshInterval: time.Hour, StateTimeout: time.Minute},
-		func(s *model.Snapshot) { got <- s })
+		SinkFunc(func(s *model.MesosObservation) { got <- s }))
 	if err != nil {
 		b.Fatal(err)
 	}

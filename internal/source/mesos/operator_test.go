@@ -31,7 +31,7 @@ func TestOperatorStreamEndToEnd(t *testing.T) {
 	h := run(t, Options{Masters: []string{addr}, Basic: &BasicAuth{Principal: "p", Secret: "s"}})
 	tu.Eventually(t, wait, "streamed snapshot", func() bool {
 		s := h.rec.lastSnap()
-		return s != nil && s.Source == "mesos-stream" && h.rec.taskName() == "first"
+		return s != nil && h.rec.streamed() && h.rec.taskName() == "first"
 	})
 	start := time.Now()
 	prov.Set(parsed(t, testState(t, addr, "second")))

@@ -1,17 +1,22 @@
 // Package mesos is the Mesos state source: it finds the leading master
 // (a static list or ZooKeeper), fetches `/master/state` (or follows the
 // leader's v1 operator-API event stream where one is plugged in), resolves
-// the host names the state mentions, and emits an immutable, versioned
-// model.Snapshot after every successful fetch.
+// the host names the state mentions, translates the state into the model's
+// types and publishes a whole model.MesosObservation to its Sink after
+// every successful fetch.
 //
-// A failed fetch or an undecodable state emits nothing: consumers keep the
-// last good snapshot, and the failure shows in the log ("keeping last good
-// state"), in the metrics and in Status.
+// A failed fetch or an undecodable state publishes nothing: the hub keeps
+// the last good observation, and the failure shows in the log ("keeping
+// last good state"), in the metrics, in Status and through Sink.Fail.
+//
+// Imports: internal/mesos/* (wire types and clients), internal/model, the
+// standard library, Prometheus and ZooKeeper. Mesos wire types never leave
+// this package: Observe translates them.
 //
 //	masters (static | ZooKeeper watch) ──► master list ─┐
-//	ticker (refresh interval) ─────────────────────────┼─► poll: fetch → resolve → model.Build ─► onSnapshot
+//	ticker (refresh interval) ─────────────────────────┼─► poll: fetch → resolve → Observe ─► Sink
 //	Trigger() ─────────────────────────────────────────┘                                        ▲
-//	operator-API stream from the leader (optional) ─► coalesce (~20 ms) ─► resolve → Build ──────┘
+//	operator-API stream from the leader (optional) ─► coalesce (~20 ms) ─► resolve → Observe ────┘
 package mesos
 
 import (
@@ -95,9 +100,6 @@ type Options struct {
 	// ResolveTimeout bounds each lookup (default 5 s).
 	Resolver       HostResolver
 	ResolveTimeout time.Duration
-	// Name is the Snapshot.Source of polled snapshots (default "mesos");
-	// streamed ones get Name + "-stream".
-	Name string
 	// Streamer follows the leader's event stream (default: the v1
 	// operator API via OperatorStreamer). NoStream turns streaming off:
 	// polling only, as the original Mesos-DNS.
@@ -157,9 +159,6 @@ func (o *Options) fill() error {
 	if o.ResolveTimeout <= 0 {
 		o.ResolveTimeout = 5 * time.Second
 	}
-	if o.Name == "" {
-		o.Name = "mesos"
-	}
 	if o.StreamCoalesce <= 0 {
 		o.StreamCoalesce = 20 * time.Millisecond
 	}
@@ -188,7 +187,7 @@ func (o *Options) fill() error {
 
 // Status is the source's health, for APIs and /health.
 type Status struct {
-	// Version of the last snapshot emitted (0: none yet).
+	// Version counts the observations published (0: none yet).
 	Version uint64
 	// Leader is the leader the last good state names ("master@ip:port").
 	Leader string
@@ -213,7 +212,7 @@ type Status struct {
 type Source struct {
 	o          Options
 	log        *slog.Logger
-	onSnapshot func(*model.Snapshot)
+	sink       Sink
 	fetcher    *fetcher
 	streamHTTP *http.Client
 	m          *metrics
@@ -230,15 +229,31 @@ type Source struct {
 	resolved     map[string][]netip.Addr
 }
 
-// New checks the options and builds a Source. onSnapshot is called from
-// the Run goroutine with every new snapshot, in version order; it should
-// hand the snapshot on and return quickly.
-func New(o Options, onSnapshot func(*model.Snapshot)) (*Source, error) {
+// Sink receives the source's output, from the Run goroutine only, in
+// order; both methods must return quickly. *hub.Hub is one.
+type Sink interface {
+	PublishMesos(*model.MesosObservation)
+	// Fail reports a failed refresh; source is always "mesos".
+	Fail(source string, err error)
+}
+
+// SinkFunc adapts a function to Sink for callers that only want the
+// observations (tests, tools); failures are dropped.
+type SinkFunc func(*model.MesosObservation)
+
+// PublishMesos implements Sink.
+func (f SinkFunc) PublishMesos(o *model.MesosObservation) { f(o) }
+
+// Fail implements Sink.
+func (SinkFunc) Fail(string, error) {}
+
+// New checks the options and builds a Source that publishes to sink.
+func New(o Options, sink Sink) (*Source, error) {
 	if err := o.fill(); err != nil {
 		return nil, err
 	}
-	if onSnapshot == nil {
-		return nil, errors.New("mesos source: onSnapshot is nil")
+	if sink == nil {
+		return nil, errors.New("mesos source: sink is nil")
 	}
 	poll, stream, err := httpClients(&o)
 	if err != nil {
@@ -251,7 +266,7 @@ func New(o Options, onSnapshot func(*model.Snapshot)) (*Source, error) {
 	s := &Source{
 		o:          o,
 		log:        o.Logger,
-		onSnapshot: onSnapshot,
+		sink:       sink,
 		fetcher:    &fetcher{client: poll, scheme: scheme, userAgent: o.UserAgent, maxBytes: o.MaxStateBytes},
 		streamHTTP: stream,
 		started:    o.Now(),
@@ -435,10 +450,10 @@ func (s *Source) refresh(ctx context.Context, masters []string, st *streamer) {
 	}
 	// A poll refreshes every name; stream builds in between reuse these.
 	s.resolved = s.resolve(ctx, stt, nil)
-	snap := s.build(stt, s.o.Name, fetched)
+	obs := s.observe(stt, from, fetched, false)
 	s.m.refreshDuration.Observe(s.o.Now().Sub(start).Seconds())
 	s.m.refresh.WithLabelValues("ok").Inc()
-	s.succeed(snap, from, fetched)
+	s.succeed(obs)
 	st.leader(ctx, from)
 }
 
@@ -452,6 +467,7 @@ func (s *Source) fail(start time.Time, err error) {
 	s.status.Stale = true
 	version, last := s.status.Version, s.status.LastSuccess
 	s.mu.Unlock()
+	s.sink.Fail("mesos", err)
 	if version == 0 {
 		s.log.Error("mesos state refresh failed; no state yet", "err", err)
 		return
@@ -460,42 +476,41 @@ func (s *Source) fail(start time.Time, err error) {
 		"version", version, "last_success", last)
 }
 
-// build turns a state into the next snapshot.
-func (s *Source) build(st *state.State, name string, fetched time.Time) *model.Snapshot {
-	s.version++
-	return model.Build(st, model.BuildOptions{
-		Version:  s.version,
-		Source:   name,
-		Now:      s.o.Now(),
-		Fetched:  fetched,
-		Resolved: s.resolved,
-	})
+// observe translates a state into the next observation.
+func (s *Source) observe(st *state.State, from string, fetched time.Time, streamed bool) *model.MesosObservation {
+	obs := Observe(st, s.resolved)
+	obs.Fetched, obs.From, obs.Streamed = fetched, from, streamed
+	s.mu.Lock()
+	obs.Masters = slices.Clone(s.status.Masters)
+	s.mu.Unlock()
+	return obs
 }
 
-func (s *Source) succeed(snap *model.Snapshot, from string, fetched time.Time) {
+func (s *Source) succeed(obs *model.MesosObservation) {
+	s.version++
 	s.mu.Lock()
-	s.status.Version = snap.Version
-	s.status.Leader = snap.Leader.Raw
-	s.status.Master = from
-	s.status.LastSuccess = fetched
+	s.status.Version = s.version
+	s.status.Leader = obs.Leader.Raw
+	s.status.Master = obs.From
+	s.status.LastSuccess = obs.Fetched
 	s.status.Stale = false
 	s.mu.Unlock()
-	s.m.lastSuccess.Set(float64(fetched.UnixNano()) / 1e9)
-	s.m.version.Set(float64(snap.Version))
-	s.m.problems.Set(float64(len(snap.Problems)))
-	s.logProblems(snap)
-	s.onSnapshot(snap)
+	s.m.lastSuccess.Set(float64(obs.Fetched.UnixNano()) / 1e9)
+	s.m.version.Set(float64(s.version))
+	s.m.problems.Set(float64(len(obs.Problems)))
+	s.logProblems(obs.Problems)
+	s.sink.PublishMesos(obs)
 }
 
 // logProblems logs each problem once, when it first appears, so a
 // standing bad item does not flood the log on every refresh.
-func (s *Source) logProblems(snap *model.Snapshot) {
-	cur := make(map[string]bool, len(snap.Problems))
-	for _, p := range snap.Problems {
+func (s *Source) logProblems(problems []model.Problem) {
+	cur := make(map[string]bool, len(problems))
+	for _, p := range problems {
 		k := p.String()
 		cur[k] = true
 		if !s.lastProblems[k] {
-			s.log.Warn("mesos state item skipped or degraded", "item", p.Item, "field", p.Field, "reason", p.Reason, "version", snap.Version)
+			s.log.Warn("mesos state item skipped or degraded", "item", p.Item, "field", p.Field, "reason", p.Reason, "version", s.version)
 		}
 	}
 	s.lastProblems = cur
@@ -505,13 +520,7 @@ func (s *Source) logProblems(snap *model.Snapshot) {
 // bounded by ResolveTimeout). A name that does not resolve is logged and
 // left out; it never fails the refresh. Names already in cache are reused.
 func (s *Source) resolve(ctx context.Context, st *state.State, cache map[string][]netip.Addr) map[string][]netip.Addr {
-	hosts := model.HostsToResolve(st)
-	// The leader's host too: record generators give it an address.
-	if u, err := state.ParseUPID(st.Leader); err == nil {
-		if _, err := netip.ParseAddr(u.Host); err != nil && !slices.Contains(hosts, u.Host) {
-			hosts = append(hosts, u.Host)
-		}
-	}
+	hosts := HostsToResolve(st)
 	out := make(map[string][]netip.Addr, len(hosts))
 	var todo []string
 	for _, h := range hosts {

@@ -131,16 +131,33 @@ func testState(t testing.TB, leader, name string) []byte {
 	return b
 }
 
-// recorder collects emitted snapshots.
+// recorder is a Sink that collects the published observations, each
+// built into a snapshot numbered by its position, and the failures.
 type recorder struct {
-	mu    sync.Mutex
-	snaps []*model.Snapshot
+	mu       sync.Mutex
+	snaps    []*model.Snapshot
+	obs      []*model.MesosObservation
+	failures int
 }
 
-func (r *recorder) on(s *model.Snapshot) {
+func (r *recorder) PublishMesos(o *model.MesosObservation) {
 	r.mu.Lock()
-	r.snaps = append(r.snaps, s)
+	r.obs = append(r.obs, o)
+	r.snaps = append(r.snaps, model.Build(model.Observations{Mesos: o}, model.BuildOptions{Version: uint64(len(r.obs))}))
 	r.mu.Unlock()
+}
+
+func (r *recorder) Fail(string, error) {
+	r.mu.Lock()
+	r.failures++
+	r.mu.Unlock()
+}
+
+// streamed reports whether the last observation came from the stream.
+func (r *recorder) streamed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.obs) > 0 && r.obs[len(r.obs)-1].Streamed
 }
 
 func (r *recorder) n() int {
@@ -187,7 +204,7 @@ func run(t *testing.T, o Options) *harness {
 	}
 	o.Registerer = h.reg
 	o.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(h.logs, tlog{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	src, err := New(o, h.rec.on)
+	src, err := New(o, h.rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,8 +285,8 @@ func TestStaticMastersFirstWins(t *testing.T) {
 		t.Fatalf("second master asked %d times although the first answered", b.requests.Load())
 	}
 	s := h.rec.lastSnap()
-	if s.Version != 1 || s.Source != "mesos" || !s.Leader.OK || s.Leader.Raw != "master@"+a.addr() {
-		t.Fatalf("snapshot version %d source %q leader %+v", s.Version, s.Source, s.Leader)
+	if s.Version != 1 || h.rec.streamed() || !s.Leader.OK || s.Leader.Raw != "master@"+a.addr() {
+		t.Fatalf("snapshot version %d streamed %v leader %+v", s.Version, h.rec.streamed(), s.Leader)
 	}
 	st := h.src.Status()
 	if st.Stale || st.Version != 1 || st.Master != a.addr() || st.LastSuccess.IsZero() || st.LastError != "" {
@@ -787,7 +804,7 @@ func TestOptionsErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := New(c.o, func(*model.Snapshot) {})
+			_, err := New(c.o, SinkFunc(func(*model.MesosObservation) {}))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
 			}

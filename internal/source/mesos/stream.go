@@ -180,13 +180,13 @@ func (st *streamer) build(ctx context.Context) {
 	src := st.s
 	now := src.o.Now()
 	src.resolved = src.resolve(ctx, s, src.resolved)
-	snap := src.build(s, src.o.Name+"-stream", now)
+	obs := src.observe(s, st.target, now, true)
 	st.lastBuild = src.o.Now()
 	st.delivered = true
 	st.backoff = 0
 	src.m.streamUpdates.Inc()
 	st.setUp(true)
-	src.succeed(snap, st.target, now)
+	src.succeed(obs)
 }
 
 func (st *streamer) setUp(up bool) {

@@ -74,9 +74,8 @@ func TestStreamPreferredAndCoalesced(t *testing.T) {
 	if got := fs.call(0); got != "http://"+m.addr() {
 		t.Fatalf("stream base URL %q", got)
 	}
-	s := h.rec.lastSnap()
-	if s.Source != "mesos-stream" {
-		t.Fatalf("source %q", s.Source)
+	if !h.rec.streamed() {
+		t.Fatal("last observation not marked as streamed")
 	}
 	if st := h.src.Status(); !st.Streaming || st.Stale {
 		t.Fatalf("status %+v, want streaming", st)

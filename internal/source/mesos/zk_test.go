@@ -131,7 +131,7 @@ func TestZooKeeperDetectionTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, err := New(Options{ZK: &zu, ZKDetectionTimeout: 500 * time.Millisecond, RefreshInterval: time.Hour, Logger: discardLogger()},
-		func(*model.Snapshot) {})
+		SinkFunc(func(*model.MesosObservation) {}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestZooKeeperDetectionTimeout(t *testing.T) {
 	z2 := ZKURL{Servers: []string{zkAddr}, Path: "/m2"}
 	got := make(chan struct{}, 16)
 	src2, err := New(Options{ZK: &z2, ZKDetectionTimeout: time.Second, RefreshInterval: time.Hour, Logger: discardLogger()},
-		func(*model.Snapshot) { got <- struct{}{} })
+		SinkFunc(func(*model.MesosObservation) { got <- struct{}{} }))
 	if err != nil {
 		t.Fatal(err)
 	}

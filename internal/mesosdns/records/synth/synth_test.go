@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/testutil/modeltest"
 )
 
 func TestStateDeterministic(t *testing.T) {
@@ -33,7 +33,7 @@ func TestStateShape(t *testing.T) {
 	if n != 10000 || running < 9000 || len(st.Slaves) != 400 || len(st.Frameworks) < 5 {
 		t.Fatalf("tasks %d running %d agents %d frameworks %d", n, running, len(st.Slaves), len(st.Frameworks))
 	}
-	snap := model.Build(st, model.BuildOptions{})
+	snap := modeltest.FromState(st, modeltest.Options{})
 	if len(snap.Problems) != 0 {
 		t.Fatalf("synthetic state has problems: %v", snap.Problems[:min(3, len(snap.Problems))])
 	}

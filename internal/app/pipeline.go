@@ -1,0 +1,117 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sextantdc/sextant/internal/hub"
+	marathonsrc "github.com/sextantdc/sextant/internal/source/marathon"
+	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
+)
+
+// pipeline is one process's backbone: the sources it runs, the one hub
+// they publish to, and the consumers that read it. Every composition
+// (up, master, agent, mesos-dns) is built from it.
+type pipeline struct {
+	hub  *hub.Hub
+	log  *slog.Logger
+	reg  prometheus.Registerer
+	runs []namedRun
+}
+
+type namedRun struct {
+	name string
+	run  func(ctx context.Context) error
+	// consumer runs end with the pipeline; a source or the hub ending
+	// with an error ends it too.
+}
+
+func newPipeline(o hub.Options) *pipeline {
+	h := hub.New(o)
+	p := &pipeline{hub: h, log: o.Logger, reg: o.Registerer}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.runs = append(p.runs, namedRun{"hub", h.Run})
+	return p
+}
+
+// mesos adds the Mesos source. Its logger and registerer default to the
+// pipeline's.
+func (p *pipeline) mesos(o mesossrc.Options) (*mesossrc.Source, error) {
+	if o.Logger == nil {
+		o.Logger = p.log.With("component", "mesos-source")
+	}
+	if o.Registerer == nil {
+		o.Registerer = p.reg
+	}
+	src, err := mesossrc.New(o, p.hub)
+	if err != nil {
+		return nil, err
+	}
+	p.hub.Register(hub.Mesos)
+	p.runs = append(p.runs, namedRun{"mesos source", src.Run})
+	return src, nil
+}
+
+// marathon adds the Marathon source.
+func (p *pipeline) marathon(o marathonsrc.Options) (*marathonsrc.Source, error) {
+	if o.Logger == nil {
+		o.Logger = p.log.With("component", "marathon-source")
+	}
+	if o.Registerer == nil {
+		o.Registerer = p.reg
+	}
+	src, err := marathonsrc.New(o, p.hub)
+	if err != nil {
+		return nil, err
+	}
+	p.hub.Register(hub.Marathon)
+	p.runs = append(p.runs, namedRun{"marathon source", src.Run})
+	return src, nil
+}
+
+// consumer adds a consumer, handed its own subscription.
+func (p *pipeline) consumer(name string, run func(ctx context.Context, sub *hub.Subscription) error) {
+	p.runs = append(p.runs, namedRun{name, func(ctx context.Context) error {
+		sub := p.hub.Subscribe()
+		defer sub.Close()
+		return run(ctx, sub)
+	}})
+}
+
+// run runs every part until ctx ends or one part fails; then it stops the
+// others and waits for them. The first failure is returned, named.
+func (p *pipeline) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(p.runs))
+	for _, r := range p.runs {
+		wg.Go(func() {
+			err := r.run(ctx)
+			if err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", r.name, err)
+			} else if err == nil && ctx.Err() == nil {
+				// A part that returns early without an error (a consumer
+				// whose work is done) does not stop the others.
+				return
+			}
+			cancel()
+		})
+	}
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
