@@ -12,8 +12,8 @@ import (
 // Addr is the interface address and whose Bits is its prefix length.
 //
 // Implementations are safe for concurrent use (requests are serialised)
-// and may block for a few seconds while the kernel answers. Every method
-// fails with an error wrapping net.ErrClosed after Close.
+// and may block for a few seconds while the kernel answers. After Close,
+// every other method fails with an error wrapping net.ErrClosed.
 type Links interface {
 	// AddDummy creates a dummy link, up. It fails with ErrNoDummy when
 	// the kernel has no dummy driver, and with ErrExists when a link of
