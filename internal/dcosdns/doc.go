@@ -27,7 +27,8 @@
 //   - Handler: answers a query; implements dnsserver.Handler.
 //   - Config / ParseConfig: dcos-dns.json (§A.1).
 //   - BindIPs, SetupSpartan: listen addresses; the spartan interface, or
-//     its addresses on lo where the kernel has no dummy driver.
+//     its addresses on lo where the kernel has no dummy driver (through
+//     the kernel/link seam, so tests use link.Fake).
 //   - Run: the role (listeners, gossip, zone building, HTTP API of §D).
 //
 // # Metrics

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+
+	"github.com/sextantdc/sextant/internal/kernel/link"
 )
 
 // SpartanIPs returns the DNS listener addresses of a DC/OS agent
@@ -110,61 +112,57 @@ type Spartan struct {
 	Added []netip.Addr
 	// Addrs are all spartan addresses, present now on Link.
 	Addrs []netip.Addr
+
+	links link.Links // nil once torn down
 }
 
 // SpartanLink is the dummy interface name DC/OS uses.
 const SpartanLink = "spartan"
 
 // SetupSpartan creates the spartan interface (or falls back to lo) and adds
-// the addresses. It needs CAP_NET_ADMIN. "Already exists" counts as
-// success, as in DC/OS' ExecStartPre, but such an address is not removed
-// on teardown since we did not add it.
+// the addresses through links (link.Open for the host's; that needs
+// CAP_NET_ADMIN). "Already exists" counts as success, as in DC/OS'
+// ExecStartPre, but such an address is not removed on teardown since we
+// did not add it. When a step fails, what was added is removed again.
 //
 // With ipv6 the IPv6 spartan address is added too.
-func SetupSpartan(log *slog.Logger, ipv6 bool) (*Spartan, error) {
+//
+// SetupSpartan takes links over: Teardown closes it, or SetupSpartan
+// itself when it fails, so that the handle that made the changes is the
+// one that undoes them and lives exactly as long as they do.
+func SetupSpartan(log *slog.Logger, ipv6 bool, links link.Links) (*Spartan, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	nl, err := openNetlink()
-	if err != nil {
-		return nil, err
+	s := &Spartan{Link: SpartanLink, links: links}
+	// The kernel checks the name before the driver, so an existing
+	// spartan interface is used even where a new one could not be made.
+	switch err := links.AddDummy(SpartanLink); {
+	case err == nil:
+		s.CreatedLink = true
+	case errors.Is(err, link.ErrExists):
+		log.Info("spartan interface already exists; using it")
+	case errors.Is(err, link.ErrNoDummy):
+		log.Warn("kernel has no dummy interface driver; putting the spartan addresses on lo", "err", err)
+		s.Link = "lo"
+	default:
+		return nil, errors.Join(fmt.Errorf("create spartan interface: %w", err), s.Teardown(log))
 	}
-	defer nl.close()
-	s := &Spartan{Link: SpartanLink}
-	if ifc, err := net.InterfaceByName(SpartanLink); err == nil {
-		log.Info("spartan interface already exists; using it", "index", ifc.Index)
-	} else {
-		err := nl.addDummy(SpartanLink)
-		switch {
-		case err == nil:
-			s.CreatedLink = true
-		case errors.Is(err, errNoDummy):
-			log.Warn("kernel has no dummy interface driver; putting the spartan addresses on lo", "err", err)
-			s.Link = "lo"
-		default:
-			return nil, fmt.Errorf("create spartan interface: %w", err)
-		}
-	}
-	ifc, err := net.InterfaceByName(s.Link)
-	if err != nil {
-		return nil, fmt.Errorf("interface %s: %w", s.Link, err)
-	}
-	if err := nl.setUp(ifc.Index); err != nil {
-		s.teardown(nl, log)
-		return nil, fmt.Errorf("set %s up: %w", s.Link, err)
+	if err := links.SetUp(s.Link); err != nil {
+		return nil, errors.Join(fmt.Errorf("set %s up: %w", s.Link, err), s.Teardown(log))
 	}
 	want := SpartanIPs()
 	if ipv6 {
 		want = append(want, SpartanIPv6())
 	}
 	for _, ip := range want {
-		added, err := nl.addAddr(ifc.Index, ip)
-		if err != nil {
-			s.teardown(nl, log)
-			return nil, fmt.Errorf("add %s/32 to %s: %w", ip, s.Link, err)
-		}
-		if added {
+		p := netip.PrefixFrom(ip, ip.BitLen())
+		switch err := links.AddAddr(s.Link, p); {
+		case err == nil:
 			s.Added = append(s.Added, ip)
+		case errors.Is(err, link.ErrExists):
+		default:
+			return nil, errors.Join(fmt.Errorf("add %s to %s: %w", p, s.Link, err), s.Teardown(log))
 		}
 		s.Addrs = append(s.Addrs, ip)
 	}
@@ -172,40 +170,34 @@ func SetupSpartan(log *slog.Logger, ipv6 bool) (*Spartan, error) {
 	return s, nil
 }
 
-// Teardown removes what SetupSpartan added.
+// Teardown removes what SetupSpartan added and closes its links. Calling
+// it again does nothing.
 func (s *Spartan) Teardown(log *slog.Logger) error {
+	if s.links == nil {
+		return nil
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	nl, err := openNetlink()
-	if err != nil {
-		return err
-	}
-	defer nl.close()
-	return s.teardown(nl, log)
-}
-
-func (s *Spartan) teardown(nl *netlinkConn, log *slog.Logger) error {
 	var errs []error
-	ifc, err := net.InterfaceByName(s.Link)
-	if err != nil {
-		return fmt.Errorf("interface %s: %w", s.Link, err)
-	}
 	if s.CreatedLink {
 		// Deleting the link removes its addresses with it.
-		if err := nl.delLink(ifc.Index); err != nil {
+		if err := s.links.Delete(s.Link); err != nil {
 			errs = append(errs, fmt.Errorf("delete %s: %w", s.Link, err))
 		}
 	} else {
 		for _, ip := range s.Added {
-			if err := nl.delAddr(ifc.Index, ip); err != nil {
+			if err := s.links.DelAddr(s.Link, netip.PrefixFrom(ip, ip.BitLen())); err != nil {
 				errs = append(errs, fmt.Errorf("remove %s from %s: %w", ip, s.Link, err))
 			}
 		}
 	}
-	if len(errs) == 0 {
+	if len(errs) == 0 && (s.CreatedLink || len(s.Added) > 0) {
 		log.Info("spartan addresses removed", "link", s.Link)
 	}
-	s.Added, s.CreatedLink = nil, false
+	if err := s.links.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	s.Added, s.CreatedLink, s.links = nil, false, nil
 	return errors.Join(errs...)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/sextantdc/sextant/internal/dnsserver"
 	"github.com/sextantdc/sextant/internal/forward"
 	"github.com/sextantdc/sextant/internal/gossip"
+	"github.com/sextantdc/sextant/internal/kernel/link"
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
 	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/obs"
@@ -468,7 +469,11 @@ func (n *node) listenAddrs(sp **Spartan) ([]listenAddr, error) {
 	var ips []netip.Addr
 	switch {
 	case n.o.SetupSpartan:
-		s, err := SetupSpartan(n.log, n.o.SpartanIPv6)
+		links, err := link.Open()
+		if err != nil {
+			return nil, err
+		}
+		s, err := SetupSpartan(n.log, n.o.SpartanIPv6, links)
 		if err != nil {
 			return nil, err
 		}

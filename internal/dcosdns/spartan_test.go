@@ -18,6 +18,7 @@ import (
 
 	"github.com/sextantdc/sextant/internal/directory"
 	"github.com/sextantdc/sextant/internal/dnsserver"
+	"github.com/sextantdc/sextant/internal/kernel/link"
 	"github.com/sextantdc/sextant/internal/testutil"
 )
 
@@ -61,7 +62,7 @@ func TestSpartanHelper(t *testing.T) {
 	if os.Getenv(spartanHelperEnv) == "" {
 		t.Skip("helper for TestSpartanInNetns; runs only inside its namespace")
 	}
-	s, err := SetupSpartan(nil, true)
+	s, err := SetupSpartan(nil, true, openLinks(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +90,14 @@ func TestSpartanHelper(t *testing.T) {
 	}
 	has(true)
 	// A second setup finds everything in place and adds nothing.
-	s2, err := SetupSpartan(nil, true)
+	s2, err := SetupSpartan(nil, true, openLinks(t))
 	if err != nil || len(s2.Added) != 0 {
 		t.Fatalf("second setup: %v, added %v", err, s2.Added)
 	}
+	if err := s2.Teardown(nil); err != nil { // removes nothing: it added nothing
+		t.Fatal(err)
+	}
+	has(true)
 	// BindIPs with bind_interface spartan sees the addresses when the
 	// interface exists; on the lo fallback they are used directly.
 	ifaces, _ := HostInterfaces()
@@ -138,6 +143,16 @@ func TestSpartanHelper(t *testing.T) {
 	}
 	has(false)
 	fmt.Println("spartan helper done")
+}
+
+// openLinks opens the kernel's links (the helper's namespace's).
+func openLinks(t *testing.T) *link.Netlink {
+	t.Helper()
+	l, err := link.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 // TestAgentSpartanSIGTERM runs `sextant agent --spartan` inside a network
