@@ -843,3 +843,78 @@ func TestUpClosedLogAndHangup(t *testing.T) {
 	}
 	assertGone(t, pids, "after SIGHUP")
 }
+
+// TestUpHealthAwareNames: an app whose HTTP health check starts failing
+// leaves the node DNS answers and the Mesos-DNS role's .mesos answers
+// within about a second of Marathon seeing it unhealthy, and comes back
+// when healthy. Marathon's verdict reaches the model through the Marathon
+// source (the Mesos state's health is turned off with --publish-health=false).
+func TestUpHealthAwareNames(t *testing.T) {
+	testutil.NeedTool(t, "python3")
+	dig := testutil.NeedTool(t, "dig")
+	t.Parallel()
+	u := startUp(t, t.TempDir(), "--publish-health=false")
+	www := t.TempDir()
+	ok := filepath.Join(www, "ok")
+	if err := os.WriteFile(ok, []byte("ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A high failure limit: the task stays, unhealthy, instead of being
+	// replaced.
+	code, b := u.do("POST", "/v2/apps", `{"id":"/flaky","cmd":"cd `+www+` && exec python3 -m http.server $PORT0 --bind 127.0.0.1",
+		"cpus":0.1,"labels":{"HAPROXY_GROUP":"external"},"portDefinitions":[{"port":0,"name":"http"}],
+		"healthChecks":[{"protocol":"HTTP","path":"/ok","portIndex":0,"gracePeriodSeconds":0,"intervalSeconds":1,"timeoutSeconds":1,"maxConsecutiveFailures":1000}],
+		"taskKillGracePeriodSeconds":1}`)
+	if code != 201 {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	mesosName, nodeName := "flaky.marathon.mesos", "flaky.marathon.agentip.dcos.thisdcos.directory"
+	answers := func() (mesos, node bool) {
+		return digA(dig, u.eps["dns"], mesosName) != "", digA(dig, u.eps["directory_dns"], nodeName) != ""
+	}
+	healthy := func(want bool) bool {
+		ts := u.tasks("/flaky")
+		return len(ts) == 1 && len(ts[0].HealthCheckResults) > 0 && ts[0].HealthCheckResults[0].Alive == want
+	}
+	testutil.Eventually(t, 60*time.Second, "healthy task in both DNS roles", func() bool {
+		m, n := answers()
+		return healthy(true) && m && n
+	})
+
+	// measure polls Marathon's verdict and both DNS roles; it returns how
+	// long after Marathon reported the change the names followed.
+	measure := func(what string, wantHealthy, wantAnswers bool) time.Duration {
+		t.Helper()
+		var seen time.Time
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			if seen.IsZero() && healthy(wantHealthy) {
+				seen = time.Now()
+			}
+			m, n := answers()
+			if m == wantAnswers && n == wantAnswers {
+				if seen.IsZero() {
+					return 0 // the names followed before our poll saw the verdict
+				}
+				return time.Since(seen)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s: names did not follow within 60s (Marathon saw it: %v)\n%s", what, !seen.IsZero(), u.proc.Log)
+		return 0
+	}
+	if err := os.Remove(ok); err != nil {
+		t.Fatal(err)
+	}
+	gone := measure("unhealthy", false, false)
+	if err := os.WriteFile(ok, []byte("ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back := measure("healthy again", true, true)
+	t.Logf("names left %v and came back %v after Marathon's health verdict changed", gone, back)
+	// The goal is one second; a loaded 2-core machine gets a generous
+	// margin before this fails.
+	if gone > 5*time.Second || back > 5*time.Second {
+		t.Fatalf("names followed health after %v / %v, want about 1s", gone, back)
+	}
+}

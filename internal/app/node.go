@@ -17,6 +17,7 @@ import (
 	"github.com/sextantdc/sextant/internal/mesos/operator"
 	"github.com/sextantdc/sextant/internal/obs"
 	marathonsrc "github.com/sextantdc/sextant/internal/source/marathon"
+	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
 )
 
 // Node DNS role defaults, for the commands' help texts.
@@ -144,15 +145,6 @@ func (f *NodeDNSConfig) options(role dcosdns.Role, log *slog.Logger) (dcosdns.Op
 		return o, errors.New("--join needs --gossip-bind")
 	}
 	return o, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func firstNonEmpty(s ...string) string {

@@ -165,6 +165,17 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 	mesosMux.Handle("/", mesosHandler)
 	marathonHandler := runtime.NewAPI(rt, runtime.APIOptions{Metrics: obs.MetricsHandler(reg), Health: health, Logger: log.With("role", "marathon")})
 
+	// One Mesos source and one Marathon source, reading the runtime's APIs
+	// over HTTP as they would a real cluster's, feed one hub; every role
+	// is a consumer of it.
+	pl := newPipeline(hub.Options{Logger: log.With("role", "hub"), Registerer: reg})
+	if _, err := pl.mesos(mesossrc.Options{Masters: []string{mesosLn.Addr().String()}, RefreshInterval: 5 * time.Second,
+		Streamer: mesossrc.OperatorStreamer(operator.Options{Logger: log.With("component", "mesos-stream")})}); err != nil {
+		return err
+	}
+	if _, err := pl.marathon(marathonsrc.Options{URLs: []string{marathonURL}}); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -202,17 +213,6 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 	endpoints := map[string]string{
 		"marathon": marathonURL,
 		"mesos":    "http://" + mesosLn.Addr().String(),
-	}
-	// One Mesos source and one Marathon source, reading the runtime's APIs
-	// over HTTP as they would a real cluster's, feed one hub; every role
-	// is a consumer of it.
-	pl := newPipeline(hub.Options{Logger: log.With("role", "hub"), Registerer: reg})
-	if _, err := pl.mesos(mesossrc.Options{Masters: []string{mesosLn.Addr().String()}, RefreshInterval: 5 * time.Second,
-		Streamer: mesossrc.OperatorStreamer(operator.Options{Logger: log.With("component", "mesos-stream")})}); err != nil {
-		return err
-	}
-	if _, err := pl.marathon(marathonsrc.Options{URLs: []string{marathonURL}}); err != nil {
-		return err
 	}
 	for _, rl := range roles {
 		for _, l := range rl.listeners {

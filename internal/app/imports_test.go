@@ -1,0 +1,132 @@
+package app
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/sextantdc/sextant/"
+
+// layer is a package's place in the pipeline (docs/ARCHITECTURE.md).
+type layer int
+
+const (
+	leaf     layer = iota // std-like helpers: labels, obs, link, recordio
+	wire                  // Mesos and Marathon wire types and clients, the local runtime
+	model                 // the cluster model
+	source                // producers of observations
+	hubL                  // the snapshot fan-out
+	configL               // adapters from outside config files to typed options
+	consumer              // roles deriving their views from snapshots
+	plane                 // data planes: DNS serving, forwarding, gossip transport
+	wiring                // internal/app
+	command               // cmd/…
+	other                 // examples, benchmarks, test helpers
+)
+
+var layerNames = map[layer]string{leaf: "leaf", wire: "wire", model: "model", source: "source", hubL: "hub",
+	configL: "config", consumer: "consumer", plane: "data plane", wiring: "app", command: "cmd", other: "other"}
+
+func layerOf(pkg string) layer {
+	p := strings.TrimPrefix(pkg, module)
+	switch {
+	case strings.HasPrefix(p, "cmd/"):
+		return command
+	case p == "internal/app":
+		return wiring
+	case p == "internal/model":
+		return model
+	case p == "internal/hub":
+		return hubL
+	case strings.HasPrefix(p, "internal/source/"):
+		return source
+	case p == "internal/mesosdns/config":
+		return configL
+	case p == "internal/mesos/operator/recordio", p == "internal/obs", strings.HasPrefix(p, "internal/kernel/"),
+		p == "internal/directory/label", p == "internal/mesosdns/labels":
+		return leaf
+	case strings.HasPrefix(p, "internal/mesos/"), p == "internal/marathon", p == "internal/runtime":
+		return wire
+	case p == "internal/dnsserver", p == "internal/forward", p == "internal/gossip":
+		return plane
+	case strings.HasPrefix(p, "internal/mesosdns/records/synth"), strings.HasPrefix(p, "internal/testutil"),
+		strings.HasPrefix(p, "bench/"), p == "examples":
+		return other
+	case strings.HasPrefix(p, "internal/mesosdns/"), p == "internal/dcosdns", p == "internal/directory", p == "internal/vip":
+		return consumer
+	}
+	return other
+}
+
+// allowed says which layers a layer may import (besides itself, and
+// besides leaf packages, which everyone may import).
+var allowed = map[layer][]layer{
+	leaf:     {},
+	wire:     {},
+	model:    {},
+	source:   {wire, model},
+	hubL:     {model},
+	configL:  {source},
+	consumer: {model, hubL, configL, plane},
+	plane:    {},
+	wiring:   {wire, model, source, hubL, configL, consumer, plane, other},
+	command:  {wiring},
+	other:    {wire, model, source, hubL, configL, consumer, plane, wiring},
+}
+
+// TestImportDirection fails when a package imports against the flow
+// sources → model/hub → consumers → data planes, cmd → app only. Tests
+// are not checked: they may build whole pipelines.
+func TestImportDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}:{{join .Imports \" \"}}", module+"...").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, ":")
+		from := layerOf(pkg)
+		for _, imp := range strings.Fields(imports) {
+			if !strings.HasPrefix(imp, module) {
+				continue
+			}
+			checked++
+			to := layerOf(imp)
+			if to == from || to == leaf {
+				continue
+			}
+			ok := false
+			for _, l := range allowed[from] {
+				ok = ok || l == to
+			}
+			if !ok {
+				t.Errorf("%s (%s) imports %s (%s): against the pipeline's direction", strings.TrimPrefix(pkg, module),
+					layerNames[from], strings.TrimPrefix(imp, module), layerNames[to])
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no internal imports seen: the check is not running")
+	}
+}
+
+// TestLayerRulesCatchViolations makes sure the rule table is not vacuous.
+func TestLayerRulesCatchViolations(t *testing.T) {
+	bad := [][2]string{
+		{"internal/model", "internal/mesos/state"},
+		{"internal/vip", "internal/source/mesos"},
+		{"cmd/sextant", "internal/dcosdns"},
+		{"internal/source/mesos", "internal/hub"},
+		{"internal/dnsserver", "internal/model"},
+		{"internal/dcosdns", "internal/app"},
+	}
+	for _, b := range bad {
+		from, to := layerOf(module+b[0]), layerOf(module+b[1])
+		for _, l := range allowed[from] {
+			if l == to {
+				t.Errorf("%s → %s is allowed", b[0], b[1])
+			}
+		}
+	}
+}
