@@ -18,9 +18,9 @@ func loadFake(t testing.TB) *state.State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := state.Parse(b)
-	if err != nil {
-		t.Fatal(err)
+	st, skipped, err := state.Parse(b)
+	if err != nil || len(skipped) > 0 {
+		t.Fatalf("parse state: skipped %v, err %v", skipped, err)
 	}
 	return st
 }
@@ -149,7 +149,7 @@ func FuzzBuild(f *testing.F) {
 	f.Add([]byte(`{"slaves":[{"id":"a"}],"frameworks":[{"tasks":[{"slave_id":"b","resources":{"ports":"[9-1,x]"}}]}]}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		st, err := state.Parse(b)
+		st, _, err := state.Parse(b)
 		if err != nil {
 			return
 		}

@@ -133,7 +133,7 @@ func (f *fetcher) get(ctx context.Context, addr string) (*state.State, error) {
 	if int64(len(b)) > f.maxBytes {
 		return nil, fmt.Errorf("master %s: state larger than %d bytes", addr, f.maxBytes)
 	}
-	st, err := state.Parse(b)
+	st, _, err := state.Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("master %s: %w", addr, err)
 	}

@@ -19,9 +19,9 @@ func LoadSnapshot(t testing.TB, path string, version uint64) *model.Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := state.Parse(b)
-	if err != nil {
-		t.Fatal(err)
+	st, skipped, err := state.Parse(b)
+	if err != nil || len(skipped) > 0 {
+		t.Fatalf("parse state: skipped %v, err %v", skipped, err)
 	}
 	return model.Build(st, model.BuildOptions{Version: version})
 }
