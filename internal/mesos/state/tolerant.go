@@ -172,9 +172,18 @@ func topLevelError(err error) error {
 	return fmt.Errorf("mesos state: %s is a JSON %s, not an array", te.Field, te.Value)
 }
 
-func (d *tolerant) add(kind Kind, item, field string, err error, consequence string) {
+func (d *tolerant) add(kind Kind, item, field string, err error, lost string) {
+	d.skipped = append(d.skipped, SkippedFor(kind, item, field, err, lost))
+}
+
+// SkippedFor describes a loss in the terms Parse uses: field is the path
+// of the value that failed to decode inside item (the decoder's own path to
+// the bad value is appended), err is encoding/json's error, and lost says
+// what was left out ("task skipped"). Decoders of other shapes of the same
+// data, such as the v1 operator API, use it to report alike.
+func SkippedFor(kind Kind, item, field string, err error, lost string) Skipped {
 	path, why := explain(field, err)
-	d.skipped = append(d.skipped, Skipped{Kind: kind, Item: item, Field: path, Reason: why + "; " + consequence})
+	return Skipped{Kind: kind, Item: item, Field: path, Reason: why + "; " + lost}
 }
 
 // explain returns the path of the bad value (field plus where inside it the
