@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	v1 "github.com/sextantdc/sextant/internal/mesos/operator/v1"
@@ -101,7 +102,9 @@ func newModel(log *slog.Logger, master *v1.MasterInfo) *model {
 }
 
 // subscribedRaw is SUBSCRIBED with its lists left undecoded, so that one
-// bad item is skipped instead of failing the whole snapshot.
+// bad item costs that item (or only a part of it) instead of failing the
+// whole snapshot. Lists that are not lists still fail it: a model without
+// its tasks would be worse than none (the source then polls).
 type subscribedRaw struct {
 	GetState struct {
 		GetTasks struct {
@@ -115,7 +118,7 @@ type subscribedRaw struct {
 			Agents []json.RawMessage `json:"agents"`
 		} `json:"get_agents"`
 	} `json:"get_state"`
-	HeartbeatIntervalSeconds *v1.Float64 `json:"heartbeat_interval_seconds"`
+	HeartbeatIntervalSeconds json.RawMessage `json:"heartbeat_interval_seconds"`
 }
 
 // applyRecord decodes one event record and applies it. It reports the
@@ -139,8 +142,10 @@ func (m *model) applyRecord(rec []byte) (string, bool, error) {
 	}
 	var ev v1.Event
 	if err := json.Unmarshal(rec, &ev); err != nil {
-		m.skipped++
-		return head.Type, false, fmt.Errorf("event %s: %w", head.Type, err)
+		// rec is valid JSON (head decoded), so this is a value of the wrong
+		// type, or one that v1.Float64 rejects: find what is still usable.
+		changed, err := m.applyTolerant(head.Type, rec, err)
+		return head.Type, changed, err
 	}
 	changed, err := m.apply(&ev)
 	return ev.Type, changed, err
@@ -161,44 +166,37 @@ func (m *model) applySubscribed(raw json.RawMessage) error {
 	m.tasks.reset()
 	m.subscribed = true
 	m.heartbeat = 0
-	if hb := s.HeartbeatIntervalSeconds; hb != nil && *hb > 0 && float64(*hb) < 1e6 {
-		m.heartbeat = time.Duration(float64(*hb) * float64(time.Second))
+	var hb v1.Float64
+	if err := decode(s.HeartbeatIntervalSeconds, &hb); err != nil {
+		// Without it the stream is judged by DeadTimeout and Resync only,
+		// as for a master older than 1.5.
+		m.lose(state.SkippedFor(state.KindField, "subscribed", "heartbeat_interval_seconds", err, "no heartbeat deadline"))
+	} else if hb > 0 && float64(hb) < 1e6 {
+		m.heartbeat = time.Duration(float64(hb) * float64(time.Second))
 	}
 	gs := &s.GetState
 	for i, b := range gs.GetAgents.Agents {
-		var a v1.Agent
-		if err := json.Unmarshal(b, &a); err != nil {
-			m.skip("get_agents.agents", i, err)
-			continue
+		if a, ok := m.decodeAgent(at("get_agents.agents", i), b); ok {
+			m.addAgent(&a)
 		}
-		m.addAgent(&a)
 	}
 	for i, b := range gs.GetFrameworks.Frameworks {
-		var f v1.Framework
-		if err := json.Unmarshal(b, &f); err != nil {
-			m.skip("get_frameworks.frameworks", i, err)
-			continue
+		if f, ok := m.decodeFramework(at("get_frameworks.frameworks", i), b); ok {
+			m.addFramework(&f)
 		}
-		m.addFramework(&f)
 	}
 	m.addTaskList("get_tasks.tasks", gs.GetTasks.Tasks)
 	m.addTaskList("get_tasks.unreachable_tasks", gs.GetTasks.UnreachableTasks)
 	return nil
 }
 
-func (m *model) skip(field string, i int, err error) {
-	m.skipped++
-	m.log.Warn("skipping undecodable item", "field", fmt.Sprintf("%s[%d]", field, i), "err", err)
-}
+func at(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
 
 func (m *model) addTaskList(field string, list []json.RawMessage) {
 	for i, b := range list {
-		var t v1.Task
-		if err := json.Unmarshal(b, &t); err != nil {
-			m.skip(field, i, err)
-			continue
+		if t, ok := m.decodeTask(at(field, i), b); ok {
+			m.addTask(&t)
 		}
-		m.addTask(&t)
 	}
 }
 
@@ -256,7 +254,7 @@ func (m *model) apply(ev *v1.Event) (bool, error) {
 		if ev.TaskUpdated == nil {
 			return missing("task_updated")
 		}
-		return m.taskUpdated(ev.TaskUpdated), nil
+		return m.updateTask(ev.TaskUpdated, true), nil
 	case v1.EventAgentAdded:
 		if ev.AgentAdded == nil {
 			return missing("agent_added")
@@ -291,10 +289,11 @@ func (m *model) apply(ev *v1.Event) (bool, error) {
 	}
 }
 
-// taskUpdated sets the task's state from the event's top-level state and
-// keeps one status per consecutive state: a status with the same state as
-// the last one replaces it, another is appended. Terminal tasks leave.
-func (m *model) taskUpdated(u *v1.TaskUpdated) bool {
+// updateTask sets the task's state from the event's top-level state and,
+// withStatus, keeps one status per consecutive state: a status with the
+// same state as the last one replaces it, another is appended. Terminal
+// tasks leave.
+func (m *model) updateTask(u *v1.TaskUpdated, withStatus bool) bool {
 	id := u.Status.TaskID.Value
 	k := taskKey(u.FrameworkID.Value, id)
 	t, ok := m.tasks.get(k)
@@ -316,6 +315,10 @@ func (m *model) taskUpdated(u *v1.TaskUpdated) bool {
 	nt.State = st
 	if nt.SlaveID == "" {
 		nt.SlaveID = u.Status.AgentID.Str()
+	}
+	if !withStatus {
+		*t = nt
+		return true
 	}
 	s := v1.StatusToV0(&u.Status)
 	n := len(t.Statuses)

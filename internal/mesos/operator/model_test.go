@@ -85,6 +85,7 @@ func TestSubscribedSkipsBadItems(t *testing.T) {
 	  "get_frameworks":{"frameworks":[{"framework_info":{"user":"u","name":"marathon","id":{"value":"f1"}},"active":true},"junk"]},
 	  "get_tasks":{"tasks":[{"name":"ok","task_id":{"value":"t1"},"framework_id":{"value":"f1"},"agent_id":{"value":"a1"},"state":"TASK_RUNNING"},
 	                        {"name":"bad","task_id":{"value":"t2"},"framework_id":{"value":"f1"},"agent_id":{"value":"a1"},"state":"TASK_RUNNING","statuses":[{"timestamp":"soon"}]},
+	                        {"name":"worse","task_id":"t6","framework_id":{"value":"f1"},"agent_id":{"value":"a1"},"state":"TASK_RUNNING"},
 	                        {"name":"orphan","task_id":{"value":"t3"},"framework_id":{"value":"f9"},"agent_id":{"value":"a1"},"state":"TASK_RUNNING"}],
 	               "unreachable_tasks":[{"name":"u","task_id":{"value":"t4"},"framework_id":{"value":"f1"},"agent_id":{"value":"a1"},"state":"TASK_UNREACHABLE"}],
 	               "completed_tasks":[{"name":"c","task_id":{"value":"t5"},"framework_id":{"value":"f1"},"agent_id":{"value":"a1"},"state":"TASK_FINISHED"}]}}}}`)
@@ -96,11 +97,16 @@ func TestSubscribedSkipsBadItems(t *testing.T) {
 	for _, tk := range st.Frameworks[0].Tasks {
 		ids = append(ids, tk.ID)
 	}
-	if strings.Join(ids, ",") != "t1,t4" {
-		t.Fatalf("tasks %v, want t1,t4 (bad one skipped, orphan held back, completed ignored)", ids)
+	if strings.Join(ids, ",") != "t1,t2,t4" {
+		t.Fatalf("tasks %v, want t1,t2,t4 (bad status dropped, bad id skipped, orphan held back, completed ignored)", ids)
 	}
-	if m.skipped != 4 {
-		t.Fatalf("skipped %d, want 4", m.skipped)
+	if n := len(st.Frameworks[0].Tasks[1].Statuses); n != 0 {
+		t.Fatalf("t2 has %d statuses, want its bad one dropped", n)
+	}
+	// The agent with a bad hostname (its field dropped, then skipped for
+	// no id), the agent without an id, the junk framework, t2's status, t6.
+	if m.skipped != 6 {
+		t.Fatalf("skipped %d, want 6", m.skipped)
 	}
 	if m.heartbeat != 0 {
 		t.Fatal("heartbeat without heartbeat_interval_seconds")

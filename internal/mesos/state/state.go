@@ -8,6 +8,7 @@ package state
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -180,15 +181,66 @@ type HealthCheck struct {
 	Type string `json:"type,omitempty"`
 }
 
-// Parse decodes a `/master/state` document. It fails only on malformed JSON;
-// semantic problems in single items are left to the model builder, which
-// skips the item and reports why.
-func Parse(b []byte) (*State, error) {
+// Parse decodes a `/master/state` document.
+//
+// It fails only when the document as a whole is unusable: not JSON, not a
+// JSON object, or "slaves" or "frameworks" neither an array nor null. The
+// caller then keeps its last good state, as Mesos-DNS did for any error.
+//
+// A value of the wrong JSON type (or out of range for its field) inside one
+// item costs that item or only that field, never the document; each loss is
+// reported as a Skipped record and the rest decodes exactly as it would
+// without the bad value:
+//
+//   - agent ("slaves[]"): unreadable (not an object, or a bad "id") skips the
+//     agent; a bad pid, hostname, active or attributes drops that field; a
+//     bad resources sub-field (cpus, mem, disk, gpus, ports) drops that
+//     sub-field, resources that are not an object drop resources.
+//   - framework: not an object, or a bad "name" or "id", skips it with all
+//     its tasks; a bad pid, hostname, active or webui_url drops that field;
+//     "tasks" not an array drops the tasks and keeps the framework; a bad
+//     task skips that task only.
+//   - task: not an object, or a bad "id", "name", "slave_id" or "state",
+//     skips the task; any bad value inside one status drops that status;
+//     "statuses" not an array drops the statuses; a bad framework_id,
+//     executor_id, labels, discovery, container or health_check drops that
+//     field; resources as for agents.
+//   - top level: a bad id, pid, hostname, version, leader or leader_info
+//     drops that field (no leader is the caller's error to report).
+//
+// null is never a bad value: it decodes to the zero value, as encoding/json
+// does, and semantic checks (an empty id, a bad pid) are left to the model
+// builder.
+//
+// Real states run to 50–60 MB, so the common case pays nothing for this:
+// the document is decoded typed in one go, and only when that reports a
+// type error (encoding/json finishes the document and returns the first
+// one) is it decoded again, item by item.
+func Parse(b []byte) (*State, []Skipped, error) {
 	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("mesos state: %w", err)
+	err := json.Unmarshal(b, &s)
+	if err == nil {
+		if !isObject(b) {
+			return nil, nil, errors.New("mesos state: document is JSON null, not an object")
+		}
+		return &s, nil, nil
 	}
-	return &s, nil
+	if _, syntax := errors.AsType[*json.SyntaxError](err); syntax {
+		return nil, nil, fmt.Errorf("mesos state: %w", err)
+	}
+	return parseTolerant(b)
+}
+
+// isObject reports whether valid JSON b is an object, by its first byte.
+func isObject(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c == '{'
+	}
+	return false
 }
 
 // PortRange is an inclusive range of ports.

@@ -71,13 +71,35 @@ func TestParseUPID(t *testing.T) {
 	}
 }
 
-func TestParseRejectsGarbage(t *testing.T) {
-	for _, in := range []string{"", "{", "<html>502</html>", `{"slaves": 3}`} {
-		if _, err := Parse([]byte(in)); err == nil {
-			t.Errorf("Parse(%q): want error", in)
+// TestRawTypesMirrorTyped: the tolerant path reads each field through its
+// raw twin, so a field added to a typed struct and not to its twin would
+// be lost, silently, whenever the document holds a bad value elsewhere.
+func TestRawTypesMirrorTyped(t *testing.T) {
+	names := func(v any) []string {
+		var out []string
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			if name != "-" {
+				out = append(out, name)
+			}
 		}
+		return out
 	}
-	if _, err := Parse([]byte(`{"leader":"master@1.2.3.4:5050","slaves":[],"frameworks":[]}`)); err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		name       string
+		typed, raw any
+	}{
+		{"State", State{}, rawState{}},
+		{"Slave", Slave{}, rawSlave{}},
+		{"Framework", Framework{}, rawFramework{}},
+		{"Task", Task{}, rawTask{}},
+		{"Resources", Resources{}, rawResources{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got, want := names(c.raw), names(c.typed); !reflect.DeepEqual(got, want) {
+				t.Errorf("raw twin has fields %q, typed struct %q", got, want)
+			}
+		})
 	}
 }

@@ -32,7 +32,7 @@ func FuzzGenerate(f *testing.F) {
 		true, "")
 	f.Add([]byte(`{}`), false, "@")
 	f.Fuzz(func(t *testing.T, doc []byte, rfc952 bool, leader string) {
-		st, err := state.Parse(doc)
+		st, _, err := state.Parse(doc)
 		if err != nil {
 			return
 		}

@@ -23,9 +23,9 @@ func fixtureState(t *testing.T) *state.State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := state.Parse(b)
-	if err != nil {
-		t.Fatal(err)
+	st, skipped, err := state.Parse(b)
+	if err != nil || len(skipped) > 0 {
+		t.Fatalf("parse state: skipped %v, err %v", skipped, err)
 	}
 	return st
 }
@@ -36,7 +36,7 @@ func fixtureStateOrNil() *state.State {
 	if err != nil {
 		return nil
 	}
-	st, err := state.Parse(b)
+	st, _, err := state.Parse(b)
 	if err != nil {
 		return nil
 	}

@@ -107,37 +107,38 @@ func (f *fetcher) url(addr string) string {
 	return f.scheme + "://" + addr + "/master/state"
 }
 
-// get fetches and decodes the state of one master.
-func (f *fetcher) get(ctx context.Context, addr string) (*state.State, error) {
+// get fetches and decodes the state of one master. The skipped list names
+// the parts of the state that were left out for a bad value.
+func (f *fetcher) get(ctx context.Context, addr string) (*state.State, []state.Skipped, error) {
 	u := f.url(addr)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("master %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("master %s: %w", addr, err)
 	}
 	// The original's headers (sic: Content-Type on a GET, no Accept).
 	req.Header.Set("User-Agent", f.userAgent)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("master %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("master %s: %w", addr, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, &StatusError{URL: u, Status: resp.Status, Code: resp.StatusCode}
+		return nil, nil, &StatusError{URL: u, Status: resp.Status, Code: resp.StatusCode}
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, f.maxBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("master %s: read state: %w", addr, err)
+		return nil, nil, fmt.Errorf("master %s: read state: %w", addr, err)
 	}
 	if int64(len(b)) > f.maxBytes {
-		return nil, fmt.Errorf("master %s: state larger than %d bytes", addr, f.maxBytes)
+		return nil, nil, fmt.Errorf("master %s: state larger than %d bytes", addr, f.maxBytes)
 	}
-	st, err := state.Parse(b)
+	st, skipped, err := state.Parse(b)
 	if err != nil {
-		return nil, fmt.Errorf("master %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("master %s: %w", addr, err)
 	}
-	return st, nil
+	return st, skipped, nil
 }
 
 // fetchMaster fetches from one master and follows the leader it names,
@@ -145,31 +146,42 @@ func (f *fetcher) get(ctx context.Context, addr string) (*state.State, error) {
 // fetched again from the leader's IP with the port of the master just
 // asked (the original ignores the leader's own port) and used as it is.
 // It returns the address the state finally came from.
-func (f *fetcher) fetchMaster(ctx context.Context, addr string) (*state.State, string, error) {
-	st, err := f.get(ctx, addr)
+func (f *fetcher) fetchMaster(ctx context.Context, addr string) (*state.State, []state.Skipped, string, error) {
+	st, skipped, err := f.get(ctx, addr)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if st.Leader == "" {
-		return nil, "", fmt.Errorf("master %s: fetched state does not contain leader information", addr)
+		return nil, nil, "", fmt.Errorf("master %s: fetched state does not contain leader information%s", addr, leaderSkipped(skipped))
 	}
 	u, err := state.ParseUPID(st.Leader)
 	if err != nil {
-		return nil, "", fmt.Errorf("master %s: leader: %w", addr, err)
+		return nil, nil, "", fmt.Errorf("master %s: leader: %w", addr, err)
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("master %s: %w", addr, err)
+		return nil, nil, "", fmt.Errorf("master %s: %w", addr, err)
 	}
 	if sameHost(u.Host, host) {
-		return st, addr, nil
+		return st, skipped, addr, nil
 	}
 	leader := net.JoinHostPort(u.Host, port)
-	st2, err := f.get(ctx, leader)
+	st2, skipped2, err := f.get(ctx, leader)
 	if err != nil {
-		return nil, "", fmt.Errorf("leader %s named by master %s: %w", leader, addr, err)
+		return nil, nil, "", fmt.Errorf("leader %s named by master %s: %w", leader, addr, err)
 	}
-	return st2, leader, nil
+	return st2, skipped2, leader, nil
+}
+
+// leaderSkipped says why the leader is missing when it was there but of
+// the wrong type, which "no leader information" alone would hide.
+func leaderSkipped(skipped []state.Skipped) string {
+	for _, s := range skipped {
+		if s.Kind == state.KindField && s.Field == "leader" {
+			return " (" + s.Reason + ")"
+		}
+	}
+	return ""
 }
 
 func sameHost(a, b string) bool {
@@ -183,28 +195,29 @@ func sameHost(a, b string) bool {
 
 // fetch walks the master list [presumed leader, others…]: the first success
 // wins; if all fail, the last error is returned. onFail is told about each
-// failed master.
-func (f *fetcher) fetch(ctx context.Context, masters []string, onFail func(addr string, err error)) (*state.State, string, error) {
+// failed master. With the state come the parts of it that were skipped
+// for a bad value.
+func (f *fetcher) fetch(ctx context.Context, masters []string, onFail func(addr string, err error)) (*state.State, []state.Skipped, string, error) {
 	var last error
 	for _, m := range masters {
 		if m == "" {
 			continue
 		}
-		st, from, err := f.fetchMaster(ctx, m)
+		st, skipped, from, err := f.fetchMaster(ctx, m)
 		if err == nil {
 			if st.Leader == "" {
-				return nil, "", fmt.Errorf("master %s: empty master (state names no leader)", from)
+				return nil, nil, "", fmt.Errorf("master %s: empty master (state names no leader)", from)
 			}
-			return st, from, nil
+			return st, skipped, from, nil
 		}
 		last = err
 		if ctx.Err() != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		onFail(m, err)
 	}
 	if last == nil {
-		return nil, "", errors.New("no master known")
+		return nil, nil, "", errors.New("no master known")
 	}
-	return nil, "", last
+	return nil, nil, "", last
 }

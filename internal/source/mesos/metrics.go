@@ -2,6 +2,8 @@ package mesos
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sextantdc/sextant/internal/mesos/state"
 )
 
 type metrics struct {
@@ -13,6 +15,7 @@ type metrics struct {
 	streamUp        prometheus.Gauge
 	streamUpdates   prometheus.Counter
 	masterFailures  *prometheus.CounterVec
+	itemsSkipped    *prometheus.CounterVec
 }
 
 // newMetrics builds the source's metrics and registers them on reg (nil:
@@ -52,14 +55,21 @@ func newMetrics(reg prometheus.Registerer, age func() float64) *metrics {
 			Name: "sextant_mesos_master_fetch_errors_total",
 			Help: "Failed state fetches by master address.",
 		}, []string{"master"}),
+		itemsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sextant_mesos_state_items_skipped_total",
+			Help: "Parts of fetched states left out for a value of the wrong type, by kind (agent, framework, task, status, or field: one field dropped), counted on every fetch.",
+		}, []string{"kind"}),
 	}
 	// Both results exist from the start, so a rate() works before the
 	// first error.
 	m.refresh.WithLabelValues("ok")
 	m.refresh.WithLabelValues("error")
+	for _, k := range []state.Kind{state.KindAgent, state.KindFramework, state.KindTask, state.KindStatus, state.KindField} {
+		m.itemsSkipped.WithLabelValues(string(k))
+	}
 	if reg != nil {
 		reg.MustRegister(m.refresh, m.refreshDuration, m.lastSuccess, m.version, m.problems,
-			m.streamUp, m.streamUpdates, m.masterFailures,
+			m.streamUp, m.streamUpdates, m.masterFailures, m.itemsSkipped,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "sextant_mesos_snapshot_age_seconds",
 				Help: "Seconds since the state behind the current snapshot was fetched (since start before the first).",

@@ -226,6 +226,7 @@ type Source struct {
 	// Owned by the Run goroutine.
 	version      uint64
 	lastProblems map[string]bool
+	lastSkipped  skippedLog
 	resolved     map[string][]netip.Addr
 }
 
@@ -427,7 +428,7 @@ func (s *Source) setMasters(ms []string) {
 // failure and keep the last good state.
 func (s *Source) refresh(ctx context.Context, masters []string, st *streamer) {
 	start := s.o.Now()
-	stt, from, err := s.fetcher.fetch(ctx, masters, func(addr string, err error) {
+	stt, skipped, from, err := s.fetcher.fetch(ctx, masters, func(addr string, err error) {
 		s.m.masterFailures.WithLabelValues(addr).Inc()
 		s.log.Warn("mesos state fetch failed; trying the next master", "master", addr, "err", err)
 	})
@@ -438,6 +439,7 @@ func (s *Source) refresh(ctx context.Context, masters []string, st *streamer) {
 		s.fail(start, err)
 		return
 	}
+	s.lastSkipped = s.lastSkipped.note(skipped, s.m, s.log)
 	fetched := s.o.Now()
 	if st.newerPending(from) {
 		// An event arrived while this poll ran: the stream's state is at

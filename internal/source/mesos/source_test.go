@@ -394,7 +394,8 @@ func TestBadAnswersKeepLastGood(t *testing.T) {
 		{"malformed JSON", `{"leader": "master@` + m.addr() + `", "slaves": [`, 0, "mesos state"},
 		{"not JSON", `<html>proxy error</html>`, 0, "mesos state"},
 		{"no leader", `{"slaves":[]}`, 0, "does not contain leader information"},
-		{"wrong types", `{"leader": 5}`, 0, "mesos state"},
+		{"leader of the wrong type", `{"leader": 5}`, 0, "does not contain leader information (JSON number where a string is expected"},
+		{"slaves not a list", `{"leader": "master@` + m.addr() + `", "slaves": {}}`, 0, "mesos state: slaves is a JSON object, not an array"},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

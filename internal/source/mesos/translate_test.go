@@ -23,7 +23,7 @@ func loadFake(t testing.TB) *state.State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := state.Parse(b)
+	st, _, err := state.Parse(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func FuzzObserve(f *testing.F) {
 	f.Add([]byte(`{"slaves":[{"id":"a"}],"frameworks":[{"tasks":[{"slave_id":"b","resources":{"ports":"[9-1,x]"}}]}]}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		st, err := state.Parse(b)
+		st, _, err := state.Parse(b)
 		if err != nil {
 			return
 		}

@@ -55,9 +55,9 @@ func LoadState(t testing.TB, path string) *state.State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := state.Parse(b)
-	if err != nil {
-		t.Fatal(err)
+	st, skipped, err := state.Parse(b)
+	if err != nil || len(skipped) > 0 {
+		t.Fatalf("parse state: skipped %v, err %v", skipped, err)
 	}
 	return st
 }

@@ -1,0 +1,61 @@
+package state_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/sextantdc/sextant/internal/mesos/state"
+	"github.com/sextantdc/sextant/internal/mesosdns/records/synth"
+)
+
+var benchSizes = []struct {
+	name  string
+	tasks int
+}{{"10k", 10_000}, {"100k", 100_000}} // 100k tasks: a 49 MB document
+
+func benchState(b *testing.B, tasks int) []byte {
+	b.Helper()
+	doc, err := json.Marshal(synth.State(tasks, 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return doc
+}
+
+// BenchmarkParse is the clean document, decoded typed in one go: it must
+// cost what a bare json.Unmarshal does.
+//
+//	go test -run '^$' -bench 'Parse' -benchtime 10x -count 8 ./internal/mesos/state/
+func BenchmarkParse(b *testing.B) {
+	for _, c := range benchSizes {
+		b.Run(c.name, func(b *testing.B) {
+			doc := benchState(b, c.tasks)
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := state.Parse(doc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkParseOneBadValue is the same document with one status
+// timestamp a string: the fast attempt, then the tolerant path.
+func BenchmarkParseOneBadValue(b *testing.B) {
+	for _, c := range benchSizes {
+		b.Run(c.name, func(b *testing.B) {
+			doc := bytes.Replace(benchState(b, c.tasks), []byte(`"timestamp":`), []byte(`"timestamp":"soon","x":`), 1)
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, skipped, err := state.Parse(doc)
+				if err != nil || len(skipped) != 1 {
+					b.Fatalf("skipped %v, err %v", skipped, err)
+				}
+			}
+		})
+	}
+}
