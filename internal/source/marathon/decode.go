@@ -41,50 +41,99 @@ func (e *decodeError) Error() string { return e.msg }
 // that item, or only the field, and is reported as a problem. The apps
 // come back sorted by ID, each ID once.
 func decodeApps(body []byte) ([]model.App, []problem, error) {
+	notJSON := func(err error) error { return &decodeError{"apps response is not JSON: " + err.Error()} }
+	// The top level is streamed and each app decoded on its own: a
+	// generic tree of a whole 100 MB response would cost ten times that
+	// in memory, one app's tree is small. Numbers stay text until a field
+	// says what it wants: a port must be an integer, and float64 would
+	// round large ones silently.
 	dec := json.NewDecoder(bytes.NewReader(body))
-	// Numbers stay text until a field says what it wants: a port must be an
-	// integer, and float64 would round large ones silently.
 	dec.UseNumber()
-	var top any
-	if err := dec.Decode(&top); err != nil {
-		return nil, nil, &decodeError{"apps response is not JSON: " + err.Error()}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil, notJSON(err)
+	}
+	if tok != json.Delim('{') {
+		return nil, nil, &decodeError{"apps response: top level is " + tokenKind(tok) + ", want an object"}
+	}
+	d := &decoder{taskSeen: map[string]string{}}
+	var apps []model.App
+	seen := map[string]int{}
+	found := false
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, nil, notJSON(err)
+		}
+		if key != "apps" || found {
+			// Another field, or a repeated "apps" (the first one counts).
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, nil, notJSON(err)
+			}
+			continue
+		}
+		found = true
+		open, err := dec.Token()
+		if err != nil {
+			return nil, nil, notJSON(err)
+		}
+		switch open {
+		case nil:
+			return nil, nil, &decodeError{"apps response has no apps array"}
+		case json.Delim('['):
+		default:
+			return nil, nil, &decodeError{"apps response: apps is " + tokenKind(open) + ", want an array"}
+		}
+		for i := 0; dec.More(); i++ {
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				return nil, nil, notJSON(err)
+			}
+			if v == nil {
+				continue // null is absent (spec: nulls are absent)
+			}
+			a, ok := d.app(i, v)
+			if !ok {
+				continue
+			}
+			if j, dup := seen[a.ID]; dup {
+				d.add(kindApp, appItem(a.ID), "id", fmt.Sprintf("duplicate app id (apps[%d] and apps[%d]); the first one is kept", j, i))
+				continue
+			}
+			seen[a.ID] = i
+			apps = append(apps, a)
+		}
+		if _, err := dec.Token(); err != nil { // ]
+			return nil, nil, notJSON(err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return nil, nil, notJSON(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, nil, &decodeError{"apps response is not JSON: content after the document"}
 	}
-	m, ok := top.(map[string]any)
-	if !ok {
-		return nil, nil, &decodeError{"apps response: top level is " + kindOf(top) + ", want an object"}
-	}
-	raw := m["apps"]
-	if raw == nil {
+	if !found {
 		return nil, nil, &decodeError{"apps response has no apps array"}
 	}
-	list, ok := raw.([]any)
-	if !ok {
-		return nil, nil, &decodeError{"apps response: apps is " + kindOf(raw) + ", want an array"}
-	}
-	d := &decoder{taskSeen: map[string]string{}}
-	apps := make([]model.App, 0, len(list))
-	seen := make(map[string]int, len(list))
-	for i, v := range list {
-		if v == nil {
-			continue // null is absent (spec: nulls are absent)
-		}
-		a, ok := d.app(i, v)
-		if !ok {
-			continue
-		}
-		if j, dup := seen[a.ID]; dup {
-			d.add(kindApp, appItem(a.ID), "id", fmt.Sprintf("duplicate app id (apps[%d] and apps[%d]); the first one is kept", j, i))
-			continue
-		}
-		seen[a.ID] = i
-		apps = append(apps, a)
+	if apps == nil {
+		apps = []model.App{}
 	}
 	// Stable: equal IDs cannot occur any more, but keep input order anyway.
 	slices.SortStableFunc(apps, func(a, b model.App) int { return cmp.Compare(a.ID, b.ID) })
 	return apps, d.probs, nil
+}
+
+// tokenKind names the JSON type of the value a token starts.
+func tokenKind(t json.Token) string {
+	switch t {
+	case json.Delim('['):
+		return "an array"
+	case json.Delim('{'):
+		return "an object"
+	}
+	return kindOf(t)
 }
 
 type decoder struct {

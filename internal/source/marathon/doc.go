@@ -83,7 +83,9 @@
 //
 // Options (see the field comments); defaults: ResyncInterval 300 s,
 // Coalesce 20 ms, RequestTimeout 30 s, StreamIdleTimeout 300 s, backoff
-// 1 s → 30 s jittered ±20%, MaxBytes 256 MiB. Basic and Token are
+// 1 s → 30 s jittered ±20%, MaxBytes 256 MiB; polling (NoStream, or
+// while the stream is down) every ResyncInterval/10 within [5 s,
+// ResyncInterval], so 30 s by default. Basic and Token are
 // exclusive, as are CACertFile, InsecureSkipVerify and HTTPClient. URLs
 // must be http(s) without credentials, query or fragment; an error names
 // the option and index ("urls[1]: …").

@@ -58,8 +58,9 @@ type Options struct {
 	BackoffMin, BackoffMax time.Duration
 	// MaxBytes caps one apps response and one event (default 256 MiB).
 	MaxBytes int64
-	// NoStream polls instead of following /v2/events (every
-	// ResyncInterval/10, at least 5 s).
+	// NoStream polls instead of following /v2/events. Polling (also the
+	// fallback while the stream is down or not offered) reads every
+	// ResyncInterval/10, at least 5 s and at most ResyncInterval.
 	NoStream bool
 
 	Logger     *slog.Logger

@@ -1,15 +1,23 @@
 package marathon
 
 import (
+	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
+	goruntime "runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -110,6 +118,13 @@ type fakeMarathon struct {
 func newFake(t *testing.T) *fakeMarathon {
 	f := &fakeMarathon{t: t, events: make(chan string, 64), drop: make(chan struct{}, 1), body: appsBody("v1")}
 	f.srv = httptest.NewServer(f)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func newFakeTLS(t *testing.T) *fakeMarathon {
+	f := &fakeMarathon{t: t, events: make(chan string, 64), drop: make(chan struct{}, 1), body: appsBody("v1")}
+	f.srv = httptest.NewTLSServer(f)
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -231,7 +246,14 @@ func run(t *testing.T, o Options, sink Sink) *Source {
 			}
 		case <-time.After(wait):
 			t.Error("Run did not return")
+			return
 		}
+		// Every goroutine the source started has ended with Run.
+		testutil.Eventually(t, wait, "no source goroutine left", func() bool {
+			buf := make([]byte, 1<<20)
+			buf = buf[:goruntime.Stack(buf, true)]
+			return !bytes.Contains(buf, []byte("marathon.(*Source).")) && !bytes.Contains(buf, []byte("marathon.(*runner)."))
+		})
 	})
 	return s
 }
@@ -739,5 +761,63 @@ func TestWithHub(t *testing.T) {
 	})
 	if _, ok := h.Current().App("/a"); !ok {
 		t.Fatal("the hub dropped the last good apps")
+	}
+}
+
+func TestTLSOptions(t *testing.T) {
+	f := newFakeTLS(t)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		o    Options
+		ok   bool
+	}{
+		{"ca file", Options{CACertFile: ca}, true},
+		{"insecure", Options{InsecureSkipVerify: true}, true},
+		{"http client", Options{HTTPClient: f.srv.Client()}, true},
+		{"unknown authority", Options{}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{}
+			tc.o.URLs = []string{f.srv.URL}
+			s := run(t, tc.o, rec)
+			if tc.ok {
+				testutil.Eventually(t, wait, "attached and read over TLS", func() bool { return s.Status().Streaming && rec.version() == "v1" })
+				return
+			}
+			testutil.Eventually(t, wait, "a certificate failure", func() bool {
+				err := rec.lastFail()
+				return err != nil && strings.Contains(err.Error(), "certificate")
+			})
+		})
+	}
+}
+
+// TestImports: the source knows the model, not the hub or any consumer;
+// the Sink interface is the seam.
+func TestImports(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range f.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			if strings.HasPrefix(p, "github.com/sextantdc/sextant/") && p != "github.com/sextantdc/sextant/internal/model" {
+				t.Errorf("%s imports %s", name, p)
+			}
+		}
 	}
 }
