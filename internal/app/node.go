@@ -18,13 +18,14 @@ import (
 	"github.com/sextantdc/sextant/internal/obs"
 	marathonsrc "github.com/sextantdc/sextant/internal/source/marathon"
 	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
+	"github.com/sextantdc/sextant/internal/zonepub"
 )
 
 // Node DNS role defaults, for the commands' help texts.
 const (
 	DefaultNodeDNSListen   = dcosdns.DefaultListen
 	DefaultNodeAPIAddr     = dcosdns.DefaultAPIAddr
-	DefaultPublishInterval = dcosdns.DefaultPublishInterval
+	DefaultPublishInterval = zonepub.DefaultPublishInterval
 )
 
 // Ready reports what the node DNS role bound.
@@ -63,7 +64,7 @@ type NodeDNSConfig struct {
 func (f *NodeDNSConfig) options(role dcosdns.Role, log *slog.Logger) (dcosdns.Options, error) {
 	o := dcosdns.Options{Role: role, Listen: f.Listen, SetupSpartan: f.Spartan, SpartanIPv6: f.SpartanIPv6, APIAddr: f.APIAddr,
 		ClusterID: f.ClusterID, CacheSize: f.CacheSize, Logger: log, Version: f.Version,
-		Hostname: f.Hostname, DetectIPPublic: f.DetectIPPublic, CacheMesos: f.CacheMesos, IgnoreHealth: f.IgnoreHealth}
+		Hostname: f.Hostname, DetectIPPublic: f.DetectIPPublic, CacheMesos: f.CacheMesos}
 	for _, p := range f.PublicIPs {
 		a, err := netip.ParseAddr(p)
 		if err != nil {
@@ -199,7 +200,6 @@ func Master(ctx context.Context, c MasterConfig, log *slog.Logger, ready func(Re
 		return err
 	}
 	o.Registry = obs.NewRegistry()
-	o.PublishInterval = c.ZonePushInterval
 	o.Ready = ready
 	so := mesossrc.Options{RefreshInterval: c.MesosRefresh, NoStream: c.NoStream,
 		Streamer: mesossrc.OperatorStreamer(operator.Options{Logger: log.With("component", "mesos-stream")})}
@@ -225,9 +225,10 @@ func Master(ctx context.Context, c MasterConfig, log *slog.Logger, ready func(Re
 			return fmt.Errorf("--marathon: %w", err)
 		}
 	}
-	pl.consumer("dcos-dns", func(ctx context.Context, sub *hub.Subscription) error {
-		o.Snapshots = sub.Snapshots(ctx)
-		return dcosdns.Run(ctx, o)
-	})
+	pi := c.ZonePushInterval
+	if o.Gossip == nil && pi <= 0 {
+		pi = zonepub.StandalonePublishInterval
+	}
+	pl.nodeDNS(o, &zonepub.Options{IgnoreHealth: c.DNS.IgnoreHealth, PublishInterval: pi})
 	return pl.run(ctx)
 }

@@ -69,7 +69,7 @@ func TestNodeDNSConfigNodeMeta(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(o.PublicIPs) != 2 || o.PublicIPs[0].String() != "203.0.113.7" || o.Hostname != "agent-7" ||
-		o.DetectIPPublic != "/opt/detect" || !o.CacheMesos || !o.IgnoreHealth {
+		o.DetectIPPublic != "/opt/detect" || !o.CacheMesos {
 		t.Fatalf("options %+v", o)
 	}
 }

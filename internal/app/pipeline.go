@@ -8,9 +8,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sextantdc/sextant/internal/dcosdns"
 	"github.com/sextantdc/sextant/internal/hub"
 	marathonsrc "github.com/sextantdc/sextant/internal/source/marathon"
 	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
+	"github.com/sextantdc/sextant/internal/zonepub"
 )
 
 // pipeline is one process's backbone: the sources it runs, the one hub
@@ -114,4 +116,37 @@ func (p *pipeline) run(ctx context.Context) error {
 		return errs[0]
 	}
 	return nil
+}
+
+// nodeDNS adds the node DNS role and, when zones is set, the zone builder
+// that feeds it from the hub (masters and `sextant up`). The builder starts
+// once the role is ready, through the role's Publisher.
+func (p *pipeline) nodeDNS(o dcosdns.Options, zones *zonepub.Options) {
+	pubc := make(chan *dcosdns.Publisher, 1)
+	ready := o.Ready
+	o.Ready = func(r dcosdns.Ready) {
+		pubc <- r.Publisher
+		if ready != nil {
+			ready(r)
+		}
+	}
+	p.runs = append(p.runs, namedRun{"dcos-dns", func(ctx context.Context) error { return dcosdns.Run(ctx, o) }})
+	if zones == nil {
+		return
+	}
+	zo := *zones
+	if zo.Logger == nil {
+		zo.Logger = o.Logger.With("component", "zonepub")
+	}
+	if zo.Registerer == nil {
+		zo.Registerer = o.Registry
+	}
+	p.consumer("zonepub", func(ctx context.Context, sub *hub.Subscription) error {
+		select {
+		case <-ctx.Done():
+			return nil
+		case pub := <-pubc:
+			return zonepub.Run(ctx, sub.Snapshots(ctx), pub, zo)
+		}
+	})
 }

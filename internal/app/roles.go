@@ -17,6 +17,7 @@ import (
 	"github.com/sextantdc/sextant/internal/mesosdns/config"
 	"github.com/sextantdc/sextant/internal/mesosdns/role"
 	"github.com/sextantdc/sextant/internal/obs"
+	"github.com/sextantdc/sextant/internal/zonepub"
 )
 
 // upRole is a consumer `sextant up` runs on the one hub: it is handed a
@@ -24,7 +25,8 @@ import (
 type upRole struct {
 	name      string
 	listeners []listener
-	run       func(ctx context.Context, sub *hub.Subscription, h *hub.Hub, log *slog.Logger, health *obs.Health) error
+	// add adds the role's parts to the pipeline.
+	add func(pl *pipeline, log *slog.Logger, health *obs.Health) error
 }
 
 // readinessCheck adds a /health check named name that fails with notYet
@@ -58,15 +60,17 @@ func nodeDNSRole(f UpConfig) upRole {
 			{flag: "directory-dns-addr", key: "directory_dns", addr: f.DirectoryDNSAddr},
 			{flag: "net-api-addr", key: "net_api", addr: f.NetAPIAddr, http: true},
 		},
-		run: func(ctx context.Context, sub *hub.Subscription, _ *hub.Hub, log *slog.Logger, health *obs.Health) error {
+		add: func(pl *pipeline, log *slog.Logger, health *obs.Health) error {
 			ip, err := netip.ParseAddr(f.IP)
 			if err != nil {
 				return fmt.Errorf("--ip: %q is not an IP address", f.IP)
 			}
 			ready := readinessCheck(health, "dcos-dns", "not listening yet")
-			return dcosdns.Run(ctx, dcosdns.Options{Role: dcosdns.RoleMaster, Listen: []string{f.DirectoryDNSAddr}, APIAddr: f.NetAPIAddr,
-				MesosDNS: []string{f.DNSAddr}, Masters: []netip.Addr{ip}, NodeIP: ip, Snapshots: sub.Snapshots(ctx),
-				Logger: log, Version: f.Version, Ready: func(dcosdns.Ready) { ready() }})
+			pl.nodeDNS(dcosdns.Options{Role: dcosdns.RoleMaster, Listen: []string{f.DirectoryDNSAddr}, APIAddr: f.NetAPIAddr,
+				MesosDNS: []string{f.DNSAddr}, Masters: []netip.Addr{ip}, NodeIP: ip, Registry: obs.NewRegistry(),
+				Logger: log, Version: f.Version, Ready: func(dcosdns.Ready) { ready() }},
+				&zonepub.Options{PublishInterval: zonepub.StandalonePublishInterval})
+			return nil
 		},
 	}
 }
@@ -101,14 +105,17 @@ func mesosDNSRole(f UpConfig) upRole {
 			{flag: "dns-addr", key: "dns", addr: f.DNSAddr},
 			{flag: "mesos-dns-http-addr", key: "mesos_dns_http", addr: f.MesosDNSHTTPAddr, http: true},
 		},
-		run: func(ctx context.Context, sub *hub.Subscription, h *hub.Hub, log *slog.Logger, health *obs.Health) error {
+		add: func(pl *pipeline, log *slog.Logger, health *obs.Health) error {
 			cfg, err := mesosDNSConfig(f.MesosAddr, f.DNSAddr)
 			if err != nil {
 				return err
 			}
 			ready := readinessCheck(health, "mesos-dns", "no records loaded yet")
-			return role.Run(ctx, cfg, sub, role.Options{Version: f.Version, Logger: log, DNSAddr: f.DNSAddr, HTTPAddr: f.MesosDNSHTTPAddr,
-				Status: h, Ready: func(role.Addrs) { ready() }})
+			pl.consumer("mesos-dns", func(ctx context.Context, sub *hub.Subscription) error {
+				return role.Run(ctx, cfg, sub, role.Options{Version: f.Version, Logger: log, DNSAddr: f.DNSAddr, HTTPAddr: f.MesosDNSHTTPAddr,
+					Status: pl.hub, Ready: func(role.Addrs) { ready() }})
+			})
+			return nil
 		},
 	}
 }

@@ -176,6 +176,11 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 	if _, err := pl.marathon(marathonsrc.Options{URLs: []string{marathonURL}}); err != nil {
 		return err
 	}
+	for _, rl := range roles {
+		if err := rl.add(pl, log.With("role", rl.name), health); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -222,9 +227,6 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 				endpoints[l.key] = l.addr
 			}
 		}
-		pl.consumer(rl.name, func(ctx context.Context, sub *hub.Subscription) error {
-			return rl.run(ctx, sub, pl.hub, log.With("role", rl.name), health)
-		})
 	}
 	health.Add("sources", pl.hub.Check)
 	wg.Add(1)

@@ -6,10 +6,8 @@
 //
 // # Data flow
 //
-//	Mesos source ─► *model.Snapshot ─► buildLoop (leading master only)
-//	                                    │ directory.BuildDCOS / BuildL4LB / BuildMesosMirror, vip.BuildTable
-//	                                    ▼
-//	                               gossip.Publish(zone, payload)   (versions from the leader, only increase)
+//	hub ─► zonepub (a separate consumer, leading master only) ─► Publisher ─► gossip.Publish(zone, payload)
+//	                                                             (versions from the leader, only increase)
 //	                                    │
 //	every node: gossip OnUpdate ─► receive ─► install ─► directory.Index + prepared fast replies
 //	                                                     │ (atomic swap)
@@ -18,8 +16,9 @@
 //	                                                             ├► .mesos: forward.Racing (never cached)
 //	                                                             └► forward zone / upstream: forward.Cache ─► forward.Racing
 //
-// Without gossip (a single node, `sextant up`) the node builds and
-// installs its own zones from the snapshots.
+// The role builds nothing from snapshots: internal/zonepub does, and
+// publishes through Ready.Publisher. Without gossip (a single node,
+// `sextant up`) the Publisher installs the items straight into the index.
 //
 // # Pieces
 //
@@ -29,12 +28,13 @@
 //   - BindIPs, SetupSpartan: listen addresses; the spartan interface, or
 //     its addresses on lo where the kernel has no dummy driver (through
 //     the kernel/link seam, so tests use link.Fake).
-//   - Run: the role (listeners, gossip, zone building, HTTP API of §D).
+//   - Run: the role (listeners, gossip, receiving and installing zones,
+//     HTTP API of §D); Publisher: the zone builder's way in.
 //
 // # Metrics
 //
 // On Options.Registry, prefixed dcos_dns_: the §A.10 forwarder and worker
-// metrics, zone_records, zone_push_duration_seconds, queries_total{route},
+// metrics, zone_records, queries_total{route},
 // mixed_route_queries_total and the cache's hits, misses, evictions,
 // entries and hit ratio; gossip adds its own.
 //

@@ -23,10 +23,7 @@ import (
 	"github.com/sextantdc/sextant/internal/forward"
 	"github.com/sextantdc/sextant/internal/gossip"
 	"github.com/sextantdc/sextant/internal/kernel/link"
-	"github.com/sextantdc/sextant/internal/mesosdns/records"
-	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/obs"
-	"github.com/sextantdc/sextant/internal/vip"
 )
 
 // Role is what kind of node runs the DNS role.
@@ -45,13 +42,8 @@ const (
 	DefaultListen = "127.0.0.1:8053"
 	// DefaultAPIAddr is dcos_rest's address (spec §D).
 	DefaultAPIAddr = "127.0.0.1:62080"
-	// DefaultPublishInterval is the leader's minimum time between two
-	// pushes of one zone (spec §A.7: at most once per second).
-	DefaultPublishInterval = time.Second
-	// StandalonePublishInterval replaces it on a node without gossip.
-	StandalonePublishInterval = 20 * time.Millisecond
 	// VIPsItem is the gossip item carrying the /v1/vips document.
-	VIPsItem = "_vips"
+	VIPsItem = directory.VIPsItem
 	// metricNamespace prefixes the §A.10 metric names.
 	metricNamespace = "dcos_dns"
 )
@@ -82,6 +74,9 @@ type Ready struct {
 	Gossip string   // gossip "ip:port", "" when standalone
 	// Spartan is the device holding the spartan addresses ("" when not set up).
 	Spartan string
+	// Publisher publishes cluster items into this node (standalone) or its
+	// gossip cluster; a zone builder on masters uses it.
+	Publisher *Publisher
 }
 
 // Options configure Run. Zero values take the defaults noted.
@@ -129,19 +124,8 @@ type Options struct {
 	Hostname string
 	// ClusterID is the <cryptoid> of rule-4 aliases ("" disables them).
 	ClusterID string
-	// Snapshots feed the zone builder (masters). Only the leader builds
-	// and publishes; without Gossip the node installs its own zones.
-	Snapshots <-chan *model.Snapshot
 	// Gossip, when set, joins the cluster; nil runs standalone.
 	Gossip *GossipOptions
-	// VIP configures the VIP allocation ranges.
-	VIP vip.Config
-	// IgnoreHealth keeps tasks that fail their health checks (or have no
-	// result yet) in the task zones, as dcos-net did. By default the node
-	// DNS role is health-aware: such tasks leave dcos.thisdcos.directory
-	// and the .mesos mirror until they are healthy (the VIP table weighs
-	// them 0 either way).
-	IgnoreHealth bool
 	// CacheSize bounds the forwarded-answer cache (0: default, <0: off).
 	CacheSize int
 	// CacheMesos caches positive `.mesos` answers for their TTL (Mesos-DNS:
@@ -150,10 +134,6 @@ type Options struct {
 	CacheMesos bool
 	// ForwardTimeout is the per-attempt upstream timeout (0: 5 s).
 	ForwardTimeout time.Duration
-	// PublishInterval is the leader's minimum time between pushes of a
-	// zone (0: DefaultPublishInterval, or StandalonePublishInterval
-	// without Gossip).
-	PublishInterval time.Duration
 	// UDPSockets per listener (0: one per core).
 	UDPSockets int
 	Logger     *slog.Logger
@@ -179,7 +159,6 @@ type node struct {
 	closers []func()
 
 	zoneRecords *prometheus.GaugeVec
-	zonePush    *prometheus.SummaryVec
 
 	// installMu serialises index swaps (gossip updates, master-list
 	// changes, the build loop when standalone).
@@ -271,14 +250,6 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Role == "" {
 		o.Role = RoleAgent
 	}
-	if o.PublishInterval <= 0 {
-		o.PublishInterval = DefaultPublishInterval
-		if o.Gossip == nil {
-			// Standalone (e.g. `sextant up`): nothing to spare the network
-			// from, so only bursts of snapshots are coalesced.
-			o.PublishInterval = StandalonePublishInterval
-		}
-	}
 	n := &node{o: o, log: o.Logger.With("component", "dcos-dns"), cfg: o.Config, reg: o.Registry, received: map[string]*directory.Zone{},
 		becameLeader: make(chan struct{}, 1), started: time.Now()}
 	masters := slices.Clone(o.Masters)
@@ -294,9 +265,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	n.zoneRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricNamespace, Name: "zone_records",
 		Help: "Records in each zone served."}, []string{"zone"})
-	n.zonePush = prometheus.NewSummaryVec(prometheus.SummaryOpts{Namespace: metricNamespace, Name: "zone_push_duration_seconds",
-		Help: "Time the leader took to build and publish a zone."}, []string{"zone"})
-	for _, c := range []prometheus.Collector{n.zoneRecords, n.zonePush} {
+	for _, c := range []prometheus.Collector{n.zoneRecords} {
 		if err := n.reg.Register(c); err != nil {
 			return fmt.Errorf("dcos-dns metrics: %w", err)
 		}
@@ -398,13 +367,6 @@ func Run(ctx context.Context, o Options) (err error) {
 			}
 		}()
 	}
-	if o.Snapshots != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n.buildLoop(runCtx)
-		}()
-	}
 	if o.DetectIPPublic != "" {
 		wg.Add(1)
 		go func() {
@@ -426,6 +388,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if spartan != nil {
 		ready.Spartan = spartan.Link
 	}
+	ready.Publisher = &Publisher{n: n}
 	n.log.Info("dcos-dns ready", "role", o.Role, "dns", ready.DNS, "api", ready.API, "gossip", ready.Gossip)
 	if o.Ready != nil {
 		o.Ready(ready)
@@ -713,85 +676,24 @@ func splitHostPort(s string) (string, int, error) {
 	return h, port, nil
 }
 
-// buildLoop builds zones from snapshots; only the leader (or a standalone
-// node) publishes. Latest snapshot wins; pushes of a zone are at least
-// PublishInterval apart (coalesced, spec §A.7).
-func (n *node) buildLoop(ctx context.Context) {
-	var latest *model.Snapshot
-	var last time.Time
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	pending := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case s, ok := <-n.o.Snapshots:
-			if !ok {
-				return
-			}
-			latest, pending = s, true
-		case <-timer.C:
-		case <-n.becameLeader:
-			// A master that starts leading publishes its view at once,
-			// without waiting for the next snapshot.
-			pending = latest != nil
-		}
-		if !pending || latest == nil {
-			continue
-		}
-		if wait := n.o.PublishInterval - time.Since(last); wait > 0 && !last.IsZero() {
-			timer.Reset(wait)
-			continue
-		}
-		pending = false
-		if n.publishSnapshot(latest) {
-			last = time.Now()
-		}
-	}
-}
+// Publisher lets a zone builder (internal/zonepub) publish the cluster
+// items this node serves: through gossip while this node leads, or
+// straight into its own index when it runs standalone. It implements
+// zonepub.Target.
+type Publisher struct{ n *node }
 
-// publishSnapshot builds the cluster zones and the VIP document from a
-// snapshot and publishes what changed. It reports whether anything was
-// published.
-func (n *node) publishSnapshot(s *model.Snapshot) bool {
-	if n.gossip != nil && !n.gossip.IsLeader() {
-		return false
-	}
-	start := time.Now()
-	cfg := directory.Config{Masters: *n.masters.Load(), Version: s.Version, HealthyOnly: !n.o.IgnoreHealth}
-	dcos, probs := directory.BuildDCOS(s, cfg)
-	table, vprobs := vip.BuildTable(s, n.o.VIP)
-	l4lb, lprobs := directory.BuildL4LB(table, s.Version)
-	rs, rprobs := records.Generate(s, records.Config{Domain: "mesos", Listener: "127.0.0.1", SOAMname: "ns1.mesos.",
-		IPSources: []string{"netinfo", "mesos", "host"}, HealthAware: !n.o.IgnoreHealth})
-	mirror, mprobs := directory.BuildMesosMirror(rs, s.Version)
-	for _, p := range append(append(append(append(probs, vprobs...), lprobs...), rprobs...), mprobs...) {
-		n.log.Debug("zone item skipped", "item", p.Item, "field", p.Field, "reason", p.Reason)
-	}
-	vipsJSON, _ := table.MarshalJSON()
-	published := false
-	for _, z := range []*directory.Zone{dcos, l4lb, mirror} {
-		if z == nil {
-			continue
-		}
-		z.Version = 0 // the publisher's version is assigned by gossip
-		payload, err := z.MarshalBinary()
-		if err != nil {
-			n.log.Error("encoding zone", "zone", z.Name, "err", err)
-			continue
-		}
-		if n.publish(z.Name, payload) {
-			published = true
-			n.zonePush.WithLabelValues(z.Name + ".").Observe(time.Since(start).Seconds())
-		}
-	}
-	if n.publish(VIPsItem, vipsJSON) {
-		published = true
-	}
-	return published
-}
+// Leading reports whether this node publishes: the gossip leader, or a
+// standalone node.
+func (p *Publisher) Leading() bool { return p.n.gossip == nil || p.n.gossip.IsLeader() }
+
+// Leadership is signalled when this node starts leading.
+func (p *Publisher) Leadership() <-chan struct{} { return p.n.becameLeader }
+
+// Masters is the current master list.
+func (p *Publisher) Masters() []netip.Addr { return *p.n.masters.Load() }
+
+// Publish hands an item to the cluster; false when unchanged or failed.
+func (p *Publisher) Publish(name string, payload []byte) bool { return p.n.publish(name, payload) }
 
 // publish sends an item when it differs from what the cluster holds.
 func (n *node) publish(name string, payload []byte) bool {

@@ -15,6 +15,7 @@ import (
 	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
 	"github.com/sextantdc/sextant/internal/testutil/modeltest"
+	"github.com/sextantdc/sextant/internal/zonepub"
 )
 
 // vipSnapshot is testSnapshot plus a VIP label "/myapp:80" on web's port.
@@ -39,8 +40,9 @@ func getBody(t *testing.T, url string) (int, string, string) {
 	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 }
 
-// TestRunStandalone runs the role in-process without gossip: it builds
-// its own zones from snapshots, answers them, and serves the HTTP API.
+// TestRunStandalone runs the role in-process without gossip, fed by the
+// zone builder (zonepub) through its Publisher: it answers the zones and
+// serves the HTTP API.
 func TestRunStandalone(t *testing.T) {
 	snaps := make(chan *model.Snapshot, 1)
 	readyc := make(chan Ready, 1)
@@ -49,8 +51,8 @@ func TestRunStandalone(t *testing.T) {
 	go func() {
 		done <- Run(ctx, Options{
 			Role: RoleMaster, Listen: []string{"127.0.0.1:0"}, APIAddr: "127.0.0.1:0",
-			Snapshots: snaps, PublishInterval: 10 * time.Millisecond, UDPSockets: 1,
-			Ready: func(r Ready) { readyc <- r },
+			UDPSockets: 1,
+			Ready:      func(r Ready) { readyc <- r },
 		})
 	}()
 	var r Ready
@@ -61,6 +63,9 @@ func TestRunStandalone(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("not ready")
 	}
+	go func() {
+		_ = zonepub.Run(ctx, snaps, r.Publisher, zonepub.Options{PublishInterval: 10 * time.Millisecond})
+	}()
 	api := "http://" + r.API
 	// Before any snapshot: no cluster zone, /health says so.
 	if code, _, body := getBody(t, api+"/health"); code != http.StatusServiceUnavailable || !strings.Contains(body, "dcos.thisdcos.directory") {

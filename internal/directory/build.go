@@ -128,6 +128,10 @@ func buildZone(name string, version uint64, recs []Record, probs *[]model.Proble
 	return z
 }
 
+// VIPsItem is the name of the gossiped item carrying the /v1/vips
+// document, beside the zones (which go by their own names).
+const VIPsItem = "_vips"
+
 // TaskName returns the name a task is known by in dcos.thisdcos.directory:
 // label(discovery name, else task name) "." label(framework name), or
 // false when either sanitises to nothing.
