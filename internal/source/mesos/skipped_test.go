@@ -1,6 +1,7 @@
 package mesos
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,6 +46,13 @@ func TestWrongTypesSkipItems(t *testing.T) {
 	s := h.rec.lastSnap()
 	if len(s.Agents) != 1 || len(s.Tasks) != 1 || s.Tasks[0].Name != "a" || len(s.Tasks[0].IPs) != 0 {
 		t.Fatalf("agents %+v tasks %+v, want agent S1 and task a without statuses", s.Agents, s.Tasks)
+	}
+	var inSnap []string
+	for _, p := range s.Problems {
+		inSnap = append(inSnap, p.String())
+	}
+	if !slices.ContainsFunc(inSnap, func(p string) bool { return strings.HasPrefix(p, `task "b.1" of framework "marathon": slave_id`) }) {
+		t.Errorf("snapshot problems lack the skipped task: %q", inSnap)
 	}
 	want := map[string]float64{"agent": 1, "framework": 0, "task": 1, "status": 1, "field": 1}
 	for kind, n := range want {

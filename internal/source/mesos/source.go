@@ -455,7 +455,7 @@ func (s *Source) refresh(ctx context.Context, masters []string, st *streamer) {
 	obs := s.observe(stt, from, fetched, false)
 	s.m.refreshDuration.Observe(s.o.Now().Sub(start).Seconds())
 	s.m.refresh.WithLabelValues("ok").Inc()
-	s.succeed(obs)
+	s.succeed(obs, skipped)
 	st.leader(ctx, from)
 }
 
@@ -488,7 +488,10 @@ func (s *Source) observe(st *state.State, from string, fetched time.Time, stream
 	return obs
 }
 
-func (s *Source) succeed(obs *model.MesosObservation) {
+// succeed publishes an observation. The parts of the document that
+// decoding skipped (logged and counted by skippedLog) join its problems
+// after the translation's own, so every consumer can list them.
+func (s *Source) succeed(obs *model.MesosObservation, skipped []state.Skipped) {
 	s.version++
 	s.mu.Lock()
 	s.status.Version = s.version
@@ -501,6 +504,9 @@ func (s *Source) succeed(obs *model.MesosObservation) {
 	s.m.version.Set(float64(s.version))
 	s.m.problems.Set(float64(len(obs.Problems)))
 	s.logProblems(obs.Problems)
+	for _, sk := range skipped {
+		obs.Problems = append(obs.Problems, model.Problem{Item: sk.Item, Field: sk.Field, Reason: sk.Reason})
+	}
 	s.sink.PublishMesos(obs)
 }
 

@@ -186,7 +186,7 @@ func (st *streamer) build(ctx context.Context) {
 	st.backoff = 0
 	src.m.streamUpdates.Inc()
 	st.setUp(true)
-	src.succeed(obs)
+	src.succeed(obs, nil)
 }
 
 func (st *streamer) setUp(up bool) {
