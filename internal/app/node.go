@@ -165,8 +165,11 @@ func Agent(ctx context.Context, c NodeDNSConfig, log *slog.Logger, ready func(Re
 	if err != nil {
 		return err
 	}
+	o.Registry = obs.NewRegistry()
 	o.Ready = ready
-	return dcosdns.Run(ctx, o)
+	pl := newPipeline(hub.Options{Logger: log.With("component", "hub"), Registerer: o.Registry})
+	pl.nodeDNS(o, nil)
+	return pl.run(ctx)
 }
 
 // MasterConfig is the configuration of `sextant master`.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sextantdc/sextant/internal/dcosdns"
 	"github.com/sextantdc/sextant/internal/hub"
+	gossipsrc "github.com/sextantdc/sextant/internal/source/gossip"
 	marathonsrc "github.com/sextantdc/sextant/internal/source/marathon"
 	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
 	"github.com/sextantdc/sextant/internal/zonepub"
@@ -118,9 +119,10 @@ func (p *pipeline) run(ctx context.Context) error {
 	return nil
 }
 
-// nodeDNS adds the node DNS role and, when zones is set, the zone builder
-// that feeds it from the hub (masters and `sextant up`). The builder starts
-// once the role is ready, through the role's Publisher.
+// nodeDNS adds the node DNS role, fed its cluster items through the
+// gossip source and the hub, and, when zones is set, the zone builder that
+// derives those items from the snapshots (masters and `sextant up`). The
+// builder starts once the role is ready, through the role's Publisher.
 func (p *pipeline) nodeDNS(o dcosdns.Options, zones *zonepub.Options) {
 	pubc := make(chan *dcosdns.Publisher, 1)
 	ready := o.Ready
@@ -130,7 +132,14 @@ func (p *pipeline) nodeDNS(o dcosdns.Options, zones *zonepub.Options) {
 			ready(r)
 		}
 	}
-	p.runs = append(p.runs, namedRun{"dcos-dns", func(ctx context.Context) error { return dcosdns.Run(ctx, o) }})
+	// The items the role receives by gossip (or builds itself, alone) go
+	// through the gossip source and the hub, and come back to the role in
+	// its snapshots.
+	o.Items = gossipsrc.New(p.hub)
+	p.consumer("dcos-dns", func(ctx context.Context, sub *hub.Subscription) error {
+		o.Snapshots = sub.Snapshots(ctx)
+		return dcosdns.Run(ctx, o)
+	})
 	if zones == nil {
 		return
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/sextantdc/sextant/internal/forward"
 	"github.com/sextantdc/sextant/internal/gossip"
 	"github.com/sextantdc/sextant/internal/kernel/link"
+	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/obs"
 )
 
@@ -124,6 +125,14 @@ type Options struct {
 	Hostname string
 	// ClusterID is the <cryptoid> of rule-4 aliases ("" disables them).
 	ClusterID string
+	// Items, when set, is where the cluster items (zones, the VIP
+	// document) this node receives by gossip, or builds itself without
+	// gossip, go: the gossip source, which hands them to the hub. The role
+	// then installs them from Snapshots (Snapshot.Items), like every input
+	// of every consumer. Without Items they are installed directly.
+	Items ItemSink
+	// Snapshots carries the hub's snapshots when Items is set.
+	Snapshots <-chan *model.Snapshot
 	// Gossip, when set, joins the cluster; nil runs standalone.
 	Gossip *GossipOptions
 	// CacheSize bounds the forwarded-answer cache (0: default, <0: off).
@@ -144,6 +153,16 @@ type Options struct {
 	Ready func(Ready)
 	// Version is reported by /v1/version's "Version" field when set.
 	Version string
+}
+
+// ItemSink receives cluster items; *source/gossip.Items is one. Both
+// methods must not block.
+type ItemSink interface {
+	// Update records a gossiped item's newer version.
+	Update(name string, version uint64, payload []byte)
+	// Put records an item this node built (without gossip); false when
+	// unchanged.
+	Put(name string, payload []byte) bool
 }
 
 // node is the running role.
@@ -374,6 +393,13 @@ func Run(ctx context.Context, o Options) (err error) {
 			n.watchPublicIPs(runCtx)
 		}()
 	}
+	if o.Items != nil && o.Snapshots != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.installLoop(runCtx)
+		}()
+	}
 
 	ready := Ready{}
 	for _, s := range servers {
@@ -590,6 +616,39 @@ func (n *node) installZone(z *directory.Zone) {
 	n.zoneRecords.WithLabelValues(z.Name + ".").Set(float64(len(z.Records)))
 }
 
+// onGossip takes a newer version of a gossiped item: to the item source
+// (and so through the hub) when there is one, else straight in.
+func (n *node) onGossip(name string, version uint64, payload []byte) {
+	if n.o.Items != nil {
+		n.o.Items.Update(name, version, payload)
+		return
+	}
+	n.receive(name, version, payload)
+}
+
+// installLoop installs the items of each snapshot whose version differs
+// from the one installed (the hub carries the whole set every time).
+func (n *node) installLoop(ctx context.Context) {
+	installed := map[string]uint64{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s, ok := <-n.o.Snapshots:
+			if !ok {
+				return
+			}
+			for _, it := range s.Items {
+				if v, ok := installed[it.Name]; ok && v == it.Version {
+					continue
+				}
+				installed[it.Name] = it.Version
+				n.receive(it.Name, it.Version, it.Payload)
+			}
+		}
+	}
+}
+
 // receive installs a newer version of a gossiped item (zones, or the VIP
 // document). Called on the gossip notification goroutine, in order.
 func (n *node) receive(name string, version uint64, payload []byte) {
@@ -628,7 +687,7 @@ func (n *node) startGossip() (*gossip.Node, error) {
 		NodeIP: n.o.NodeIP, Key: g.Key, Label: g.Label, Timers: g.Timers,
 		Hostname: n.o.Hostname, PublicIPs: *n.publicIPs.Load(),
 		Role:            gossip.RoleAgent,
-		OnUpdate:        n.receive,
+		OnUpdate:        n.onGossip,
 		OnMembersChange: n.membersChanged,
 		OnLeaderChange: func(leader string, isLeader bool) {
 			n.log.Info("gossip leader", "leader", leader, "this_node", isLeader)
@@ -697,6 +756,9 @@ func (p *Publisher) Publish(name string, payload []byte) bool { return p.n.publi
 
 // publish sends an item when it differs from what the cluster holds.
 func (n *node) publish(name string, payload []byte) bool {
+	if n.gossip == nil && n.o.Items != nil {
+		return n.o.Items.Put(name, payload)
+	}
 	if n.gossip == nil {
 		n.mu.Lock()
 		cur := n.received[name]

@@ -9,7 +9,8 @@
 //	marathon source ─► PublishMarathon ─┼─► (coalesce) ─► model.Build ─► Snapshot vN ─► Subscription.Next (each consumer)
 //	any source ──────► Fail(err) ───────┘    keeps that source's last good observation; staleness in Sources()
 //
-// Inputs: observations (model.MesosObservation, model.MarathonObservation)
+// Inputs: observations (model.MesosObservation, model.MarathonObservation,
+// model.ItemsObservation)
 // and fetch failures, from any goroutine; producers never block. Outputs:
 // *model.Snapshot through Current and Subscription, and each source's
 // status through Sources.
@@ -41,6 +42,9 @@ import (
 const (
 	Mesos    = "mesos"
 	Marathon = "marathon"
+	// Gossip is the source of the cluster items (zones, the VIP
+	// document) a node holds.
+	Gossip = "gossip"
 )
 
 // Options configure a Hub.
@@ -104,6 +108,8 @@ type Hub struct {
 	order   []string
 	subs    map[*Subscription]struct{}
 	version uint64
+	// changed lists the sources that published since the last build.
+	changed map[string]bool
 	started time.Time
 }
 
@@ -125,8 +131,9 @@ func New(o Options) *Hub {
 		o:      o,
 		log:    o.Logger,
 		dirty:  make(chan struct{}, 1),
-		status: map[string]*SourceStatus{},
-		subs:   map[*Subscription]struct{}{},
+		status:  map[string]*SourceStatus{},
+		subs:    map[*Subscription]struct{}{},
+		changed: map[string]bool{},
 	}
 	h.started = o.Now()
 	h.m = newMetrics(o.Registerer, h)
@@ -160,8 +167,10 @@ func sourceRank(name string) int {
 		return 0
 	case Marathon:
 		return 1
+	case Gossip:
+		return 2
 	}
-	return 2
+	return 3
 }
 
 // PublishMesos replaces the Mesos observation. It never blocks; obs must
@@ -176,10 +185,18 @@ func (h *Hub) PublishMarathon(obs *model.MarathonObservation) {
 	h.publish(Marathon, obs.Fetched, obs.From, func() { h.obs.Marathon = obs })
 }
 
+// PublishItems replaces the cluster items. It never blocks; obs must not
+// be modified afterwards. A change of items alone does not rebuild the
+// tasks: the next snapshot shares them with the previous one.
+func (h *Hub) PublishItems(obs *model.ItemsObservation) {
+	h.publish(Gossip, obs.Fetched, "", func() { h.obs.Items = obs })
+}
+
 func (h *Hub) publish(name string, fetched time.Time, from string, set func()) {
 	h.mu.Lock()
 	st := h.registerLocked(name)
 	set()
+	h.changed[name] = true
 	st.Version++
 	if fetched.IsZero() {
 		fetched = h.o.Now()
@@ -282,10 +299,12 @@ func (h *Hub) allDelivered() bool {
 func (h *Hub) build() {
 	h.mu.Lock()
 	obs := h.obs
-	if obs.Mesos == nil && obs.Marathon == nil {
+	if obs.Mesos == nil && obs.Marathon == nil && obs.Items == nil {
 		h.mu.Unlock()
 		return
 	}
+	itemsOnly := len(h.changed) == 1 && h.changed[Gossip]
+	clear(h.changed)
 	versions := make([]model.SourceVersion, 0, len(h.order))
 	for _, n := range h.order {
 		st := h.status[n]
@@ -299,7 +318,13 @@ func (h *Hub) build() {
 	h.mu.Unlock()
 
 	start := h.o.Now()
-	snap := model.Build(obs, model.BuildOptions{Version: v, Now: start, Sources: versions})
+	bo := model.BuildOptions{Version: v, Now: start, Sources: versions}
+	var snap *model.Snapshot
+	if prev := h.cur.Load(); itemsOnly && prev != nil {
+		snap = model.WithItems(prev, obs.Items, bo)
+	} else {
+		snap = model.Build(obs, bo)
+	}
 	h.m.buildDuration.Observe(h.o.Now().Sub(start).Seconds())
 	h.m.version.Set(float64(v))
 	h.m.problems.Set(float64(len(snap.Problems)))

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,6 +40,9 @@ func Build(obs Observations, o BuildOptions) *Snapshot {
 	}
 	if s.HostIPs == nil {
 		s.HostIPs = map[string][]netip.Addr{}
+	}
+	if obs.Items != nil {
+		s.Items = obs.Items.Items
 	}
 	s.agentIdx = make(map[string]int, len(s.Agents))
 	for i := range s.Agents {
@@ -121,6 +125,29 @@ func Build(obs Observations, o BuildOptions) *Snapshot {
 		}
 	}
 	return s
+}
+
+// WithItems returns the snapshot prev with other cluster items: what
+// Build would return for prev's observations and these items, without
+// rebuilding the tasks (items change on their own, often, and are small).
+// prev is not modified; the result shares everything else with it.
+func WithItems(prev *Snapshot, items *ItemsObservation, o BuildOptions) *Snapshot {
+	s := *prev
+	s.Version, s.Built, s.Sources = o.Version, o.Now, slices.Clone(o.Sources)
+	s.Items = nil
+	if items != nil {
+		s.Items = items.Items
+	}
+	return &s
+}
+
+// Item returns the cluster item with the given name.
+func (s *Snapshot) Item(name string) (Item, bool) {
+	i, ok := slices.BinarySearchFunc(s.Items, name, func(it Item, n string) int { return strings.Compare(it.Name, n) })
+	if !ok {
+		return Item{}, false
+	}
+	return s.Items[i], true
 }
 
 func (s *Snapshot) problem(item, field, reason string) {

@@ -28,6 +28,9 @@ type Snapshot struct {
 	// Apps holds the Marathon apps, sorted by ID, each with Marathon's view
 	// of its tasks.
 	Apps []App
+	// Items are the cluster-wide items this node holds (ItemsObservation),
+	// sorted by name.
+	Items []Item
 	// HostIPs holds the addresses a source resolved for host names that
 	// appear in pids (agents, frameworks, the leader). A host that did not
 	// resolve is absent.
@@ -287,4 +290,22 @@ func (s *Snapshot) TaskItem(t *Task) string {
 		it = "app " + strconv.Quote(t.App.ID) + " " + it
 	}
 	return it
+}
+
+// SameSources reports whether s was built from the same observations of
+// the named sources as prev (and prev is not nil): a consumer that reads
+// only those sources can skip s. Items-only snapshots, which the node DNS
+// role's gossip produces often, are the common case.
+func (s *Snapshot) SameSources(prev *Snapshot, sources ...string) bool {
+	if prev == nil || len(s.Sources) == 0 {
+		return false // no record of the inputs (built outside a hub)
+	}
+	for _, n := range sources {
+		a, _ := s.Source(n)
+		b, _ := prev.Source(n)
+		if a.Version != b.Version {
+			return false
+		}
+	}
+	return true
 }

@@ -10,6 +10,7 @@ import (
 type Observations struct {
 	Mesos    *MesosObservation
 	Marathon *MarathonObservation
+	Items    *ItemsObservation
 }
 
 // MesosObservation is what the Mesos source saw in one state of the
@@ -44,4 +45,23 @@ type MarathonObservation struct {
 	Problems []Problem
 	Fetched  time.Time
 	From     string
+}
+
+// ItemsObservation is the set of cluster-wide items this node holds: the
+// zones and the VIP document a leading master published, received by
+// gossip (or built by this node when it runs alone). Their payloads are
+// opaque to the model; the node DNS role decodes them.
+type ItemsObservation struct {
+	// Items are sorted by Name, each name once.
+	Items   []Item
+	Fetched time.Time
+}
+
+// Item is one cluster-wide item, as its publisher versioned it.
+type Item struct {
+	Name string
+	// Version only ever increases for a name; a consumer installs an item
+	// whose version differs from the one it holds.
+	Version uint64
+	Payload []byte
 }

@@ -159,6 +159,9 @@ func Run(ctx context.Context, snaps <-chan *model.Snapshot, t Target, o Options)
 			if !ok {
 				return nil
 			}
+			if s.SameSources(latest, "mesos", "marathon") {
+				continue // only the items changed: what this builds from did not
+			}
 			latest, pending = s, true
 		case <-timer.C:
 		case <-t.Leadership():

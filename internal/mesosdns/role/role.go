@@ -38,6 +38,7 @@ import (
 	"github.com/sextantdc/sextant/internal/mesosdns/config"
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
 	"github.com/sextantdc/sextant/internal/mesosdns/resolver"
+	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/obs"
 )
 
@@ -191,6 +192,7 @@ func Run(ctx context.Context, cfg *config.Config, sub *hub.Subscription, o Optio
 	}
 	started := false
 	logged := map[string]bool{}
+	var lastInput *model.Snapshot
 	for {
 		select {
 		case <-ctx.Done():
@@ -202,6 +204,10 @@ func Run(ctx context.Context, cfg *config.Config, sub *hub.Subscription, o Optio
 			if !ok {
 				continue // ctx ended
 			}
+			if snap.SameSources(lastInput, hub.Mesos, hub.Marathon) {
+				continue // only other nodes' items changed
+			}
+			lastInput = snap
 			start := time.Now()
 			rs, problems := gen.Generate(snap, records.Config{
 				Domain:        cfg.Domain,
