@@ -128,9 +128,9 @@ func New(o Options) *Hub {
 		o.Now = time.Now
 	}
 	h := &Hub{
-		o:      o,
-		log:    o.Logger,
-		dirty:  make(chan struct{}, 1),
+		o:       o,
+		log:     o.Logger,
+		dirty:   make(chan struct{}, 1),
 		status:  map[string]*SourceStatus{},
 		subs:    map[*Subscription]struct{}{},
 		changed: map[string]bool{},

@@ -25,7 +25,7 @@ func TestItems(t *testing.T) {
 	s.Update("b.zone", 2, []byte("b2"))
 	s.Update("a.zone", 1, []byte("a1"))
 	s.Update("b.zone", 1, []byte("old")) // out of order: ignored
-	s.Update("b.zone", 2, []byte("dup"))  // same version: ignored
+	s.Update("b.zone", 2, []byte("dup")) // same version: ignored
 	if k.n != 2 {
 		t.Fatalf("published %d times, want 2", k.n)
 	}
