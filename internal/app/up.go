@@ -74,6 +74,10 @@ type UpConfig struct {
 	Version string
 }
 
+// upRefresh is the Mesos source's poll interval in `sextant up`, the
+// safety net of the operator event stream.
+const upRefresh = 5 * time.Second
+
 // DefaultStateDir is $XDG_STATE_HOME/sextant or ~/.local/state/sextant: the
 // state directory `sextant up` and the commands that look for it use.
 func DefaultStateDir() string { return defaultStateDir() }
@@ -168,8 +172,11 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 	// One Mesos source and one Marathon source, reading the runtime's APIs
 	// over HTTP as they would a real cluster's, feed one hub; every role
 	// is a consumer of it.
-	pl := newPipeline(hub.Options{Logger: log.With("role", "hub"), Registerer: reg})
-	if _, err := pl.mesos(mesossrc.Options{Masters: []string{mesosLn.Addr().String()}, RefreshInterval: 5 * time.Second,
+	// /health turns 503 once a source has failed for 3 × its refresh
+	// interval (5 s here), the rule Mesos-DNS' role applies with its own
+	// refreshSeconds.
+	pl := newPipeline(hub.Options{Logger: log.With("role", "hub"), Registerer: reg, StaleAfter: 3 * upRefresh})
+	if _, err := pl.mesos(mesossrc.Options{Masters: []string{mesosLn.Addr().String()}, RefreshInterval: upRefresh,
 		Streamer: mesossrc.OperatorStreamer(operator.Options{Logger: log.With("component", "mesos-stream")})}); err != nil {
 		return err
 	}
@@ -226,7 +233,7 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 			return rl.run(ctx, sub, pl.hub, log.With("role", rl.name), health)
 		})
 	}
-	health.Add("sources", pl.hub.Check)
+	health.SetSources(pl.hub)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
