@@ -188,7 +188,7 @@ func (h *Health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 			j := sourceJSON{Name: s.Name, State: s.State, LastSuccess: timeString(s.LastSuccess), LastError: s.LastError,
 				LastErrorTime: timeString(s.LastErrorTime), StaleAfterSeconds: s.StaleAfter.Seconds(), Error: s.Failing}
 			if s.State != SourceNoData {
-				age := s.Age.Round(time.Millisecond).Seconds()
+				age := float64(s.Age.Milliseconds()) / 1000
 				j.AgeSeconds = &age
 			}
 			ss = append(ss, j)
