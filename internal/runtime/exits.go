@@ -96,9 +96,12 @@ func (r *Runtime) logExitLocked(ar *appRec, t *task, st, msg string, ex exitStat
 	default:
 		attrs = append(attrs, ex.logAttrs()...)
 	}
-	if d := r.nextLaunchLocked(ar, now); d >= 0 {
+	switch d := r.nextLaunchLocked(ar, now); {
+	case d >= 0:
 		attrs = append(attrs, "next_launch_in", d.Round(10*time.Millisecond).String())
-	} else {
+	case st != stateKilled:
+		// A killed task is often replaced before its process is gone;
+		// only a failure or an exit needs saying that none follows.
 		attrs = append(attrs, "next_launch_in", "none")
 	}
 	if unlogged > 0 {

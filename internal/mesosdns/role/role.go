@@ -255,10 +255,14 @@ func Run(ctx context.Context, cfg *config.Config, sub *hub.Subscription, o Optio
 			if o.LogRecords {
 				logRecords(log, rs)
 			}
-			log.Info("records reloaded", "version", snap.Version, "serial", serial, "a", len(rs.A), "aaaa", len(rs.AAAA), "srv", len(rs.SRV), "problems", len(problems), "took", time.Since(start))
+			// Debug, as the original logged reloads only at -v=1: with the
+			// event stream a reload follows every task change, and at info
+			// the lines would bury what a user must see (task exits, a
+			// stale source).
+			log.Debug("records reloaded", "version", snap.Version, "serial", serial, "a", len(rs.A), "aaaa", len(rs.AAAA), "srv", len(rs.SRV), "problems", len(problems), "took", time.Since(start))
 			if !started {
 				started = true
-				log.Info("serving", "dns", addrs.DNS, "http", addrs.HTTP)
+				log.Info("serving", "dns", addrs.DNS, "http", addrs.HTTP, "version", snap.Version, "a", len(rs.A), "aaaa", len(rs.AAAA), "srv", len(rs.SRV))
 				if o.Ready != nil {
 					o.Ready(addrs)
 				}
