@@ -754,9 +754,23 @@ func TestAppCommand(t *testing.T) {
 		taskID = r.App.Tasks[0].ID
 		return true
 	})
-	// The runtime's metrics and health are on the Marathon address.
-	testutil.Eventually(t, 30*time.Second, "/health 200 and /metrics", func() bool {
-		if !testutil.HTTPOK(u.eps["marathon"] + "/health") {
+	// The runtime's metrics and health are on the Marathon address; the
+	// health lists both sources behind the roles.
+	testutil.Eventually(t, 30*time.Second, "/health 200 with both sources ok, and /metrics", func() bool {
+		h, err := http.Get(u.eps["marathon"] + "/health")
+		if err != nil {
+			return false
+		}
+		var body struct {
+			Status  string `json:"status"`
+			Sources []struct {
+				Name, State string
+			} `json:"sources"`
+		}
+		err = json.NewDecoder(h.Body).Decode(&body)
+		h.Body.Close()
+		if err != nil || h.StatusCode != 200 || body.Status != "ok" || len(body.Sources) != 2 ||
+			body.Sources[0].Name != "mesos" || body.Sources[1].Name != "marathon" || body.Sources[0].State != "ok" || body.Sources[1].State != "ok" {
 			return false
 		}
 		r2, err := http.Get(u.eps["marathon"] + "/metrics")
