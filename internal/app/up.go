@@ -29,9 +29,9 @@ import (
 	"github.com/sextantdc/sextant/internal/mesos/operator"
 	"github.com/sextantdc/sextant/internal/obs"
 	"github.com/sextantdc/sextant/internal/runtime"
-	"github.com/sextantdc/sextant/internal/vip"
 	marathonsrc "github.com/sextantdc/sextant/internal/source/marathon"
 	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
+	"github.com/sextantdc/sextant/internal/vip"
 )
 
 // defaultStateDir is $XDG_STATE_HOME/sextant or ~/.local/state/sextant.

@@ -169,8 +169,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	r := &Runtime{cfg: cfg, log: cfg.Logger, ident: id,
 		apps: map[string]*appRec{}, deployments: map[string]*Deployment{}, usedHost: map[int]string{},
-		exitLogs: map[string]*exitLog{},
-		changed: make(chan struct{}), kick: make(chan struct{}, 1),
+		changed: make(chan struct{}), kick: make(chan struct{}, 1), exitLogs: map[string]*exitLog{},
 		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))}
 	r.bus = NewBus(cfg.EventQueue, nil)
 	r.m = newMetrics(cfg.Registerer, r)
