@@ -993,10 +993,17 @@ func TestUpCrashLoopIsVisible(t *testing.T) {
 		}
 		return string(out)
 	}
-	show := app("show", "/crashy")
-	if !regexp.MustCompile(`(?m)^last exit: +\S+ \(\d+s ago\): task crashy\.instance-\S+ TASK_FAILED: Command exited with status 1$`).MatchString(show) ||
-		!regexp.MustCompile(`(?m)^next launch: +(in \d+s \(launch back-off\)|due now), 1 instance\(s\) waiting$`).MatchString(show) {
-		t.Errorf("app show does not show the last exit and the delay:\n%s", show)
+	// The task lives for milliseconds of every second: a show that lands
+	// on it sees no launch waiting, so look a few times.
+	var show string
+	lastExit := regexp.MustCompile(`(?m)^last exit: +\S+ \(\d+s ago\): task crashy\.instance-\S+ TASK_FAILED: Command exited with status 1$`)
+	nextLaunch := regexp.MustCompile(`(?m)^next launch: +(in \d+s \(launch back-off\)|due now), 1 instance\(s\) waiting$`)
+	deadline := time.Now().Add(30 * time.Second)
+	for show = app("show", "/crashy"); !lastExit.MatchString(show) || !nextLaunch.MatchString(show); show = app("show", "/crashy") {
+		if time.Now().After(deadline) {
+			t.Fatalf("app show does not show the last exit and the delay:\n%s", show)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	list := app("list")
 	if !regexp.MustCompile(`(?m)^/crashy .* exit 1, \d+s ago `).MatchString(list) || !strings.Contains(list, "LAST EXIT") || !strings.Contains(list, "DELAY") {
