@@ -81,7 +81,7 @@ func (f *dnsFlags) logger(stderr io.Writer) *slog.Logger {
 
 // runAgent is `sextant agent`: the node roles of an agent.
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("agent", stderr)
+	fs := newFlagSet("agent", stdout, stderr)
 	var f dnsFlags
 	f.register(fs, true)
 	if err := parseFlags(fs, args); err != nil {

@@ -20,17 +20,19 @@ import (
 	"github.com/sextantdc/sextant/internal/app"
 )
 
-// marathonFromState reads the Marathon URL from <state dir>/endpoints.json.
-func marathonFromState(stateDir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(stateDir, "endpoints.json"))
+// marathonFromState reads the Marathon URL from <state dir>/endpoints.json
+// and names the file it read.
+func marathonFromState(stateDir string) (string, string, error) {
+	f := filepath.Join(stateDir, "endpoints.json")
+	b, err := os.ReadFile(f)
 	if err != nil {
-		return "", fmt.Errorf("no --marathon URL and no endpoints.json in %s (is `sextant up` running?): %w", stateDir, err)
+		return "", f, fmt.Errorf("no --marathon URL and no %s (is `sextant up` running? with another state directory, pass --state-dir DIR or set XDG_STATE_HOME as it was): %w", f, err)
 	}
 	var eps map[string]string
 	if err := json.Unmarshal(b, &eps); err != nil || eps["marathon"] == "" {
-		return "", fmt.Errorf("%s: no \"marathon\" endpoint", filepath.Join(stateDir, "endpoints.json"))
+		return "", f, fmt.Errorf("%s: no \"marathon\" endpoint", f)
 	}
-	return eps["marathon"], nil
+	return eps["marathon"], f, nil
 }
 
 type marathonClient struct {
@@ -105,15 +107,15 @@ func appPath(id string) string {
 }
 
 func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("app", stderr)
-	stateDir := fs.String("state-dir", app.DefaultStateDir(), "state `DIR` of sextant up, for its endpoints.json")
+	fs := newFlagSet("app", stdout, stderr)
+	stateDir := fs.String("state-dir", app.DefaultStateDir(), "state `DIR` of the sextant up to talk to, for its endpoints.json (default as sextant up's: $XDG_STATE_HOME/sextant, else ~/.local/state/sextant)")
 	base := fs.String("marathon", "", "Marathon API `URL` (default: the \"marathon\" key of endpoints.json in --state-dir)")
 	asJSON := fs.Bool("json", false, "print the API's JSON instead of tables")
 	stream := fs.String("stream", "stdout", "logs: which output of the task, stdout or stderr")
 	tail := fs.Int64("tail", -1, "logs: only the last `N` bytes (-1: all)")
 	force := fs.Bool("force", false, "scale: override a running deployment")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sextant app [flags] add FILE|- | list | show ID | rm ID | scale ID N | logs TASK")
+		fmt.Fprintln(fs.Output(), "usage: sextant app [flags] add FILE|- | list | show ID | rm ID | scale ID N | logs TASK")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -124,6 +126,19 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return errUsage
 	}
+	u := *base
+	if u == "" {
+		var from string
+		if u, from, err = marathonFromState(*stateDir); err != nil {
+			return err
+		}
+		if !*asJSON {
+			// Which cluster answered is not obvious when several state
+			// directories exist; scripts (--json) get the answer only.
+			fmt.Fprintf(stderr, "sextant app: Marathon at %s (from %s)\n", u, from)
+		}
+	}
+	c := &marathonClient{base: strings.TrimRight(u, "/"), hc: &http.Client{Timeout: 30 * time.Second}}
 	// Each verb is one API request: what to send, and how to print the
 	// answer when --json is not given (nil: as it comes).
 	var (
@@ -161,11 +176,11 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return nil
 		}
 	case "list":
-		method, path = http.MethodGet, "/v2/apps?embed=apps.tasks"
-		render = func(out []byte) error { return printAppList(stdout, out) }
+		method, path = http.MethodGet, "/v2/apps?embed=apps.tasks&embed=apps.lastTaskFailure"
+		render = func(out []byte) error { return printAppList(stdout, out, c.delays(ctx), time.Now()) }
 	case "show":
-		method, path = http.MethodGet, "/v2/apps"+appPath(pos[1])
-		render = func(out []byte) error { return printApp(stdout, out) }
+		method, path = http.MethodGet, "/v2/apps"+appPath(pos[1])+"?embed=app.tasks&embed=app.lastTaskFailure"
+		render = func(out []byte) error { return printApp(stdout, out, c.delays(ctx), time.Now()) }
 	case "rm":
 		method, path = http.MethodDelete, "/v2/apps"+appPath(pos[1])
 		render = func(out []byte) error { return printResult(stdout, out, "removed "+pos[1]) }
@@ -186,13 +201,6 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		method, path = http.MethodGet, "/sextant/v1/tasks/"+url.PathEscape(pos[1])+"/logs?"+q.Encode()
 	}
-	u := *base
-	if u == "" {
-		if u, err = marathonFromState(*stateDir); err != nil {
-			return err
-		}
-	}
-	c := &marathonClient{base: strings.TrimRight(u, "/"), hc: &http.Client{Timeout: 30 * time.Second}}
 	out, err := c.do(ctx, method, path, body)
 	if err != nil {
 		return err
@@ -204,7 +212,50 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return render(out)
 }
 
-func printAppList(w io.Writer, out []byte) error {
+// launchDelay is an app's entry in /v2/queue: instances waiting to be
+// launched, and the back-off before the next launch.
+type launchDelay struct {
+	Count int `json:"count"`
+	Delay struct {
+		TimeLeftSeconds int  `json:"timeLeftSeconds"`
+		Overdue         bool `json:"overdue"`
+	} `json:"delay"`
+}
+
+// delays reads /v2/queue by app id. The tables only decorate their rows
+// with it, so a failure leaves them without (nil).
+func (c *marathonClient) delays(ctx context.Context) map[string]launchDelay {
+	out, err := c.do(ctx, http.MethodGet, "/v2/queue", nil)
+	if err != nil {
+		return nil
+	}
+	var q struct {
+		Queue []struct {
+			App struct {
+				ID string `json:"id"`
+			} `json:"app"`
+			launchDelay
+		} `json:"queue"`
+	}
+	if json.Unmarshal(out, &q) != nil {
+		return nil
+	}
+	m := map[string]launchDelay{}
+	for _, e := range q.Queue {
+		m[e.App.ID] = e.launchDelay
+	}
+	return m
+}
+
+// delayText is the DELAY cell: the back-off left before the next launch.
+func delayText(d launchDelay, ok bool) string {
+	if !ok || d.Delay.Overdue || d.Delay.TimeLeftSeconds <= 0 {
+		return "-"
+	}
+	return (time.Duration(d.Delay.TimeLeftSeconds) * time.Second).String()
+}
+
+func printAppList(w io.Writer, out []byte, delays map[string]launchDelay, now time.Time) error {
 	var r struct {
 		Apps []appRow `json:"apps"`
 	}
@@ -212,15 +263,16 @@ func printAppList(w io.Writer, out []byte) error {
 		return fmt.Errorf("decoding /v2/apps: %w", err)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tINSTANCES\tRUNNING\tHEALTHY\tUNHEALTHY\tSERVICE PORTS\tDEPLOYING\tCMD")
+	fmt.Fprintln(tw, "ID\tINSTANCES\tRUNNING\tHEALTHY\tUNHEALTHY\tSERVICE PORTS\tDEPLOYING\tLAST EXIT\tDELAY\tCMD")
 	for _, a := range r.Apps {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%v\t%s\n", a.ID, a.Instances, a.TasksRunning, a.TasksHealthy, a.TasksUnhealthy,
-			a.servicePorts(), len(a.Deployments) > 0, short(a.Cmd, 40))
+		d, ok := delays[a.ID]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%v\t%s\t%s\t%s\n", a.ID, a.Instances, a.TasksRunning, a.TasksHealthy, a.TasksUnhealthy,
+			a.servicePorts(), len(a.Deployments) > 0, a.LastTaskFailure.short(now), delayText(d, ok), short(a.Cmd, 40))
 	}
 	return tw.Flush()
 }
 
-func printApp(w io.Writer, out []byte) error {
+func printApp(w io.Writer, out []byte, delays map[string]launchDelay, now time.Time) error {
 	var r struct {
 		App appRow `json:"app"`
 	}
@@ -230,6 +282,16 @@ func printApp(w io.Writer, out []byte) error {
 	a := r.App
 	fmt.Fprintf(w, "id:            %s\ncmd:           %s\ninstances:     %d (running %d, healthy %d, unhealthy %d)\nservice ports: %s\nversion:       %s\n",
 		a.ID, a.Cmd, a.Instances, a.TasksRunning, a.TasksHealthy, a.TasksUnhealthy, a.servicePorts(), a.Version)
+	if f := a.LastTaskFailure; f != nil {
+		fmt.Fprintf(w, "last exit:     %s (%s): task %s %s: %s\n", f.Timestamp, f.ago(now), f.TaskID, f.State, f.Message)
+	}
+	if d, ok := delays[a.ID]; ok {
+		when := "due now"
+		if t := delayText(d, true); t != "-" {
+			when = "in " + t + " (launch back-off)"
+		}
+		fmt.Fprintf(w, "next launch:   %s, %d instance(s) waiting\n", when, d.Count)
+	}
 	if len(a.Labels) > 0 {
 		fmt.Fprintln(w, "labels:")
 		for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
@@ -242,6 +304,43 @@ func printApp(w io.Writer, out []byte) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.State, t.Host, ints(t.Ports), t.health(), t.StartedAt)
 	}
 	return tw.Flush()
+}
+
+// taskFailure is Marathon's lastTaskFailure.
+type taskFailure struct {
+	TaskID    string `json:"taskId"`
+	State     string `json:"state"`
+	Message   string `json:"message"`
+	Timestamp string `json:"timestamp"`
+}
+
+// ago is how long before now the failure was ("?" when the timestamp
+// does not parse).
+func (f *taskFailure) ago(now time.Time) string {
+	t, err := time.Parse(time.RFC3339Nano, f.Timestamp)
+	if err != nil {
+		return "?"
+	}
+	return max(now.Sub(t), 0).Round(time.Second).String() + " ago"
+}
+
+// short is the LAST EXIT cell: Mesos' wording ("Command exited with
+// status 1", "Command terminated with signal Killed") reduced to the code
+// or signal, with its age.
+func (f *taskFailure) short(now time.Time) string {
+	if f == nil {
+		return "-"
+	}
+	what := f.State
+	switch m := f.Message; {
+	case strings.HasPrefix(m, "Command exited with status "):
+		what = "exit " + strings.TrimPrefix(m, "Command exited with status ")
+	case strings.HasPrefix(m, "Command terminated with signal "):
+		what = "signal " + strings.Trim(strings.TrimPrefix(m, "Command terminated with signal "), "()")
+	case strings.HasPrefix(m, "Failed to launch"):
+		what = "launch failed"
+	}
+	return what + ", " + f.ago(now)
 }
 
 // printResult prints what a deployment-starting request did.
@@ -272,7 +371,8 @@ type appRow struct {
 			ServicePort int `json:"servicePort"`
 		} `json:"portMappings"`
 	} `json:"container"`
-	Tasks []taskRow `json:"tasks"`
+	Tasks           []taskRow    `json:"tasks"`
+	LastTaskFailure *taskFailure `json:"lastTaskFailure"`
 }
 
 func (a appRow) servicePorts() string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"io"
@@ -16,16 +17,48 @@ var (
 	errHelp  = errors.New("help")
 )
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+// flagOutput is a flag set's output. Usage a user asked for (-h) goes to
+// stdout, as every --help does, so that `sextant up -h | less` works;
+// what a wrong command line prints goes to stderr. The flag package
+// prints before Parse returns, so Parse's output is held until the
+// outcome is known; anything else (a command's own usage call) goes to
+// stderr at once.
+type flagOutput struct {
+	stdout, stderr io.Writer
+	held           *bytes.Buffer
+}
+
+func (o *flagOutput) Write(p []byte) (int, error) {
+	if o.held != nil {
+		return o.held.Write(p)
+	}
+	return o.stderr.Write(p)
+}
+
+func newFlagSet(name string, stdout, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("sextant "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(&flagOutput{stdout: stdout, stderr: stderr})
 	return fs
 }
 
-// parseFlags parses args; the flag package has already printed what was
-// wrong, or the usage for -h.
+// parseFlags parses args; the flag package has printed what was wrong (to
+// stderr), or the usage for -h (to stdout).
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	o, _ := fs.Output().(*flagOutput)
+	if o != nil {
+		o.held = &bytes.Buffer{}
+	}
+	err := fs.Parse(args)
+	if o != nil {
+		held := o.held
+		o.held = nil
+		w := o.stderr
+		if errors.Is(err, flag.ErrHelp) {
+			w = o.stdout
+		}
+		_, _ = w.Write(held.Bytes())
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
 		}

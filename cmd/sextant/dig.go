@@ -21,14 +21,14 @@ import (
 // `sextant up` announced in endpoints.json, or --server) and print the
 // reply the way dig does, or as JSON.
 func runDig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("dig", stderr)
+	fs := newFlagSet("dig", stdout, stderr)
 	server := fs.String("server", "", "DNS server host:port (default: the \"dns\" entry of endpoints.json in the state dir, else 127.0.0.1:53)")
-	stateDir := fs.String("state-dir", app.DefaultStateDir(), "state `DIR` of sextant up, for its endpoints.json")
+	stateDir := fs.String("state-dir", app.DefaultStateDir(), "state `DIR` of the sextant up to talk to, for its endpoints.json (default as sextant up's: $XDG_STATE_HOME/sextant, else ~/.local/state/sextant)")
 	asJSON := fs.Bool("json", false, "print the reply as JSON")
 	tcp := fs.Bool("tcp", false, "ask over TCP")
 	timeout := fs.Duration("timeout", 5*time.Second, "time to wait for the reply")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sextant dig NAME [TYPE] [--server host:port] [--state-dir DIR] [--json] [--tcp]")
+		fmt.Fprintln(fs.Output(), "usage: sextant dig NAME [TYPE] [--server host:port] [--state-dir DIR] [--json] [--tcp]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -47,9 +47,9 @@ func runDig(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		qtype = t
 	}
-	addr, why := *server, ""
+	addr, why, from := *server, "", ""
 	if addr == "" {
-		addr, why = endpointDNS(*stateDir)
+		addr, from, why = endpointDNS(*stateDir)
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		addr = net.JoinHostPort(addr, "53")
@@ -70,33 +70,41 @@ func runDig(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		reply, rtt, err = c.ExchangeContext(ctx, q, addr)
 	}
 	if err != nil {
-		if why != "" {
-			return fmt.Errorf("asking %s (%s; is sextant up running? --server names another server): %w", addr, why, err)
+		switch {
+		case why != "":
+			return fmt.Errorf("asking %s (%s; is sextant up running? with another state directory, pass --state-dir DIR or set XDG_STATE_HOME as it was; --server names another server): %w", addr, why, err)
+		case from != "":
+			return fmt.Errorf("asking %s (from %s; is sextant up still running?): %w", addr, from, err)
 		}
 		return fmt.Errorf("asking %s: %w", addr, err)
 	}
 	if *asJSON {
-		return printDigJSON(stdout, reply, addr, rtt)
+		return printDigJSON(stdout, reply, addr, from, rtt)
 	}
 	fmt.Fprintf(stdout, "; <<>> sextant dig <<>> @%s %s %s\n", addr, q.Question[0].Name, dns.TypeToString[qtype])
 	fmt.Fprintln(stdout, reply.String())
-	fmt.Fprintf(stdout, ";; Query time: %d msec\n;; SERVER: %s (%s)\n;; MSG SIZE  rcvd: %d\n", rtt.Milliseconds(), addr, c.Net, reply.Len())
+	src := ""
+	if from != "" {
+		src = ", from " + from
+	}
+	fmt.Fprintf(stdout, ";; Query time: %d msec\n;; SERVER: %s (%s%s)\n;; MSG SIZE  rcvd: %d\n", rtt.Milliseconds(), addr, c.Net, src, reply.Len())
 	return nil
 }
 
-// endpointDNS reads the DNS address `sextant up` wrote, else falls back to
+// endpointDNS reads the DNS address `sextant up` wrote into the state
+// directory and names the file it came from; else it falls back to
 // 127.0.0.1:53 and says why (for the error when that fails too).
-func endpointDNS(stateDir string) (addr, why string) {
+func endpointDNS(stateDir string) (addr, from, why string) {
 	f := filepath.Join(stateDir, "endpoints.json")
 	b, err := os.ReadFile(f)
 	if err != nil {
-		return "127.0.0.1:53", "no " + f
+		return "127.0.0.1:53", "", "no " + f
 	}
 	var ep map[string]string
 	if err := json.Unmarshal(b, &ep); err != nil || ep["dns"] == "" {
-		return "127.0.0.1:53", "no \"dns\" entry in " + f
+		return "127.0.0.1:53", "", "no \"dns\" entry in " + f
 	}
-	return ep["dns"], ""
+	return ep["dns"], f, ""
 }
 
 type digRR struct {
@@ -120,7 +128,7 @@ func digRRs(rrs []dns.RR) []digRR {
 	return out
 }
 
-func printDigJSON(w io.Writer, m *dns.Msg, server string, rtt time.Duration) error {
+func printDigJSON(w io.Writer, m *dns.Msg, server, from string, rtt time.Duration) error {
 	if m == nil {
 		return errors.New("no reply")
 	}
@@ -143,6 +151,9 @@ func printDigJSON(w io.Writer, m *dns.Msg, server string, rtt time.Duration) err
 		"authority":  digRRs(m.Ns),
 		"additional": digRRs(m.Extra),
 		"rtt_ms":     float64(rtt.Microseconds()) / 1000,
+	}
+	if from != "" {
+		out["server_from"] = from
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -28,7 +28,11 @@ func commands() []command {
 		{"master", "master roles: zone building and distribution, DNS", runMaster},
 		{"app", "manage apps on a Marathon API: add, list, show, rm, scale, logs", runApp},
 		{"dig", "ask Sextant's DNS: dig NAME [TYPE]", runDig},
-		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer, _ io.Writer) error {
+		{"version", "print the version", func(_ context.Context, args []string, w io.Writer, _ io.Writer) error {
+			if len(args) > 0 {
+				fmt.Fprintln(w, "usage: sextant version")
+				return errHelp
+			}
 			fmt.Fprintln(w, "sextant", version)
 			return nil
 		}},
@@ -41,7 +45,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'sextant COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'sextant help COMMAND' (or 'sextant COMMAND -h') for a command's flags.")
 }
 
 func main() {
@@ -49,12 +53,22 @@ func main() {
 }
 
 func realMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		// No command is a mistake: the usage goes with the error.
 		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(stdout)
 		return 0
+	case "help":
+		if len(args) == 1 {
+			usage(stdout)
+			return 0
+		}
+		// `sextant help CMD` is `sextant CMD -h`: the flags, on stdout.
+		args = []string{args[1], "-h"}
 	}
 	if args[0] == "-version" || args[0] == "--version" {
 		args[0] = "version"

@@ -11,7 +11,7 @@ import (
 
 // runMaster is `sextant master`: the master roles.
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("master", stderr)
+	fs := newFlagSet("master", stdout, stderr)
 	var f dnsFlags
 	f.register(fs, false)
 	var c app.MasterConfig

@@ -16,7 +16,7 @@ var glogFlags = []string{"logtostderr", "alsologtostderr", "stderrthreshold", "l
 // runMesosDNS is `sextant mesos-dns`: a drop-in Mesos-DNS reading the
 // original's config.json.
 func runMesosDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("mesos-dns", stderr)
+	fs := newFlagSet("mesos-dns", stdout, stderr)
 	cfgPath := fs.String("config", "config.json", "path to the Mesos-DNS config file")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	verbosity := fs.Int("v", 0, "log verbosity: 1 verbose, 2 very verbose (glog style)")

@@ -53,7 +53,8 @@ func newMDNSMaster(t *testing.T) *mdnsMaster {
 }
 
 // startMesosDNS runs `sextant mesos-dns -config cfg` and waits for its
-// HTTP API at base.
+// first load: the listeners open at once, /health turns 200 once records
+// are served.
 func startMesosDNS(t *testing.T, cfg, base string, flags ...string) *testutil.Process {
 	t.Helper()
 	cfgFile := filepath.Join(t.TempDir(), "config.json")
@@ -61,7 +62,7 @@ func startMesosDNS(t *testing.T, cfg, base string, flags ...string) *testutil.Pr
 		t.Fatal(err)
 	}
 	p := testutil.StartProcess(t, exec.Command(testutil.Binary(t), append([]string{"mesos-dns", "-config", cfgFile}, flags...)...))
-	p.Eventually(60*time.Second, "the HTTP API", func() bool { return testutil.HTTPOK(base + "/v1/version") })
+	p.Eventually(60*time.Second, "the first load (/health 200)", func() bool { return testutil.HTTPOK(base + "/health") })
 	return p
 }
 

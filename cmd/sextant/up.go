@@ -17,7 +17,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c app.UpConfig
 	var logLevel string
 	var verbose int
-	fs := newFlagSet("up", stderr)
+	fs := newFlagSet("up", stdout, stderr)
 	fs.StringVar(&c.StateDir, "state-dir", app.DefaultStateDir(), "state `DIR`: app definitions, task sandboxes and logs, endpoints.json")
 	fs.StringVar(&c.AppsDir, "apps", "", "`DIR` of app definition JSON files to create on start, those not yet defined (instead of the built-in examples)")
 	fs.BoolVar(&c.NoExamples, "no-examples", false, "do not create the built-in example apps on a fresh state directory")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -753,9 +754,23 @@ func TestAppCommand(t *testing.T) {
 		taskID = r.App.Tasks[0].ID
 		return true
 	})
-	// The runtime's metrics and health are on the Marathon address.
-	testutil.Eventually(t, 30*time.Second, "/health 200 and /metrics", func() bool {
-		if !testutil.HTTPOK(u.eps["marathon"] + "/health") {
+	// The runtime's metrics and health are on the Marathon address; the
+	// health lists both sources behind the roles.
+	testutil.Eventually(t, 30*time.Second, "/health 200 with both sources ok, and /metrics", func() bool {
+		h, err := http.Get(u.eps["marathon"] + "/health")
+		if err != nil {
+			return false
+		}
+		var body struct {
+			Status  string `json:"status"`
+			Sources []struct {
+				Name, State string
+			} `json:"sources"`
+		}
+		err = json.NewDecoder(h.Body).Decode(&body)
+		h.Body.Close()
+		if err != nil || h.StatusCode != 200 || body.Status != "ok" || len(body.Sources) != 2 ||
+			body.Sources[0].Name != "mesos" || body.Sources[1].Name != "marathon" || body.Sources[0].State != "ok" || body.Sources[1].State != "ok" {
 			return false
 		}
 		r2, err := http.Get(u.eps["marathon"] + "/metrics")
@@ -916,5 +931,102 @@ func TestUpHealthAwareNames(t *testing.T) {
 	// margin before this fails.
 	if gone > 5*time.Second || back > 5*time.Second {
 		t.Fatalf("names followed health after %v / %v, want about 1s", gone, back)
+	}
+}
+
+// TestUpCrashLoopIsVisible: an app whose command exits at once restarts
+// with back-off; its exits show in the log (app, task, exit code, next
+// launch delay) and in `sextant app show` and `app list`, the state
+// directory keeps a bounded number of its sandboxes, and another app runs
+// on untouched.
+func TestUpCrashLoopIsVisible(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	u := startUp(t, dir)
+	bin := testutil.Binary(t)
+	if code, b := u.do("POST", "/v2/apps", `{"id":"/steady","cmd":"exec sleep 300","cpus":0.01,"portDefinitions":[],"taskKillGracePeriodSeconds":0}`); code != 201 {
+		t.Fatalf("POST steady: %d %s", code, b)
+	}
+	var steady string
+	testutil.Eventually(t, 30*time.Second, "the steady task", func() bool {
+		ts := u.tasks("/steady")
+		if len(ts) == 1 && ts[0].State == "TASK_RUNNING" {
+			steady = ts[0].ID
+		}
+		return steady != ""
+	})
+	if code, b := u.do("POST", "/v2/apps", `{"id":"/crashy","cmd":"exit 1","cpus":0.01,"portDefinitions":[],"backoffSeconds":1,"backoffFactor":1}`); code != 201 {
+		t.Fatalf("POST crashy: %d %s", code, b)
+	}
+	failedRE := regexp.MustCompile(`sextant_runtime_tasks_terminal_total\{state="TASK_FAILED"\} (\d+)`)
+	failed := func() int {
+		resp, err := http.Get(u.eps["marathon"] + "/metrics")
+		if err != nil {
+			return 0
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := failedRE.FindSubmatch(b)
+		if m == nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		return n
+	}
+	// More exits than the sandboxes kept per app (5).
+	u.proc.Eventually(90*time.Second, "eight failed tasks", func() bool { return failed() >= 8 })
+
+	lineRE := regexp.MustCompile(`level=WARN msg="task failed" .*app=/crashy task=crashy\.instance-\S+ state=TASK_FAILED exit_code=1 next_launch_in=(\S+)`)
+	lines := lineRE.FindAllStringSubmatch(u.proc.Log.String(), -1)
+	if len(lines) < 3 || lines[0][1] == "none" {
+		t.Fatalf("want the exits in the log with the next launch delay:\n%s", u.proc.Log)
+	}
+	if len(lines) >= failed() {
+		t.Errorf("%d log lines for %d exits: not rate-limited", len(lines), failed())
+	}
+
+	app := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append([]string{"app", "--state-dir", dir}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("app %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	// The task lives for milliseconds of every second: a show that lands
+	// on it sees no launch waiting, so look a few times.
+	var show string
+	lastExit := regexp.MustCompile(`(?m)^last exit: +\S+ \(\d+s ago\): task crashy\.instance-\S+ TASK_FAILED: Command exited with status 1$`)
+	nextLaunch := regexp.MustCompile(`(?m)^next launch: +(in \d+s \(launch back-off\)|due now), 1 instance\(s\) waiting$`)
+	deadline := time.Now().Add(30 * time.Second)
+	for show = app("show", "/crashy"); !lastExit.MatchString(show) || !nextLaunch.MatchString(show); show = app("show", "/crashy") {
+		if time.Now().After(deadline) {
+			t.Fatalf("app show does not show the last exit and the delay:\n%s", show)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	list := app("list")
+	if !regexp.MustCompile(`(?m)^/crashy .* exit 1, \d+s ago `).MatchString(list) || !strings.Contains(list, "LAST EXIT") || !strings.Contains(list, "DELAY") {
+		t.Errorf("app list does not show the last exit:\n%s", list)
+	}
+	if !regexp.MustCompile(`(?m)^/steady .* - +- +exec sleep 300$`).MatchString(list) {
+		t.Errorf("app list shows an exit of the steady app:\n%s", list)
+	}
+
+	// Bounded sandboxes: the last 5 finished, and at most one live.
+	n := 0
+	for _, e := range mustGlob(t, filepath.Join(dir, "tasks", "crashy.instance-*")) {
+		if st, err := os.Stat(e); err == nil && st.IsDir() {
+			n++
+		}
+	}
+	if n == 0 || n > 6 {
+		t.Errorf("%d sandboxes of /crashy after %d exits, want 1 to 6", n, failed())
+	}
+	if ts := u.tasks("/steady"); len(ts) != 1 || ts[0].ID != steady || ts[0].State != "TASK_RUNNING" {
+		t.Errorf("the steady app was affected: %+v", ts)
+	}
+	if strings.Contains(u.proc.Log.String(), "app=/steady") {
+		t.Errorf("the steady app's task was logged as ending:\n%s", u.proc.Log)
 	}
 }

@@ -24,15 +24,18 @@ type MesosDNSConfig struct {
 
 	// DNSAddr and HTTPAddr replace the config's listeners when set.
 	DNSAddr, HTTPAddr string
-	// Ready is called once the listeners are bound.
-	Ready func(role.Addrs)
+	// Listening is called once the listeners are bound (at start, before
+	// anything is loaded); Ready once the first records are served.
+	Listening, Ready func(role.Addrs)
 	// Source adjusts the Mesos source's options before it starts.
 	Source func(*mesossrc.Options)
 }
 
 // MesosDNS runs a drop-in Mesos-DNS: the Mesos source built from the
-// config file, the hub, and the Mesos-DNS consumer. Its /health follows
-// the hub's rule with Mesos-DNS' own limit: stale past 3 × refreshSeconds.
+// config file, the hub, and the Mesos-DNS consumer. Its listeners open at
+// once (SERVFAIL until the first load); its /health follows the hub's
+// rule with Mesos-DNS' own limit: 503 before the first load and once the
+// source has been stale for more than 3 × refreshSeconds.
 func MesosDNS(ctx context.Context, c MesosDNSConfig, log *slog.Logger) error {
 	cfg, warns, err := config.Load(c.ConfigPath, config.Options{})
 	for _, w := range warns {
@@ -62,7 +65,7 @@ func RunMesosDNS(ctx context.Context, cfg *config.Config, c MesosDNSConfig, log 
 	}
 	pl.consumer("mesos-dns", func(ctx context.Context, sub *hub.Subscription) error {
 		return role.Run(ctx, cfg, sub, role.Options{Version: c.Version, Logger: log, Registry: reg, LogRecords: c.LogRecords,
-			DNSAddr: c.DNSAddr, HTTPAddr: c.HTTPAddr, Ready: c.Ready, Status: pl.hub})
+			DNSAddr: c.DNSAddr, HTTPAddr: c.HTTPAddr, Listening: c.Listening, Ready: c.Ready, Status: pl.hub})
 	})
 	return pl.run(ctx)
 }

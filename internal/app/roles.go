@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sextantdc/sextant/internal/dcosdns"
 	"github.com/sextantdc/sextant/internal/hub"
@@ -86,7 +87,7 @@ func mesosDNSConfig(mesosAddr, dnsAddr string) (*config.Config, error) {
 	p, _ := strconv.Atoi(port)
 	doc := map[string]any{
 		"masters":        []string{strings.TrimPrefix(mesosAddr, "http://")},
-		"refreshSeconds": 5,
+		"refreshSeconds": int(upRefresh / time.Second),
 		"listener":       host,
 		"port":           p,
 		"externalon":     false,

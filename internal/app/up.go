@@ -31,6 +31,7 @@ import (
 	"github.com/sextantdc/sextant/internal/runtime"
 	marathonsrc "github.com/sextantdc/sextant/internal/source/marathon"
 	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
+	"github.com/sextantdc/sextant/internal/vip"
 )
 
 // defaultStateDir is $XDG_STATE_HOME/sextant or ~/.local/state/sextant.
@@ -73,6 +74,10 @@ type UpConfig struct {
 	// Version is reported by the roles' version endpoints.
 	Version string
 }
+
+// upRefresh is the Mesos source's poll interval in `sextant up`, the
+// safety net of the operator event stream.
+const upRefresh = 5 * time.Second
 
 // DefaultStateDir is $XDG_STATE_HOME/sextant or ~/.local/state/sextant: the
 // state directory `sextant up` and the commands that look for it use.
@@ -168,8 +173,11 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 	// One Mesos source and one Marathon source, reading the runtime's APIs
 	// over HTTP as they would a real cluster's, feed one hub; every role
 	// is a consumer of it.
-	pl := newPipeline(hub.Options{Logger: log.With("role", "hub"), Registerer: reg})
-	if _, err := pl.mesos(mesossrc.Options{Masters: []string{mesosLn.Addr().String()}, RefreshInterval: 5 * time.Second,
+	// /health turns 503 once a source has failed for 3 × its refresh
+	// interval (5 s here), the rule Mesos-DNS' role applies with its own
+	// refreshSeconds.
+	pl := newPipeline(hub.Options{Logger: log.With("role", "hub"), Registerer: reg, StaleAfter: 3 * upRefresh})
+	if _, err := pl.mesos(mesossrc.Options{Masters: []string{mesosLn.Addr().String()}, RefreshInterval: upRefresh,
 		Streamer: mesossrc.OperatorStreamer(operator.Options{Logger: log.With("component", "mesos-stream")})}); err != nil {
 		return err
 	}
@@ -228,7 +236,7 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 			}
 		}
 	}
-	health.Add("sources", pl.hub.Check)
+	health.SetSources(pl.hub)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -359,12 +367,17 @@ func removeEndpoints(dir string, eps map[string]string) {
 	}
 }
 
+// printBanner writes the banner in one write, so that a reader of a pipe
+// (a test, a wrapper script) sees it whole. Every "try:" line is a command
+// that works as printed once the apps' tasks are healthy: a test runs
+// them.
 func printBanner(w io.Writer, f UpConfig, eps map[string]string, rt *runtime.Runtime) {
-	fmt.Fprintln(w, "sextant up: a single-node cluster is running (Ctrl-C stops it and every task)")
+	var b strings.Builder
+	fmt.Fprintln(&b, "sextant up: a single-node cluster is running (Ctrl-C stops it and every task)")
 	for _, k := range slices.Sorted(maps.Keys(eps)) {
-		fmt.Fprintf(w, "  %-16s %s\n", k, eps[k])
+		fmt.Fprintf(&b, "  %-16s %s\n", k, eps[k])
 	}
-	fmt.Fprintf(w, "  %-16s %s\n", "state", f.StateDir)
+	fmt.Fprintf(&b, "  %-16s %s\n", "state", f.StateDir)
 	// The hints must work when pasted: the binary as it was started (say
 	// ./bin/sextant after make run) and the state directory when it is
 	// not the default one the other commands look in.
@@ -372,26 +385,74 @@ func printBanner(w io.Writer, f UpConfig, eps map[string]string, rt *runtime.Run
 	if strings.Contains(os.Args[0], "/") {
 		cli = os.Args[0]
 	}
-	stateArg := ""
 	if f.StateDir != defaultStateDir() {
-		stateArg = " --state-dir " + f.StateDir
+		cli += " --state-dir " + f.StateDir
 	}
 	ids := rt.AppIDs()
+	var try []string
 	if len(ids) == 0 {
-		fmt.Fprintf(w, "apps: none yet (%s app add FILE%s)\n", cli, stateArg)
+		fmt.Fprintf(&b, "apps: none yet (%s app add FILE: a Marathon app definition, see examples/)\n", cli)
 	} else {
-		fmt.Fprintln(w, "apps:", strings.Join(ids, " "))
-	}
-	if dns, ok := eps["dns"]; ok {
-		host, port, _ := net.SplitHostPort(dns)
-		name := "web.marathon.mesos"
-		if len(ids) > 0 {
-			name = marathon.TaskName(ids[0]) + ".marathon.mesos"
+		fmt.Fprintln(&b, "apps:", strings.Join(ids, " "), "  (names answer once their tasks run and pass their health checks)")
+		name, vipName := "", ""
+		for _, id := range ids {
+			a, ok := rt.App(id)
+			if !ok {
+				continue
+			}
+			if name == "" && a.Instances > 0 {
+				name = marathon.TaskName(id) + ".marathon.mesos"
+			}
+			if vipName == "" {
+				vipName = firstVIPName(a)
+			}
 		}
-		fmt.Fprintf(w, "try: dig @%s -p %s %s   (or: %s dig%s %s)\n", host, port, name, cli, stateArg, name)
+		if dns, ok := eps["dns"]; ok && name != "" {
+			host, port, _ := net.SplitHostPort(dns)
+			try = append(try, fmt.Sprintf("dig @%s -p %s %s", host, port, name), fmt.Sprintf("%s dig %s", cli, name))
+		}
+		if dd, ok := eps["directory_dns"]; ok && vipName != "" {
+			host, port, _ := net.SplitHostPort(dd)
+			try = append(try, fmt.Sprintf("dig @%s -p %s %s", host, port, vipName))
+		}
 	}
-	if dd, ok := eps["directory_dns"]; ok {
-		host, port, _ := net.SplitHostPort(dd)
-		fmt.Fprintf(w, "     dig @%s -p %s <vip>.marathon.l4lb.thisdcos.directory   (VIP names from VIP_n port labels)\n", host, port)
+	try = append(try, cli+" app list")
+	for i, t := range try {
+		lead := "     "
+		if i == 0 {
+			lead = "try: "
+		}
+		fmt.Fprintln(&b, lead+t)
 	}
+	_, _ = io.WriteString(w, b.String())
+}
+
+// firstVIPName is the DNS name of the first named VIP among an app's port
+// labels (VIP_0: /minitwit:80 → minitwit.marathon.l4lb.thisdcos.directory),
+// or "".
+func firstVIPName(a *marathon.App) string {
+	var labels []map[string]string
+	for _, p := range a.PortDefinitions {
+		labels = append(labels, p.Labels)
+	}
+	if a.Container != nil {
+		for _, p := range a.Container.PortMappings {
+			labels = append(labels, p.Labels)
+		}
+	}
+	for _, l := range labels {
+		for _, k := range slices.Sorted(maps.Keys(l)) {
+			if !strings.HasPrefix(k, "VIP_") {
+				continue
+			}
+			sp, err := vip.ParseSpec(l[k])
+			if err != nil || !sp.Named() {
+				continue
+			}
+			if key, ok := vip.NameKey(sp.Host, "marathon"); ok {
+				return vip.FQDN(key)
+			}
+		}
+	}
+	return ""
 }

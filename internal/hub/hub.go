@@ -21,12 +21,14 @@
 // good observation keeps serving and its staleness shows in the log, in
 // /metrics and in Sources.
 //
-// Imports: internal/model and the standard library, Prometheus.
+// Imports: internal/model, internal/obs (the /health shapes) and the
+// standard library, Prometheus.
 package hub
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -36,6 +38,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/obs"
 )
 
 // Source names, in the order snapshots list them.
@@ -56,8 +59,10 @@ type Options struct {
 	// waited for again.
 	Settle time.Duration
 	// StaleAfter is how long a source may go without a good observation
-	// while its fetches fail before Sources reports it unhealthy (default
-	// 3 min, as Mesos-DNS' 3 × 60 s refresh). 0 uses the default.
+	// while its fetches fail before Check and SourceHealth report it
+	// failing, turning /health to 503 (default 3 min, as Mesos-DNS' 3 × 60 s
+	// refresh; compositions set 3 × their refresh interval). 0 uses the
+	// default.
 	StaleAfter time.Duration
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -240,22 +245,45 @@ func (h *Hub) Sources() []SourceStatus {
 // Check is the hub's health rule, the same for every role: an error when a
 // source has never delivered, or when its fetches have failed for longer
 // than StaleAfter since its last good observation. A source that is stale
-// for less than that is reported by Sources but does not fail the check.
+// for less than that is reported by Sources and SourceHealth but does not
+// fail the check: its last good observation is still being served.
 func (h *Hub) Check() error {
-	now := h.o.Now()
 	var errs []error
-	for _, s := range h.Sources() {
-		switch {
-		case s.Version == 0 && s.LastError != "":
-			errs = append(errs, errors.New(s.Name+": no data yet: "+s.LastError))
-		case s.Version == 0:
-			errs = append(errs, errors.New(s.Name+": no data yet"))
-		case s.Stale && now.Sub(s.LastSuccess) > h.o.StaleAfter:
-			errs = append(errs, errors.New(s.Name+": stale since "+s.LastSuccess.UTC().Format(time.RFC3339)+": "+s.LastError))
+	for _, s := range h.SourceHealth() {
+		if s.Failing != "" {
+			errs = append(errs, errors.New(s.Name+": "+s.Failing))
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// SourceHealth reports every registered source for /health
+// (obs.Sources), in snapshot order, with Check's rule applied to each.
+func (h *Hub) SourceHealth() []obs.SourceHealth {
+	now := h.o.Now()
+	ss := h.Sources()
+	out := make([]obs.SourceHealth, 0, len(ss))
+	for _, s := range ss {
+		sh := obs.SourceHealth{Name: s.Name, State: s.State(), LastSuccess: s.LastSuccess, LastError: s.LastError,
+			LastErrorTime: s.LastErrorTime, StaleAfter: h.o.StaleAfter}
+		if s.Version > 0 {
+			sh.Age = max(now.Sub(s.LastSuccess), 0)
+		}
+		switch {
+		case s.Version == 0 && s.LastError != "":
+			sh.Failing = "no data yet: " + s.LastError
+		case s.Version == 0:
+			sh.Failing = "no data yet"
+		case s.Stale && sh.Age > h.o.StaleAfter:
+			sh.Failing = fmt.Sprintf("stale since %s (%s, longer than %s): %s", s.LastSuccess.UTC().Format(time.RFC3339),
+				sh.Age.Round(time.Second), h.o.StaleAfter, s.LastError)
+		}
+		out = append(out, sh)
+	}
+	return out
+}
+
+var _ obs.Sources = (*Hub)(nil)
 
 // StaleAfter is the age past which a failing source fails Check.
 func (h *Hub) StaleAfter() time.Duration { return h.o.StaleAfter }

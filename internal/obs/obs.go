@@ -1,5 +1,28 @@
 // Package obs holds what every long-running role exposes: a Prometheus
 // registry of its own (never the global one), /metrics, and /health.
+//
+// # /health
+//
+// One rule for every role. The body lists the role's named checks and,
+// when the role reads a cluster model, each source behind it:
+//
+//	{"status": "degraded",
+//	 "checks": {"mesos-dns": "ok"},
+//	 "sources": [{"name": "mesos", "state": "stale", "age_seconds": 12.5,
+//	              "last_success": "…", "last_error": "…", "last_error_time": "…",
+//	              "stale_after_seconds": 180}],
+//	 "time": "…"}
+//
+// A source is "ok" (its last fetch succeeded), "stale" (its fetches fail
+// and its last good observation is being served; age_seconds says how old
+// that is) or "no-data" (it has never delivered). The status code follows
+// from them: 503 ("unhealthy") when a check fails, a source has no data, or
+// a source has been stale for longer than its stale_after_seconds (the
+// source's "error" then says why); otherwise 200, with "degraded" while a
+// source is stale within that bound and "ok" when all is well. A stale
+// source within the bound keeps 200 because its last good data is still
+// being served and a load balancer should not pull a node for one missed
+// refresh; the body says which source is behind so that nobody is misled.
 package obs
 
 import (
@@ -25,10 +48,54 @@ func MetricsHandler(r *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(r, promhttp.HandlerOpts{Registry: r})
 }
 
-// Health aggregates named checks. A check returns nil when healthy.
+// Source states, as SourceHealth.State.
+const (
+	SourceOK     = "ok"
+	SourceStale  = "stale"
+	SourceNoData = "no-data"
+)
+
+// Overall states, as the "status" of a /health body.
+const (
+	StatusOK        = "ok"
+	StatusDegraded  = "degraded"
+	StatusUnhealthy = "unhealthy"
+)
+
+// SourceHealth is one source behind a role's data, as /health shows it.
+type SourceHealth struct {
+	Name string
+	// State is SourceOK, SourceStale or SourceNoData.
+	State string
+	// Age is how old the last good observation is (0 without one).
+	Age time.Duration
+	// LastSuccess is when the last good observation arrived (zero: never).
+	LastSuccess time.Time
+	// LastError and LastErrorTime describe the last failed fetch since
+	// then, if any.
+	LastError     string
+	LastErrorTime time.Time
+	// StaleAfter is how long the source may stay stale before it fails
+	// /health.
+	StaleAfter time.Duration
+	// Failing says why the source fails /health now ("" while it does
+	// not): no data yet, or stale for longer than StaleAfter.
+	Failing string
+}
+
+// Sources reports the sources behind a role's data, with the health rule
+// already applied to each (*hub.Hub implements it). SourceHealth is called
+// on every /health request, from any goroutine; it must not block.
+type Sources interface {
+	SourceHealth() []SourceHealth
+}
+
+// Health aggregates named checks and the sources of a role. A check
+// returns nil when healthy. The zero value is ready to use.
 type Health struct {
-	mu     sync.Mutex
-	checks map[string]func() error
+	mu      sync.Mutex
+	checks  map[string]func() error
+	sources Sources
 }
 
 // Add registers (or replaces) a named check.
@@ -41,31 +108,94 @@ func (h *Health) Add(name string, check func() error) {
 	h.checks[name] = check
 }
 
-// ServeHTTP answers 200 with {"status":"ok",…} when every check passes and
-// 503 otherwise, listing each check's result.
-func (h *Health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+// SetSources makes /health report s's sources (nil: none).
+func (h *Health) SetSources(s Sources) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.sources = s
+}
+
+// sourceJSON is one entry of "sources".
+type sourceJSON struct {
+	Name              string   `json:"name"`
+	State             string   `json:"state"`
+	AgeSeconds        *float64 `json:"age_seconds,omitempty"`
+	LastSuccess       string   `json:"last_success,omitempty"`
+	LastError         string   `json:"last_error,omitempty"`
+	LastErrorTime     string   `json:"last_error_time,omitempty"`
+	StaleAfterSeconds float64  `json:"stale_after_seconds"`
+	Error             string   `json:"error,omitempty"`
+}
+
+// Report is a /health answer: its status code and body.
+type Report struct {
+	Code    int
+	Status  string
+	Checks  map[string]string
+	Sources []SourceHealth
+}
+
+// Report runs every check and reads every source.
+func (h *Health) Report() Report {
 	h.mu.Lock()
 	checks := make(map[string]func() error, len(h.checks))
 	for k, v := range h.checks {
 		checks[k] = v
 	}
+	src := h.sources
 	h.mu.Unlock()
-	res := map[string]string{}
-	ok := true
+	r := Report{Code: http.StatusOK, Status: StatusOK, Checks: map[string]string{}}
+	fail := false
 	for name, c := range checks {
 		if err := c(); err != nil {
-			ok = false
-			res[name] = err.Error()
+			fail = true
+			r.Checks[name] = err.Error()
 		} else {
-			res[name] = "ok"
+			r.Checks[name] = "ok"
 		}
 	}
-	status := "ok"
-	code := http.StatusOK
-	if !ok {
-		status, code = "unhealthy", http.StatusServiceUnavailable
+	if src != nil {
+		r.Sources = src.SourceHealth()
+	}
+	for _, s := range r.Sources {
+		switch {
+		case s.Failing != "" || s.State == SourceNoData:
+			fail = true
+		case s.State != SourceOK && r.Status == StatusOK:
+			r.Status = StatusDegraded
+		}
+	}
+	if fail {
+		r.Code, r.Status = http.StatusServiceUnavailable, StatusUnhealthy
+	}
+	return r
+}
+
+func timeString(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// ServeHTTP answers the report as JSON (the package comment has the rule).
+func (h *Health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	r := h.Report()
+	body := map[string]any{"status": r.Status, "checks": r.Checks, "time": time.Now().UTC().Format(time.RFC3339)}
+	if len(r.Sources) > 0 {
+		ss := make([]sourceJSON, 0, len(r.Sources))
+		for _, s := range r.Sources {
+			j := sourceJSON{Name: s.Name, State: s.State, LastSuccess: timeString(s.LastSuccess), LastError: s.LastError,
+				LastErrorTime: timeString(s.LastErrorTime), StaleAfterSeconds: s.StaleAfter.Seconds(), Error: s.Failing}
+			if s.State != SourceNoData {
+				age := float64(s.Age.Milliseconds()) / 1000
+				j.AgeSeconds = &age
+			}
+			ss = append(ss, j)
+		}
+		body["sources"] = ss
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "checks": res, "time": time.Now().UTC().Format(time.RFC3339)})
+	w.WriteHeader(r.Code)
+	_ = json.NewEncoder(w).Encode(body)
 }

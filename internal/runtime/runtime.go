@@ -54,6 +54,11 @@ type Config struct {
 	// ShutdownGrace caps each task's kill grace period at shutdown
 	// (default 10s).
 	ShutdownGrace time.Duration
+	// KeepSandboxes is how many sandboxes of finished tasks each app keeps
+	// (default 5); older ones are removed when a task finishes and at
+	// start. Mesos garbage-collects sandboxes by age (--gc_delay, a week);
+	// a crash-looping app here would leave one directory per exit.
+	KeepSandboxes int
 	// EventQueue is the per-subscriber event queue (default 1024).
 	EventQueue int
 	Logger     *slog.Logger
@@ -82,6 +87,9 @@ func (c *Config) defaults() {
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 10 * time.Second
 	}
+	if c.KeepSandboxes <= 0 {
+		c.KeepSandboxes = 5
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -100,6 +108,11 @@ type Runtime struct {
 	deployments map[string]*Deployment
 	depOrder    []string
 	completed   []*task
+	// finished are the sandboxes kept of each app's finished tasks, oldest
+	// first (at most KeepSandboxes); exitLogs rate-limit the exit log
+	// lines of each app. Both are keyed by app id and outlive the app.
+	finished    map[string][]string
+	exitLogs    map[string]*exitLog
 	usedHost    map[int]string // host port → task id
 	closing     bool
 	lingerUntil time.Time // when lingering terminal tasks leave the state
@@ -156,13 +169,13 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	r := &Runtime{cfg: cfg, log: cfg.Logger, ident: id,
 		apps: map[string]*appRec{}, deployments: map[string]*Deployment{}, usedHost: map[int]string{},
-		changed: make(chan struct{}), kick: make(chan struct{}, 1),
+		changed: make(chan struct{}), kick: make(chan struct{}, 1), exitLogs: map[string]*exitLog{},
 		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))}
 	r.bus = NewBus(cfg.EventQueue, nil)
 	r.m = newMetrics(cfg.Registerer, r)
 	r.bus.dropped = func() { r.m.subscribersDropped.Inc() }
 	reapStale(cfg.StateDir, r.log)
-	pruneSandboxes(cfg.StateDir, 500)
+	r.finished = pruneSandboxes(cfg.StateDir, cfg.KeepSandboxes)
 	apps, err := loadApps(cfg.StateDir, r.log)
 	if err != nil {
 		return nil, err

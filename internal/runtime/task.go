@@ -162,9 +162,8 @@ func (r *Runtime) launchLocked(ar *appRec) (*task, error) {
 		ar.backoff.stamp = time.Now()
 	}
 	if err := r.startProcess(t); err != nil {
-		r.log.Warn("task launch failed", "task", t.id, "err", err)
 		close(t.done)
-		r.finishLocked(ar, t, stateFailed, "Failed to launch: "+err.Error())
+		r.finishLocked(ar, t, stateFailed, "Failed to launch: "+err.Error(), exitStatus{err: err})
 		return t, nil
 	}
 	r.addStatus(t, stateStarting, nil, "")
@@ -237,32 +236,69 @@ func (r *Runtime) wait(t *task, cmd *exec.Cmd) {
 	if t.cancel != nil {
 		t.cancel()
 	}
+	ex := exitOf(err)
 	st, msg := stateFinished, "Command exited with status 0"
 	if t.killing {
 		st, msg = stateKilled, "Command terminated with signal ("+t.killReason+")"
 	} else if err != nil {
-		st, msg = stateFailed, "Command "+exitText(err)
+		st, msg = stateFailed, "Command "+ex.text()
 	}
 	ar := r.apps[t.appID]
-	r.finishLocked(ar, t, st, msg)
+	r.finishLocked(ar, t, st, msg, ex)
 	r.publishLocked()
 	r.poke()
 }
 
-func exitText(err error) string {
+// exitStatus is how a task's process ended: its exit code, the signal
+// that ended it, or the error that kept it from starting or being waited
+// for.
+type exitStatus struct {
+	code   int
+	signal string
+	err    error
+}
+
+func exitOf(err error) exitStatus {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "terminated with signal " + ws.Signal().String()
+			return exitStatus{code: -1, signal: ws.Signal().String()}
 		}
-		return "exited with status " + strconv.Itoa(ee.ExitCode())
+		return exitStatus{code: ee.ExitCode()}
 	}
-	return err.Error()
+	if err != nil {
+		return exitStatus{code: -1, err: err}
+	}
+	return exitStatus{}
 }
 
-// finishLocked records a terminal state: status, back-off, bookkeeping.
-// ar may be nil when the app was deleted meanwhile.
-func (r *Runtime) finishLocked(ar *appRec, t *task, st, msg string) {
+// text is Mesos' wording after "Command ".
+func (e exitStatus) text() string {
+	switch {
+	case e.signal != "":
+		return "terminated with signal " + e.signal
+	case e.err != nil:
+		return e.err.Error()
+	}
+	return "exited with status " + strconv.Itoa(e.code)
+}
+
+// logAttrs are the exit's log attributes.
+func (e exitStatus) logAttrs() []any {
+	switch {
+	case e.signal != "":
+		return []any{"signal", e.signal}
+	case e.err != nil:
+		return []any{"err", e.err.Error()}
+	}
+	return []any{"exit_code", e.code}
+}
+
+// finishLocked records a terminal state: status, back-off, bookkeeping,
+// the sandbox kept or pruned, and a log line. ar may be nil when the app
+// was deleted meanwhile.
+func (r *Runtime) finishLocked(ar *appRec, t *task, st, msg string, ex exitStatus) {
+	defer r.logExitLocked(ar, t, st, msg, ex)
 	r.addStatus(t, st, nil, msg)
 	for _, p := range t.ports {
 		if r.usedHost[p] == t.id {
@@ -275,10 +311,9 @@ func (r *Runtime) finishLocked(ar *appRec, t *task, st, msg string) {
 	r.lingerUntil = time.Now().Add(terminalLinger + 100*time.Millisecond)
 	r.completed = append(r.completed, t)
 	if len(r.completed) > 1000 {
-		old := r.completed[0]
 		r.completed = r.completed[1:]
-		_ = os.RemoveAll(old.sandbox)
 	}
+	r.retainSandboxLocked(t)
 	if ar == nil || ar.tasks[t.id] != t {
 		return
 	}
@@ -336,27 +371,56 @@ func (r *Runtime) killLocked(t *task, maxGrace time.Duration, reason string) {
 	}()
 }
 
-// pruneSandboxes keeps the newest keep task sandboxes of earlier runs and
-// removes the rest, so the state directory does not grow without bound.
-func pruneSandboxes(dir string, keep int) {
+// retainSandboxLocked counts t's sandbox among its app's finished ones
+// and removes the oldest beyond KeepSandboxes.
+func (r *Runtime) retainSandboxLocked(t *task) {
+	kept := append(r.finished[t.appID], t.sandbox)
+	for len(kept) > r.cfg.KeepSandboxes {
+		_ = os.RemoveAll(kept[0])
+		kept = kept[1:]
+	}
+	r.finished[t.appID] = kept
+}
+
+// pruneSandboxes keeps the newest keep task sandboxes of each app from
+// earlier runs and removes the rest, so the state directory does not grow
+// without bound. It returns the kept ones by app id, oldest first. A
+// directory whose name is not a task id counts as an app of its own.
+func pruneSandboxes(dir string, keep int) map[string][]string {
+	kept := map[string][]string{}
 	entries, err := os.ReadDir(filepath.Join(dir, "tasks"))
-	if err != nil || len(entries) <= keep {
-		return
+	if err != nil {
+		return kept
 	}
 	type ent struct {
-		name string
+		path string
 		mod  time.Time
 	}
-	var es []ent
+	byApp := map[string][]ent{}
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil && e.IsDir() {
-			es = append(es, ent{e.Name(), info.ModTime()})
+		info, err := e.Info()
+		if err != nil || !e.IsDir() {
+			continue
+		}
+		app := e.Name()
+		if p, err := marathon.ParseTaskID(e.Name()); err == nil {
+			app = p.AppID
+		}
+		byApp[app] = append(byApp[app], ent{filepath.Join(dir, "tasks", e.Name()), info.ModTime()})
+	}
+	for app, es := range byApp {
+		sort.Slice(es, func(i, j int) bool { return es[i].mod.After(es[j].mod) })
+		for i, e := range es {
+			if i >= keep {
+				_ = os.RemoveAll(e.path)
+			}
+		}
+		es = es[:min(keep, len(es))]
+		for i := len(es) - 1; i >= 0; i-- {
+			kept[app] = append(kept[app], es[i].path)
 		}
 	}
-	sort.Slice(es, func(i, j int) bool { return es[i].mod.After(es[j].mod) })
-	for i := keep; i < len(es); i++ {
-		_ = os.RemoveAll(filepath.Join(dir, "tasks", es[i].name))
-	}
+	return kept
 }
 
 // reapStale kills process groups of tasks a previous run left behind

@@ -327,6 +327,64 @@ func TestForwarding(t *testing.T) {
 	})
 }
 
+// TestBeforeFirstLoad: until the first Update every question in the
+// domain is SERVFAIL (not authoritative, EDNS0 echoed), from the slow
+// path only; names outside it are forwarded as configured. After an
+// Update, even of an empty record set, the domain answers again.
+func TestBeforeFirstLoad(t *testing.T) {
+	cfg := fakeConfig()
+	var forwarded []string
+	cfg.Default = Func(func(_ context.Context, req *dns.Msg, _ string) (*dns.Msg, error) {
+		forwarded = append(forwarded, req.Question[0].Name)
+		m := new(dns.Msg)
+		m.SetReply(req)
+		return m, nil
+	})
+	r, err := New(cfg, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Loaded() {
+		t.Fatal("loaded before the first Update")
+	}
+	for _, c := range []struct {
+		name  string
+		qt    uint16
+		edns  bool
+		rcode int
+	}{
+		{"chronos.marathon.mesos.", dns.TypeA, false, dns.RcodeServerFailure},
+		{"_chronos._tcp.marathon.mesos.", dns.TypeSRV, true, dns.RcodeServerFailure},
+		{"mesos.", dns.TypeSOA, false, dns.RcodeServerFailure},
+		{"mesos.", dns.TypeNS, false, dns.RcodeServerFailure},
+		{"Leader.Mesos.", dns.TypeANY, true, dns.RcodeServerFailure},
+		{"www.example.org.", dns.TypeA, false, dns.RcodeSuccess},
+	} {
+		t.Run(c.name+" "+dns.TypeToString[c.qt], func(t *testing.T) {
+			forwarded = nil
+			query := q(c.name, c.qt)
+			if c.edns {
+				query.SetEdns0(1232, false)
+			}
+			m, fast := ask(t, r, query, dnsserver.UDP)
+			if fast || m.Rcode != c.rcode {
+				t.Fatalf("fast %v: %v", fast, m)
+			}
+			if c.rcode == dns.RcodeServerFailure {
+				if m.Authoritative || len(m.Answer)+len(m.Ns) != 0 || (m.IsEdns0() != nil) != c.edns || len(forwarded) != 0 {
+					t.Errorf("SERVFAIL shape (forwarded %v): %v", forwarded, m)
+				}
+			} else if len(forwarded) != 1 {
+				t.Errorf("not forwarded: %v", forwarded)
+			}
+		})
+	}
+	r.Update(&records.RecordSet{Domain: "mesos"}, 7)
+	if m, _ := ask(t, r, q("chronos.marathon.mesos.", dns.TypeA), dnsserver.UDP); !r.Loaded() || m.Rcode != dns.RcodeNameError || !m.Authoritative {
+		t.Errorf("after an empty load: %v", m)
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	r, err := New(fakeConfig(), nil, reg)
@@ -358,7 +416,7 @@ func TestMetrics(t *testing.T) {
 func TestUpdateSwap(t *testing.T) {
 	r := newResolver(t, fakeConfig(), nil)
 	m, _ := ask(t, r, q("chronos.marathon.mesos.", dns.TypeA), dnsserver.UDP)
-	if m.Rcode != dns.RcodeNameError {
+	if m.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("before the first update: %v", m)
 	}
 	a := fixtureSet(t, "fake.zone.resolver-test-settings.json")

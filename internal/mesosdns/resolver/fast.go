@@ -16,7 +16,8 @@ const maxFastName = 256
 // AnswerFast answers the common questions from prepared wire bytes
 // (dnsserver.Handler). It declines (ok=false) whenever the slow path must
 // decide: anything outside the domain, DS, ANY, wildcard text, escapes,
-// mixed-case A/AAAA (their owner must be the lower-case key), unusual
+// mixed-case A/AAAA (their owner must be the lower-case key), anything
+// before the first record set is loaded (SERVFAIL), unusual
 // section counts or EDNS versions, and the rare replies it cannot shape
 // exactly like the slow path (oversized negative answers, SRV replies past
 // the reach of compression pointers). Replies over the size limit are
@@ -101,6 +102,9 @@ func (r *Resolver) AnswerFast(q, out []byte, nw dnsserver.Network) (int, bool) {
 		return 0, false
 	}
 	z := r.cur.Load()
+	if !z.loaded {
+		return 0, false // SERVFAIL until the first load: the slow path's
+	}
 	var t *tpl
 	e := z.names[string(name)]
 	switch qt {

@@ -79,8 +79,11 @@ type zoneFwd struct {
 	fwd    Forwarder
 }
 
-// New builds a resolver. It answers nothing in the domain (NXDOMAIN) until
-// the first Update.
+// New builds a resolver. Until the first Update every question in the
+// domain gets SERVFAIL: a resolver that has not loaded the cluster's
+// state yet does not know that a name is missing, and an NXDOMAIN would
+// be cached by clients for the SOA's negative TTL. Forwarding works from
+// the start.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Resolver, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -116,6 +119,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Resolver, er
 func (r *Resolver) Update(rs *records.RecordSet, serial uint32) {
 	start := time.Now()
 	z := r.prepare(rs, serial)
+	z.loaded = true
 	r.cur.Store(z)
 	r.m.prepare.Observe(time.Since(start).Seconds())
 	r.m.names.Set(float64(len(z.names)))
@@ -127,6 +131,10 @@ func (r *Resolver) Update(rs *records.RecordSet, serial uint32) {
 		r.log.Warn("records left out of DNS answers because they cannot be encoded", "count", len(z.skipped), "first", z.skipped[0])
 	}
 }
+
+// Loaded reports whether a record set has been loaded (Update was
+// called): until then names in the domain get SERVFAIL.
+func (r *Resolver) Loaded() bool { return r.cur.Load().loaded }
 
 // Records returns the record set being served.
 func (r *Resolver) Records() *records.RecordSet { return r.cur.Load().rs }
@@ -230,6 +238,13 @@ func (r *Resolver) authoritative(q *dns.Msg, nw dnsserver.Network) *dns.Msg {
 	z := r.cur.Load()
 	qs := q.Question[0]
 	m := new(dns.Msg)
+	if !z.loaded {
+		m.SetRcode(q, dns.RcodeServerFailure)
+		if opt := q.IsEdns0(); opt != nil {
+			m.SetEdns0(uint16(r.cfg.MaxUDPSize), opt.Do())
+		}
+		return m
+	}
 	m.SetReply(q)
 	m.Authoritative = true
 	m.RecursionAvailable = r.cfg.RecurseOn

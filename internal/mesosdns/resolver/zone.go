@@ -36,6 +36,9 @@ type zone struct {
 	skipped []string // names or values left out because they cannot be packed (of the names built for this zone)
 	counts  [3]int   // A, AAAA and SRV values of rs
 	delta   bool     // built from the previous zone and the names that changed
+	// loaded is false for the zone New installs: no record set has been
+	// loaded yet, and every question in the domain gets SERVFAIL.
+	loaded bool
 }
 
 // entry is one name of the zone.

@@ -8,11 +8,15 @@
 // Outputs: DNS answers and the /v1 API. Imports: the hub, the model, the
 // mesosdns packages, the DNS server and forwarders, obs.
 //
-// As the original, no listener is opened before the first successful
-// load: until then DNS and HTTP clients get "connection refused" rather
-// than empty answers. A listener that cannot bind is a fatal error naming
-// the address. Every later failed refresh keeps the last good records
-// served; the staleness shows in the log, /metrics and /v1/status.
+// Unlike the original, which opened no listener before its first
+// successful load (clients got "connection refused", and a master that was
+// down at start left resolvers with nothing at all), the listeners open at
+// once: until the first snapshot is loaded, names in the domain get
+// SERVFAIL, other names are forwarded as configured, and /health answers
+// 503 saying which source has no data and why. A listener that cannot bind
+// is a fatal error naming the address, at start. Every later failed
+// refresh keeps the last good records served; the staleness shows in the
+// log, /metrics, /health and /v1/status.
 package role
 
 import (
@@ -53,8 +57,12 @@ type Options struct {
 	// DNSAddr and HTTPAddr ("ip:port", port 0 allowed) replace the
 	// config's listener:port and httpListener:httpport when set.
 	DNSAddr, HTTPAddr string
+	// Listening is called once the listeners are bound, before anything
+	// is loaded, with the addresses actually bound ("" for a listener that
+	// is off).
+	Listening func(Addrs)
 	// Ready is called once, after the first successful load, with the
-	// addresses actually bound ("" for a listener that is off).
+	// same addresses.
 	Ready func(Addrs)
 	// Status reports the sources behind the snapshots (for /v1/status and
 	// /health); nil reports none.
@@ -72,9 +80,10 @@ type Options struct {
 // SourceStatus is what the role needs to know about its sources; *hub.Hub
 // implements it.
 type SourceStatus interface {
+	// Sources is each source's status, for /v1/status.
 	Sources() []hub.SourceStatus
-	// Check is the /health rule: nil while every source is fresh enough.
-	Check() error
+	// SourceHealth is each source with the /health rule applied.
+	SourceHealth() []obs.SourceHealth
 }
 
 // Addrs are the bound listener addresses.
@@ -129,10 +138,6 @@ func Run(ctx context.Context, cfg *config.Config, sub *hub.Subscription, o Optio
 	}
 	m := newMetrics(o.Registry)
 
-	// The serial is the start-up time until the first successful reload.
-	startSerial := uint32(o.Now().Unix())
-	res.Update(&records.RecordSet{Domain: cfg.Domain}, startSerial)
-
 	var lastSnap struct {
 		sync.Mutex
 		version  uint64
@@ -153,11 +158,14 @@ func Run(ctx context.Context, cfg *config.Config, sub *hub.Subscription, o Optio
 		return Status{Sources: sources, Serial: res.Serial(), SnapshotVersion: lastSnap.version, SnapshotAgeSeconds: age, RecordProblems: lastSnap.problems}
 	}
 	health := &obs.Health{}
-	health.Add("sources", func() error {
-		if o.Status == nil {
-			return nil
+	if o.Status != nil {
+		health.SetSources(o.Status)
+	}
+	health.Add("records", func() error {
+		if !res.Loaded() {
+			return errors.New("no records loaded yet: names in the domain get SERVFAIL")
 		}
-		return o.Status.Check()
+		return nil
 	})
 	handler := api.New(api.Options{
 		Version:       o.Version,
@@ -189,6 +197,14 @@ func Run(ctx context.Context, cfg *config.Config, sub *hub.Subscription, o Optio
 		if listenerAddrs, err = o.InterfaceAddrs(); err != nil {
 			log.Warn("listing interface addresses for the name-server record", "err", err)
 		}
+	}
+	addrs, err := startListeners(ctx, &wg, cfg, o, res, handler, fatal)
+	if err != nil {
+		return err
+	}
+	log.Info("listening; names in the domain get SERVFAIL until the first load", "dns", addrs.DNS, "http", addrs.HTTP)
+	if o.Listening != nil {
+		o.Listening(addrs)
 	}
 	started := false
 	logged := map[string]bool{}
@@ -245,14 +261,14 @@ func Run(ctx context.Context, cfg *config.Config, sub *hub.Subscription, o Optio
 			if o.LogRecords {
 				logRecords(log, rs)
 			}
-			log.Info("records reloaded", "version", snap.Version, "serial", serial, "a", len(rs.A), "aaaa", len(rs.AAAA), "srv", len(rs.SRV), "problems", len(problems), "took", time.Since(start))
+			// Debug, as the original logged reloads only at -v=1: with the
+			// event stream a reload follows every task change, and at info
+			// the lines would bury what a user must see (task exits, a
+			// stale source).
+			log.Debug("records reloaded", "version", snap.Version, "serial", serial, "a", len(rs.A), "aaaa", len(rs.AAAA), "srv", len(rs.SRV), "problems", len(problems), "took", time.Since(start))
 			if !started {
 				started = true
-				addrs, err := startListeners(ctx, &wg, cfg, o, res, handler, fatal)
-				if err != nil {
-					return err
-				}
-				log.Info("serving", "dns", addrs.DNS, "http", addrs.HTTP)
+				log.Info("serving", "dns", addrs.DNS, "http", addrs.HTTP, "version", snap.Version, "a", len(rs.A), "aaaa", len(rs.AAAA), "srv", len(rs.SRV))
 				if o.Ready != nil {
 					o.Ready(addrs)
 				}

@@ -196,6 +196,39 @@ func TestServesAfterFirstLoadAndKeepsServingStale(t *testing.T) {
 	if !strings.Contains(st, `"Stale": true`) || !strings.Contains(st, `"LastError"`) {
 		t.Errorf("status: %s", st)
 	}
+	// /health: 200 "degraded" naming the stale source while its last good
+	// state is younger than 3 × refreshSeconds, 503 past that; the answers
+	// keep coming either way.
+	sawDegraded := false
+	testutil.Eventually(t, 30*time.Second, "/health 503 past 3 × refreshSeconds", func() bool {
+		code, h, body := health(t, "http://"+r.addrs.HTTP)
+		if len(h.Sources) != 1 || h.Sources[0].State != "stale" || h.Sources[0].LastError == "" || h.Sources[0].AgeSeconds == nil ||
+			h.Sources[0].StaleAfterSeconds != 3 {
+			t.Fatalf("/health while the master answers garbage: %s", body)
+		}
+		age := *h.Sources[0].AgeSeconds
+		switch {
+		// The age is rounded to the millisecond in the body.
+		case code == 200 && h.Status == "degraded" && age <= 3.001:
+			sawDegraded = true
+		case code == 503 && h.Status == "unhealthy" && age >= 2.999 && strings.HasPrefix(h.Sources[0].Error, "stale since "):
+			return true
+		default:
+			t.Fatalf("/health breaks the rule: %d %s", code, body)
+		}
+		return false
+	})
+	if !sawDegraded {
+		t.Log("the 200 \"degraded\" window passed before the first poll (a loaded machine)")
+	}
+	if a := query(t, r.addrs.DNS, "liquor-store.marathon.mesos.", dns.TypeA); len(a.Answer) != 2 {
+		t.Fatalf("stale answers past the bound: %v", a)
+	}
+	m.mode.Store(0)
+	testutil.Eventually(t, 30*time.Second, "/health 200 once the master answers again", func() bool {
+		code, h, _ := health(t, "http://"+r.addrs.HTTP)
+		return code == 200 && h.Status == "ok" && h.Sources[0].State == "ok"
+	})
 	_, metrics := httpGet(t, "http://"+r.addrs.HTTP+"/metrics")
 	for _, want := range []string{"sextant_mesos_snapshot_age_seconds", "sextant_mesosdns_dns_queries_total", "sextant_mesosdns_records{type=\"A\"}"} {
 		if !strings.Contains(metrics, want) {
@@ -213,42 +246,86 @@ func TestServesAfterFirstLoadAndKeepsServingStale(t *testing.T) {
 	}
 }
 
-func TestNoListenersBeforeFirstLoad(t *testing.T) {
+// healthBody is the part of a /health body the tests read.
+type healthBody struct {
+	Status  string            `json:"status"`
+	Checks  map[string]string `json:"checks"`
+	Sources []struct {
+		Name              string   `json:"name"`
+		State             string   `json:"state"`
+		AgeSeconds        *float64 `json:"age_seconds"`
+		LastError         string   `json:"last_error"`
+		StaleAfterSeconds float64  `json:"stale_after_seconds"`
+		Error             string   `json:"error"`
+	} `json:"sources"`
+}
+
+func health(t *testing.T, base string) (int, healthBody, string) {
+	t.Helper()
+	code, body := httpGet(t, base+"/health")
+	var h healthBody
+	if err := json.Unmarshal([]byte(body), &h); err != nil {
+		t.Fatalf("/health: %v: %s", err, body)
+	}
+	return code, h, body
+}
+
+// TestListensBeforeFirstLoad: with the master answering garbage from the
+// start, both listeners are open at once; DNS answers SERVFAIL for names
+// in the domain and /health 503 naming the source and its error. Once the
+// master answers, names answer and /health turns 200.
+func TestListensBeforeFirstLoad(t *testing.T) {
 	m := newMaster(t)
 	m.mode.Store(1)
 	cfg := loadConfig(t, m, "")
-	// Reserve a port, free it, and ask the role to use it: it must stay
-	// closed while the master answers garbage.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpAddr := l.Addr().String()
-	l.Close()
+	listening := make(chan Addrs, 1)
 	ready := make(chan Addrs, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- compose(ctx, cfg, Options{DNSAddr: "127.0.0.1:0", HTTPAddr: httpAddr, Ready: func(a Addrs) { ready <- a }})
+		done <- compose(ctx, cfg, Options{DNSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+			Listening: func(a Addrs) { listening <- a }, Ready: func(a Addrs) { ready <- a }})
 	}()
 	defer func() {
 		cancel()
 		<-done
 	}()
-	testutil.Eventually(t, 20*time.Second, "two failed fetches", func() bool { return m.hits.Load() >= 2 })
-	if c, err := net.Dial("tcp", httpAddr); err == nil {
-		c.Close()
-		t.Fatal("HTTP listener open before the first successful load")
+	var a Addrs
+	select {
+	case a = <-listening:
+	case err := <-done:
+		t.Fatalf("stopped: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("not listening")
 	}
+	if r := query(t, a.DNS, "liquor-store.marathon.mesos.", dns.TypeA); r.Rcode != dns.RcodeServerFailure || r.Authoritative {
+		t.Fatalf("before the first load: %v", r)
+	}
+	if code, body := httpGet(t, "http://"+a.HTTP+"/v1/version"); code != 200 {
+		t.Fatalf("/v1/version before the first load: %d %s", code, body)
+	}
+	testutil.Eventually(t, 20*time.Second, "/health 503 naming the failed fetch", func() bool {
+		code, h, _ := health(t, "http://"+a.HTTP)
+		return code == 503 && h.Status == "unhealthy" && len(h.Sources) == 1 && h.Sources[0].Name == "mesos" &&
+			h.Sources[0].State == "no-data" && strings.HasPrefix(h.Sources[0].Error, "no data yet: ") && h.Sources[0].LastError != "" &&
+			strings.HasPrefix(h.Checks["records"], "no records loaded yet")
+	})
 	m.mode.Store(0)
 	select {
-	case a := <-ready:
-		if a.HTTP != httpAddr {
-			t.Fatalf("bound %s, asked for %s", a.HTTP, httpAddr)
+	case got := <-ready:
+		if got != a {
+			t.Fatalf("ready with %v, listening on %v", got, a)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("never ready")
 	}
+	if r := query(t, a.DNS, "liquor-store.marathon.mesos.", dns.TypeA); len(r.Answer) != 2 || !r.Authoritative {
+		t.Fatalf("after the first load: %v", r)
+	}
+	testutil.Eventually(t, 20*time.Second, "/health 200 ok", func() bool {
+		code, h, _ := health(t, "http://"+a.HTTP)
+		return code == 200 && h.Status == "ok" && h.Checks["records"] == "ok"
+	})
 }
 
 func TestPortTakenIsFatalAndNamesAddress(t *testing.T) {
