@@ -219,7 +219,8 @@ func Master(ctx context.Context, c MasterConfig, log *slog.Logger, ready func(Re
 			}
 		}
 	}
-	pl := newPipeline(hub.Options{Logger: log.With("component", "hub"), Registerer: o.Registry})
+	// Stale past three missed polls, as Mesos-DNS' 3 × refreshSeconds.
+	pl := newPipeline(hub.Options{Logger: log.With("component", "hub"), Registerer: o.Registry, StaleAfter: 3 * c.MesosRefresh})
 	if _, err := pl.mesos(so); err != nil {
 		return err
 	}

@@ -136,6 +136,7 @@ func (p *pipeline) nodeDNS(o dcosdns.Options, zones *zonepub.Options) {
 	// through the gossip source and the hub, and come back to the role in
 	// its snapshots.
 	o.Items = gossipsrc.New(p.hub)
+	o.Sources = p.hub
 	p.consumer("dcos-dns", func(ctx context.Context, sub *hub.Subscription) error {
 		o.Snapshots = sub.Snapshots(ctx)
 		return dcosdns.Run(ctx, o)

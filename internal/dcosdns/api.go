@@ -77,6 +77,7 @@ func (n *node) apiHandler() http.Handler {
 		}
 	})
 	health := &obs.Health{}
+	health.SetSources(n.o.Sources)
 	health.Add("zones", func() error {
 		if n.handler.Index().Zone("dcos.thisdcos.directory") == nil {
 			return errors.New("no dcos.thisdcos.directory zone yet (waiting for the leading master)")

@@ -131,6 +131,8 @@ type Options struct {
 	// then installs them from Snapshots (Snapshot.Items), like every input
 	// of every consumer. Without Items they are installed directly.
 	Items ItemSink
+	// Sources are the sources behind the snapshots, for /health; nil: none.
+	Sources obs.Sources
 	// Snapshots carries the hub's snapshots when Items is set.
 	Snapshots <-chan *model.Snapshot
 	// Gossip, when set, joins the cluster; nil runs standalone.
