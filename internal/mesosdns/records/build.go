@@ -1,0 +1,213 @@
+package records
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/sextantdc/sextant/internal/model"
+)
+
+// Generate builds the record set of a snapshot from scratch, exactly as
+// Mesos-DNS (master e888ef4) generated it, in its order: frameworks, agents,
+// the name server, leader and masters, then tasks.
+//
+// Where Mesos-DNS panicked or failed the whole reload (a host name as
+// leader, master or listener, an agent without a usable pid, a pid host that
+// did not resolve), the item is skipped, a Problem names it, and the rest is
+// built. Problems the model already reported (bad port strings, bad pids)
+// stay in snap.Problems and are not repeated, unless generation adds
+// something to say about them.
+//
+// Generate does no I/O; host names are looked up in snap.HostIPs.
+func Generate(snap *model.Snapshot, cfg Config) (*RecordSet, []model.Problem) {
+	var g Generator
+	return g.generate(snap, cfg, false)
+}
+
+// run is the state of one build.
+type run struct {
+	cfg    Config
+	tail   string // "." + domain + "."
+	rs     *RecordSet
+	big    map[bigKey]map[string]struct{}
+	probs  []model.Problem
+	agents []agentInfo
+	fnames []string
+	ipbuf  []netip.Addr
+	ipStrs []string // a task's IP strings (they live in the arena)
+	// ar and recs are shared by all tasks of a build: each task's strings
+	// and records are carved from them, so a task costs no allocation of
+	// its own (see arena and recSlab).
+	ar   arena
+	recs []EnumRecord
+	grow growth
+	// gslab and oslab hold the groupings of the frags that are kept.
+	gslab []group
+	oslab []int32
+	// fixed are the names of the records made before the tasks'.
+	fixed []string
+	slab  []string
+	// apps caches the names shared by an app's tasks (see appNames).
+	apps    [2]appNames
+	appNext int
+	// Scratch buffers reused from task to task.
+	gidBuf   []int32
+	groupBuf []group
+	orderBuf []int32
+	insBuf   []bool
+}
+
+func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*RecordSet, []model.Problem) {
+	if snap == nil {
+		snap = &model.Snapshot{} // no state: an empty zone, and no leader
+	}
+	nt := len(snap.Tasks)
+	var old, next map[string]slot
+	if remember {
+		if key := configKey(cfg); key != g.key {
+			g.key, g.cache, g.prev, g.seq = key, nil, nil, nil
+		}
+		old = g.cache
+		next = make(map[string]slot, nt)
+		g.stats = BuildStats{}
+		g.build++
+	}
+	// With a previous build in memory, the fixed records go into small maps
+	// first: most reloads then take the previous zone over (see patch).
+	sizes := [3]int{max(g.sizes[0], nt*5/2+16), g.sizes[1], max(g.sizes[2], nt/5+16)}
+	if remember && g.prev != nil {
+		sizes = [3]int{}
+	}
+	r := &run{
+		cfg:  cfg,
+		tail: "." + cfg.Domain + ".",
+		rs: &RecordSet{
+			Domain:  cfg.Domain,
+			Version: snap.Version,
+			A:       make(map[string][]string, sizes[0]),
+			AAAA:    make(map[string][]string, sizes[1]),
+			SRV:     make(map[string][]string, sizes[2]),
+		},
+		big: map[bigKey]map[string]struct{}{},
+	}
+	r.frameworks(snap)
+	r.agentRecords(snap)
+	r.listener()
+	r.masters(snap)
+	if remember {
+		r.fixed = r.fixedNames()
+	}
+
+	if len(snap.Frameworks) > 0 {
+		r.rs.Frameworks = make([]EnumFramework, len(snap.Frameworks))
+	}
+	// seq holds the eligible tasks' entries in build order, with nil for
+	// a task identical to an earlier one (same id and inputs: Mesos allows
+	// it). Such a repeat finds all its records inserted already, so it
+	// has no records of its own in the zone and none in /v1/enumerate.
+	var seq []*entry
+	if remember {
+		seq = make([]*entry, 0, len(g.seq)+16)
+	}
+	// A large build from scratch is a pipeline: this goroutine computes
+	// the tasks' records and a second one inserts them into the zone, in
+	// the same order (see insertAll). A patched reload does not need it.
+	var pipe *pipeline
+	if nt >= g.pipelineFrom() && (!remember || g.prev == nil) {
+		pipe = r.startPipeline()
+	}
+	for fi := range snap.Frameworks {
+		f := &snap.Frameworks[fi]
+		ef := &r.rs.Frameworks[fi]
+		ef.Name = f.Name
+		ef.Tasks = make([]EnumTask, 0, f.End-f.First)
+		for ti := f.First; ti < f.End; ti++ {
+			t := &snap.Tasks[ti]
+			if !t.Running() || t.Agent < 0 || t.Agent >= len(r.agents) || (r.cfg.HealthAware && !t.Serving()) {
+				continue
+			}
+			in := r.input(t, fi)
+			if !remember {
+				if pipe != nil {
+					// The frag is handed over: it must own its grouping.
+					fr := r.group(r.taskRecords(&in), false)
+					ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID})
+					pipe.add(job{task: &ef.Tasks[len(ef.Tasks)-1], fr: &fr})
+					continue
+				}
+				// The grouping lives in scratch buffers: nothing is kept.
+				fr := r.group(r.taskRecords(&in), true)
+				ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&fr, nil)})
+				continue
+			}
+			var e *entry
+			if s, ok := old[t.ID]; ok {
+				e = s.find(&in)
+			}
+			if e == nil {
+				// Own copies: ipbuf is reused, and the memory must not
+				// depend on the caller keeping old snapshots unchanged.
+				in.taskIPs = slices.Clone(in.taskIPs)
+				in.ports = slices.Clone(in.ports)
+				in.diPorts = slices.Clone(in.diPorts)
+				e = &entry{in: in, frag: r.group(r.taskRecords(&in), false)}
+				g.stats.Built++
+			} else {
+				g.stats.Reused++
+			}
+			s := next[t.ID]
+			s.add(e)
+			next[t.ID] = s
+			if e.build == g.build {
+				e = nil // a repeat
+			} else {
+				e.build = g.build
+			}
+			seq = append(seq, e)
+			// Records are filled in below, once the zone is known.
+			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID})
+			if pipe != nil && e != nil {
+				pipe.add(job{task: &ef.Tasks[len(ef.Tasks)-1], fr: &e.frag, e: e})
+			}
+		}
+	}
+	if pipe != nil {
+		pipe.wait()
+	}
+	if !remember {
+		return r.rs, r.probs
+	}
+	live := make([]*entry, 0, len(seq)) // seq without repeats
+	for _, e := range seq {
+		if e != nil {
+			live = append(live, e)
+		}
+	}
+	g.stats.Patched = g.prev != nil && r.patch(g, live, seq)
+	if !g.stats.Patched && pipe == nil {
+		if g.prev != nil {
+			// The fixed records went into small maps: move them to maps
+			// of the full size before inserting every task's records.
+			r.rs.A, r.rs.AAAA, r.rs.SRV = grown(r.rs.A, g.sizes[0]), grown(r.rs.AAAA, g.sizes[1]), grown(r.rs.SRV, g.sizes[2])
+		}
+		i := 0
+		for fi := range r.rs.Frameworks {
+			for ti := range r.rs.Frameworks[fi].Tasks {
+				e := seq[i]
+				i++
+				if e != nil {
+					r.rs.Frameworks[fi].Tasks[ti].Records = r.replay(&e.frag, e)
+				}
+			}
+		}
+	}
+	g.cache = next
+	g.sizes = [3]int{len(r.rs.A), len(r.rs.AAAA), len(r.rs.SRV)}
+	g.prev, g.seq = r.rs, live
+	g.fixed = r.fixed
+	return r.rs, r.probs
+}
+
+func (r *run) problem(item, field, reason string) {
+	r.probs = append(r.probs, model.Problem{Item: item, Field: field, Reason: reason})
+}
