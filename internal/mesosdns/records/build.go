@@ -2,7 +2,6 @@ package records
 
 import (
 	"net/netip"
-	"slices"
 
 	"github.com/sextantdc/sextant/internal/model"
 )
@@ -62,15 +61,9 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		snap = &model.Snapshot{} // no state: an empty zone, and no leader
 	}
 	nt := len(snap.Tasks)
-	var old, next map[string]slot
+	var mem buildMemory
 	if remember {
-		if key := configKey(cfg); key != g.key {
-			g.key, g.cache, g.prev, g.seq = key, nil, nil, nil
-		}
-		old = g.cache
-		next = make(map[string]slot, nt)
-		g.stats = BuildStats{}
-		g.build++
+		mem = g.begin(cfg, nt)
 	}
 	// With a previous build in memory, the fixed records go into small maps
 	// first: most reloads then take the previous zone over (see patch).
@@ -101,17 +94,9 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 	if len(snap.Frameworks) > 0 {
 		r.rs.Frameworks = make([]EnumFramework, len(snap.Frameworks))
 	}
-	// seq holds the eligible tasks' entries in build order, with nil for
-	// a task identical to an earlier one (same id and inputs: Mesos allows
-	// it). Such a repeat finds all its records inserted already, so it
-	// has no records of its own in the zone and none in /v1/enumerate.
-	var seq []*entry
-	if remember {
-		seq = make([]*entry, 0, len(g.seq)+16)
-	}
 	// A large build from scratch is a pipeline: this goroutine computes
 	// the tasks' records and a second one inserts them into the zone, in
-	// the same order (see insertAll). A patched reload does not need it.
+	// the same order (see pipeline). A patched reload does not need it.
 	var pipe *pipeline
 	if nt >= g.pipelineFrom() && (!remember || g.prev == nil) {
 		pipe = r.startPipeline()
@@ -120,6 +105,8 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		f := &snap.Frameworks[fi]
 		ef := &r.rs.Frameworks[fi]
 		ef.Name = f.Name
+		// Exact capacity: the slice never moves, so et below stays valid
+		// (the pipeline writes Records through it).
 		ef.Tasks = make([]EnumTask, 0, f.End-f.First)
 		for ti := f.First; ti < f.End; ti++ {
 			t := &snap.Tasks[ti]
@@ -127,84 +114,32 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 				continue
 			}
 			in := r.input(t, fi)
-			if !remember {
-				if pipe != nil {
-					// The frag is handed over: it must own its grouping.
-					fr := r.group(r.taskRecords(&in), false)
-					ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID})
-					pipe.add(job{task: &ef.Tasks[len(ef.Tasks)-1], fr: &fr})
-					continue
+			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID})
+			et := &ef.Tasks[len(ef.Tasks)-1]
+			switch {
+			case remember:
+				// Records are filled in by finish or the pipeline, once
+				// the zone is known. A repeat (nil) has none.
+				if e := g.recall(r, &mem, &in); pipe != nil && e != nil {
+					pipe.add(job{task: et, fr: &e.frag, e: e})
 				}
+			case pipe != nil:
+				// The frag is handed over: it must own its grouping.
+				fr := r.group(r.taskRecords(&in), false)
+				pipe.add(job{task: et, fr: &fr})
+			default:
 				// The grouping lives in scratch buffers: nothing is kept.
 				fr := r.group(r.taskRecords(&in), true)
-				ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID, Records: r.replay(&fr, nil)})
-				continue
-			}
-			var e *entry
-			if s, ok := old[t.ID]; ok {
-				e = s.find(&in)
-			}
-			if e == nil {
-				// Own copies: ipbuf is reused, and the memory must not
-				// depend on the caller keeping old snapshots unchanged.
-				in.taskIPs = slices.Clone(in.taskIPs)
-				in.ports = slices.Clone(in.ports)
-				in.diPorts = slices.Clone(in.diPorts)
-				e = &entry{in: in, frag: r.group(r.taskRecords(&in), false)}
-				g.stats.Built++
-			} else {
-				g.stats.Reused++
-			}
-			s := next[t.ID]
-			s.add(e)
-			next[t.ID] = s
-			if e.build == g.build {
-				e = nil // a repeat
-			} else {
-				e.build = g.build
-			}
-			seq = append(seq, e)
-			// Records are filled in below, once the zone is known.
-			ef.Tasks = append(ef.Tasks, EnumTask{Name: t.Name, ID: t.ID})
-			if pipe != nil && e != nil {
-				pipe.add(job{task: &ef.Tasks[len(ef.Tasks)-1], fr: &e.frag, e: e})
+				et.Records = r.replay(&fr, nil)
 			}
 		}
 	}
 	if pipe != nil {
 		pipe.wait()
 	}
-	if !remember {
-		return r.rs, r.probs
+	if remember {
+		g.finish(r, &mem, pipe != nil)
 	}
-	live := make([]*entry, 0, len(seq)) // seq without repeats
-	for _, e := range seq {
-		if e != nil {
-			live = append(live, e)
-		}
-	}
-	g.stats.Patched = g.prev != nil && r.patch(g, live, seq)
-	if !g.stats.Patched && pipe == nil {
-		if g.prev != nil {
-			// The fixed records went into small maps: move them to maps
-			// of the full size before inserting every task's records.
-			r.rs.A, r.rs.AAAA, r.rs.SRV = grown(r.rs.A, g.sizes[0]), grown(r.rs.AAAA, g.sizes[1]), grown(r.rs.SRV, g.sizes[2])
-		}
-		i := 0
-		for fi := range r.rs.Frameworks {
-			for ti := range r.rs.Frameworks[fi].Tasks {
-				e := seq[i]
-				i++
-				if e != nil {
-					r.rs.Frameworks[fi].Tasks[ti].Records = r.replay(&e.frag, e)
-				}
-			}
-		}
-	}
-	g.cache = next
-	g.sizes = [3]int{len(r.rs.A), len(r.rs.AAAA), len(r.rs.SRV)}
-	g.prev, g.seq = r.rs, live
-	g.fixed = r.fixed
 	return r.rs, r.probs
 }
 

@@ -68,6 +68,95 @@ func (g *Generator) Generate(snap *model.Snapshot, cfg Config) (*RecordSet, []mo
 	return g.generate(snap, cfg, true)
 }
 
+// buildMemory is what a build with memory gathers besides the zone.
+type buildMemory struct {
+	// old and next are the entries of the previous build and this one,
+	// by task id.
+	old, next map[string]slot
+	// seq holds the eligible tasks' entries in build order, with nil for
+	// a task identical to an earlier one (same id and inputs: Mesos allows
+	// it). Such a repeat finds all its records inserted already, so it
+	// has no records of its own in the zone and none in /v1/enumerate.
+	seq []*entry
+}
+
+// begin starts a build with memory. A change of the Config fields task
+// records depend on forgets everything.
+func (g *Generator) begin(cfg Config, tasks int) buildMemory {
+	if key := configKey(cfg); key != g.key {
+		g.key, g.cache, g.prev, g.seq = key, nil, nil, nil
+	}
+	g.stats = BuildStats{}
+	g.build++
+	return buildMemory{old: g.cache, next: make(map[string]slot, tasks), seq: make([]*entry, 0, len(g.seq)+16)}
+}
+
+// recall returns a task's entry: the remembered one if its input did not
+// change, else a new one with its records computed. It records the entry
+// in mem, and returns nil for a repeat.
+func (g *Generator) recall(r *run, mem *buildMemory, in *taskInput) *entry {
+	var e *entry
+	if s, ok := mem.old[in.id]; ok {
+		e = s.find(in)
+	}
+	if e == nil {
+		// Own copies: ipbuf is reused, and the memory must not
+		// depend on the caller keeping old snapshots unchanged.
+		in.taskIPs = slices.Clone(in.taskIPs)
+		in.ports = slices.Clone(in.ports)
+		in.diPorts = slices.Clone(in.diPorts)
+		e = &entry{in: *in, frag: r.group(r.taskRecords(in), false)}
+		g.stats.Built++
+	} else {
+		g.stats.Reused++
+	}
+	s := mem.next[in.id]
+	s.add(e)
+	mem.next[in.id] = s
+	if e.build == g.build {
+		e = nil // a repeat
+	} else {
+		e.build = g.build
+	}
+	mem.seq = append(mem.seq, e)
+	return e
+}
+
+// finish completes a build with memory once every task is recalled: it
+// patches the previous zone when few tasks changed, else inserts every
+// task's records (unless the pipeline did), and remembers the build.
+func (g *Generator) finish(r *run, mem *buildMemory, pipelined bool) {
+	seq := mem.seq
+	live := make([]*entry, 0, len(seq)) // seq without repeats
+	for _, e := range seq {
+		if e != nil {
+			live = append(live, e)
+		}
+	}
+	g.stats.Patched = g.prev != nil && r.patch(g, live, seq)
+	if !g.stats.Patched && !pipelined {
+		if g.prev != nil {
+			// The fixed records went into small maps: move them to maps
+			// of the full size before inserting every task's records.
+			r.rs.A, r.rs.AAAA, r.rs.SRV = grown(r.rs.A, g.sizes[0]), grown(r.rs.AAAA, g.sizes[1]), grown(r.rs.SRV, g.sizes[2])
+		}
+		i := 0
+		for fi := range r.rs.Frameworks {
+			for ti := range r.rs.Frameworks[fi].Tasks {
+				e := seq[i]
+				i++
+				if e != nil {
+					r.rs.Frameworks[fi].Tasks[ti].Records = r.replay(&e.frag, e)
+				}
+			}
+		}
+	}
+	g.cache = mem.next
+	g.sizes = [3]int{len(r.rs.A), len(r.rs.AAAA), len(r.rs.SRV)}
+	g.prev, g.seq = r.rs, live
+	g.fixed = r.fixed
+}
+
 // slot holds the remembered tasks with one task id. Almost always there is
 // one; Mesos allows the same id twice (the Mesos-DNS fixture does it).
 type slot struct {
