@@ -76,6 +76,14 @@ func (r *run) recSlab(n int) []EnumRecord {
 	return r.recs[i:i:cap(r.recs)]
 }
 
+// keepRecs takes what a task used of its recSlab, and caps it.
+func (r *run) keepRecs(recs []EnumRecord) []EnumRecord {
+	if end := len(r.recs) + len(recs); len(recs) > 0 && end <= cap(r.recs) && &r.recs[:end][len(r.recs)] == &recs[0] {
+		r.recs = r.recs[:end] // carved from the slab (n was enough)
+	}
+	return recs[:len(recs):len(recs)]
+}
+
 // cat concatenates parts into the arena.
 func (a *arena) cat(parts ...string) string {
 	start := a.b.Len()

@@ -2,6 +2,7 @@ package records
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/sextantdc/sextant/internal/model"
 )
@@ -83,10 +84,7 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		},
 		big: map[bigKey]map[string]struct{}{},
 	}
-	r.frameworks(snap)
-	r.agentRecords(snap)
-	r.listener()
-	r.masters(snap)
+	r.fixedRecords(snap)
 	if remember {
 		r.fixed = r.fixedNames()
 	}
@@ -110,7 +108,7 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		ef.Tasks = make([]EnumTask, 0, f.End-f.First)
 		for ti := f.First; ti < f.End; ti++ {
 			t := &snap.Tasks[ti]
-			if !t.Running() || t.Agent < 0 || t.Agent >= len(r.agents) || (r.cfg.HealthAware && !t.Serving()) {
+			if !eligible(t, len(r.agents), cfg.HealthAware) {
 				continue
 			}
 			in := r.input(t, fi)
@@ -141,6 +139,92 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 		g.finish(r, &mem, pipe != nil)
 	}
 	return r.rs, r.probs
+}
+
+var _ sink = (*run)(nil)
+
+// fixedRecords makes the records that come before the tasks', in
+// Mesos-DNS' order (§5.1): frameworks, agents, the name server, leader
+// and masters.
+func (r *run) fixedRecords(snap *model.Snapshot) {
+	rfc952 := r.cfg.EnforceRFC952
+	r.fnames = frameworkRecords(r, snap.Frameworks, r.tail, rfc952)
+	r.agents = agentRecords(r, snap.Agents, r.tail, rfc952)
+	nameServerRecords(r, &r.cfg)
+	masterRecords(r, snap.Leader, r.cfg.Masters, r.tail)
+}
+
+// input gathers what a task's records depend on. Its taskIPs alias a
+// buffer reused for the next task.
+func (r *run) input(t *model.Task, fi int) taskInput {
+	in := newTaskInput(t, &r.agents[t.Agent], r.fnames[fi], r.cfg.IPSources, r.ipbuf[:0])
+	r.ipbuf = in.taskIPs
+	return in
+}
+
+// taskRecords computes a task's records in Mesos-DNS' order (see pass),
+// carving them and their strings from the build's slab and arena.
+func (r *run) taskRecords(in *taskInput) []EnumRecord {
+	ts, passes := passLabels(in, r.cfg.EnforceRFC952)
+	recs := r.recSlab(maxRecords(in))
+	a := &r.ar
+	a.reserve(r.taskBytes(in, ts[:passes]), &r.grow)
+	p := taskPieces{in: in, hs: canonicalSuffix(a, in), tail: r.tail, rfc952: r.cfg.EnforceRFC952}
+	p.ips = r.ipStrings(in.taskIPs)
+	for _, T := range ts[:passes] {
+		recs = pass(recs, a, r.app(T, in.fname), &p)
+	}
+	return r.keepRecs(recs)
+}
+
+// taskBytes sizes the arena for a task's strings, each about T + FW +
+// domain + 16 bytes: per pass two canonical names, one target per host
+// port and about three strings per DI port, plus six app-wide names when
+// they are not cached from the previous task. Too little costs a copy.
+func (r *run) taskBytes(in *taskInput, ts []string) int {
+	per := len(ts[0]) + len(in.fname) + len(r.tail) + 16
+	size := 16 + 40*len(in.taskIPs)
+	for _, T := range ts {
+		size += (2 + len(in.ports) + 3*len(in.diPorts)) * per
+		if r.cachedApp(T, in.fname) == nil {
+			size += 6 * per
+		}
+	}
+	return size
+}
+
+// ipStrings writes a task's IPs into the arena; the slice is reused for
+// the next task.
+func (r *run) ipStrings(ips []netip.Addr) []string {
+	out := slices.Grow(r.ipStrs[:0], len(ips))[:len(ips)]
+	r.ipStrs = out
+	for i, ip := range ips {
+		out[i] = r.ar.ip(ip)
+	}
+	return out
+}
+
+// app returns the shared names of (T, fw): those of one of the last two
+// apps, or fresh ones. Two, because a DiscoveryInfo task alternates
+// between its raw and sanitised label; state order usually keeps an
+// app's instances together.
+func (r *run) app(T, fw string) *appNames {
+	if c := r.cachedApp(T, fw); c != nil {
+		return c
+	}
+	r.appNext ^= 1
+	c := &r.apps[r.appNext]
+	*c = appNames{T: T, fw: fw}
+	return c
+}
+
+func (r *run) cachedApp(T, fw string) *appNames {
+	for i := range r.apps {
+		if c := &r.apps[i]; c.T == T && c.fw == fw && c.aName != "" {
+			return c
+		}
+	}
+	return nil
 }
 
 func (r *run) problem(item, field, reason string) {
