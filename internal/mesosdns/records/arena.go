@@ -14,12 +14,20 @@ func (r *run) carve(n int) []string {
 	if n > 256 {
 		return make([]string, 0, n)
 	}
-	if cap(r.slab)-len(r.slab) < n {
-		r.slab = make([]string, 0, nextChunk(&r.grow.vals, n, 4096))
+	return take(&r.slab, &r.grow.vals, n, 4096)[:0]
+}
+
+// take carves n elements from *slab, first replacing it with a new slab
+// of the next chunk size (see nextChunk; its state in *step) when it has
+// no room. The result has exact capacity, so an append to it reallocates
+// instead of overwriting a neighbour.
+func take[T any](slab *[]T, step *int, n, limit int) []T {
+	if cap(*slab)-len(*slab) < n {
+		*slab = make([]T, 0, nextChunk(step, n, limit))
 	}
-	i := len(r.slab)
-	r.slab = r.slab[:i+n]
-	return r.slab[i : i : i+n]
+	i := len(*slab)
+	*slab = (*slab)[:i+n]
+	return (*slab)[i : i+n : i+n]
 }
 
 // growth sizes the slabs and arena chunks of a run. They start small and

@@ -28,53 +28,25 @@ const bigSet = 64
 
 // add inserts one (name, value) pair unless it is already there, and
 // reports whether it was added. Empty values are never added (Mesos-DNS
-// ignored them too).
+// ignored them too). It is insertGroup for one record, for the few
+// records made before the tasks'.
 func (r *run) add(kind, name, value string) bool {
 	if value == "" {
 		return false
 	}
-	var m map[string][]string
-	switch kind {
-	case KindA:
-		m = r.rs.A
-	case KindAAAA:
-		m = r.rs.AAAA
-	default:
-		m = r.rs.SRV
-	}
+	m := r.zone(kind)
 	vals := m[name]
 	if len(vals) >= bigSet {
-		k := bigKey{kind, name}
-		set := r.big[k]
-		if set == nil {
-			set = make(map[string]struct{}, 2*len(vals))
-			for _, v := range vals {
-				set[v] = struct{}{}
-			}
-			r.big[k] = set
-		}
+		set := r.bigSet(kind, name, vals)
 		if _, dup := set[value]; dup {
 			return false
 		}
 		set[value] = struct{}{}
-	} else {
-		for _, v := range vals {
-			if v == value {
-				return false
-			}
-		}
+	} else if contains(vals, value) {
+		return false
 	}
 	if vals == nil {
-		// Most names hold one value: carve their slices out of one slab
-		// (capacity 1, so a second value reallocates and never overwrites
-		// a neighbour).
-		if len(r.slab) == cap(r.slab) {
-			r.slab = make([]string, 0, nextChunk(&r.grow.vals, 1, 4096))
-		}
-		i := len(r.slab)
-		r.slab = append(r.slab, value)
-		m[name] = r.slab[i : i+1 : i+1]
-		return true
+		vals = r.carve(1)
 	}
 	m[name] = append(vals, value)
 	return true
@@ -116,18 +88,10 @@ func (r *run) group(recs []EnumRecord, scratch bool) frag {
 	} else {
 		// Kept: carved from slabs shared by the build, exact capacity.
 		r.groupBuf = groups
-		if cap(r.gslab)-len(r.gslab) < len(groups) {
-			r.gslab = make([]group, 0, nextChunk(&r.grow.groups, len(groups), 2048))
-		}
-		i := len(r.gslab)
-		r.gslab = append(r.gslab, groups...)
-		groups = r.gslab[i:len(r.gslab):len(r.gslab)]
-		if cap(r.oslab)-len(r.oslab) < len(recs) {
-			r.oslab = make([]int32, 0, nextChunk(&r.grow.order, len(recs), 8192))
-		}
-		j := len(r.oslab)
-		r.oslab = r.oslab[:j+len(recs)]
-		order = r.oslab[j : j+len(recs) : j+len(recs)]
+		kept := take(&r.gslab, &r.grow.groups, len(groups), 2048)
+		copy(kept, groups)
+		groups = kept
+		order = take(&r.oslab, &r.grow.order, len(recs), 8192)
 	}
 	for i, g := range gid {
 		order[groups[g].end] = int32(i)
