@@ -1,3 +1,11 @@
+// arena.go is where a build's strings and small slices come from. A
+// 100,000-task build makes millions of names, values and value slices;
+// carving them from a few shared chunks instead of allocating each one is
+// most of why such a build allocates about 380k times rather than
+// millions (docs/benchmarks/records.md, "Fewer allocations per task").
+// Chunks start small and double within a build, so a patched reload of a
+// few tasks does not pin chunks sized for a full build.
+
 package records
 
 import (
@@ -5,30 +13,6 @@ import (
 	"strconv"
 	"strings"
 )
-
-// carve returns an empty slice with room for n values for a new name. Most
-// names hold one or two values, so their slices come from a shared slab;
-// the capacity is exact, so a later append reallocates instead of
-// overwriting a neighbour.
-func (r *run) carve(n int) []string {
-	if n > 256 {
-		return make([]string, 0, n)
-	}
-	return take(&r.slab, &r.grow.vals, n, 4096)[:0]
-}
-
-// take carves n elements from *slab, first replacing it with a new slab
-// of the next chunk size (see nextChunk; its state in *step) when it has
-// no room. The result has exact capacity, so an append to it reallocates
-// instead of overwriting a neighbour.
-func take[T any](slab *[]T, step *int, n, limit int) []T {
-	if cap(*slab)-len(*slab) < n {
-		*slab = make([]T, 0, nextChunk(step, n, limit))
-	}
-	i := len(*slab)
-	*slab = (*slab)[:i+n]
-	return (*slab)[i : i+n : i+n]
-}
 
 // growth sizes the slabs and arena chunks of a run. They start small and
 // double up to their maximum, so that a build of a few tasks (a patched
@@ -46,6 +30,19 @@ func nextChunk(cur *int, need, limit int) int {
 	}
 	*cur = min(2*step, limit)
 	return max(need, min(step, limit))
+}
+
+// take carves n elements from *slab, first replacing it with a new slab
+// of the next chunk size (see nextChunk; its state in *step) when it has
+// no room. The result has exact capacity, so an append to it reallocates
+// instead of overwriting a neighbour.
+func take[T any](slab *[]T, step *int, n, limit int) []T {
+	if cap(*slab)-len(*slab) < n {
+		*slab = make([]T, 0, nextChunk(step, n, limit))
+	}
+	i := len(*slab)
+	*slab = (*slab)[:i+n]
+	return (*slab)[i : i+n : i+n]
 }
 
 // arena builds the name and value strings of many tasks in one buffer: a
@@ -68,28 +65,6 @@ func (a *arena) reserve(n int, g *growth) {
 	}
 	a.b = strings.Builder{}
 	a.b.Grow(nextChunk(&g.bytes, n, arenaChunk))
-}
-
-// recSlabChunk is the number of records in one slab of task records.
-const recSlabChunk = 4096
-
-// recSlab returns an empty slice with room for n records, carved from a
-// slab shared by the tasks of a build; taskRecords then takes what it used
-// and caps it, so a later append can never overwrite a neighbour.
-func (r *run) recSlab(n int) []EnumRecord {
-	if cap(r.recs)-len(r.recs) < n {
-		r.recs = make([]EnumRecord, 0, nextChunk(&r.grow.recs, n, recSlabChunk))
-	}
-	i := len(r.recs)
-	return r.recs[i:i:cap(r.recs)]
-}
-
-// keepRecs takes what a task used of its recSlab, and caps it.
-func (r *run) keepRecs(recs []EnumRecord) []EnumRecord {
-	if end := len(r.recs) + len(recs); len(recs) > 0 && end <= cap(r.recs) && &r.recs[:end][len(r.recs)] == &recs[0] {
-		r.recs = r.recs[:end] // carved from the slab (n was enough)
-	}
-	return recs[:len(recs):len(recs)]
 }
 
 // cat concatenates parts into the arena.
@@ -115,4 +90,38 @@ func (a *arena) ip(ip netip.Addr) string {
 	var buf [64]byte
 	a.b.Write(ip.AppendTo(buf[:0]))
 	return a.b.String()[start:]
+}
+
+// recSlabChunk is the number of records in one slab of task records.
+const recSlabChunk = 4096
+
+// recSlab returns an empty slice with room for n records, carved from a
+// slab shared by the tasks of a build; keepRecs then takes what the task
+// used and caps it, so a later append can never overwrite a neighbour.
+// (n is an upper bound, so unlike take it reserves before it knows.)
+func (r *run) recSlab(n int) []EnumRecord {
+	if cap(r.recs)-len(r.recs) < n {
+		r.recs = make([]EnumRecord, 0, nextChunk(&r.grow.recs, n, recSlabChunk))
+	}
+	i := len(r.recs)
+	return r.recs[i:i:cap(r.recs)]
+}
+
+// keepRecs takes what a task used of its recSlab, and caps it.
+func (r *run) keepRecs(recs []EnumRecord) []EnumRecord {
+	if end := len(r.recs) + len(recs); len(recs) > 0 && end <= cap(r.recs) && &r.recs[:end][len(r.recs)] == &recs[0] {
+		r.recs = r.recs[:end] // carved from the slab (n was enough)
+	}
+	return recs[:len(recs):len(recs)]
+}
+
+// carve returns an empty slice with room for n values for a new name. Most
+// names hold one or two values, so their slices come from a shared slab;
+// the capacity is exact, so a later append reallocates instead of
+// overwriting a neighbour.
+func (r *run) carve(n int) []string {
+	if n > 256 {
+		return make([]string, 0, n)
+	}
+	return take(&r.slab, &r.grow.vals, n, 4096)[:0]
 }

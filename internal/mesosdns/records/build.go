@@ -1,3 +1,9 @@
+// build.go runs one build: the fixed records, then every eligible task in
+// state order, its records made by the naming rules (names.go,
+// tasknames.go) and inserted into the zone (zone.go) directly, through
+// the pipeline (pipeline.go), or by way of the Generator's memory
+// (incremental.go).
+
 package records
 
 import (
@@ -57,6 +63,8 @@ type run struct {
 	insBuf   []bool
 }
 
+// generate is Generate, and with remember Generator.Generate (the caller
+// holds g.mu).
 func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*RecordSet, []model.Problem) {
 	if snap == nil {
 		snap = &model.Snapshot{} // no state: an empty zone, and no leader
@@ -141,7 +149,13 @@ func (g *Generator) generate(snap *model.Snapshot, cfg Config, remember bool) (*
 	return r.rs, r.probs
 }
 
+// run is the rules' sink: add (zone.go) inserts into the zone, problem
+// collects the build's problems.
 var _ sink = (*run)(nil)
+
+func (r *run) problem(item, field, reason string) {
+	r.probs = append(r.probs, model.Problem{Item: item, Field: field, Reason: reason})
+}
 
 // fixedRecords makes the records that come before the tasks', in
 // Mesos-DNS' order (§5.1): frameworks, agents, the name server, leader
@@ -225,8 +239,4 @@ func (r *run) cachedApp(T, fw string) *appNames {
 		}
 	}
 	return nil
-}
-
-func (r *run) problem(item, field, reason string) {
-	r.probs = append(r.probs, model.Problem{Item: item, Field: field, Reason: reason})
 }

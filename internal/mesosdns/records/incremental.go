@@ -1,3 +1,11 @@
+// incremental.go is the Generator's memory: each task's records kept under
+// everything they depend on (taskInput), so that a reload computes only
+// the tasks that changed and, when few changed, patches the previous zone
+// instead of inserting every record (run.patch). A reload of 100,000
+// tasks with one replaced then takes about 0.12 s instead of 0.5 s
+// (docs/benchmarks/records.md). Changed (changed.go) relies on what it
+// keeps stable: an unchanged task's enumerate list is the same slice.
+
 package records
 
 import (
@@ -91,6 +99,11 @@ func (g *Generator) begin(cfg Config, tasks int) buildMemory {
 	return buildMemory{old: g.cache, next: make(map[string]slot, tasks), seq: make([]*entry, 0, len(g.seq)+16)}
 }
 
+// configKey renders the Config fields that task records depend on.
+func configKey(cfg Config) string {
+	return cfg.Domain + "\x00" + strconv.FormatBool(cfg.EnforceRFC952) + "\x00" + strings.Join(cfg.IPSources, "\x00")
+}
+
 // recall returns a task's entry: the remembered one if its input did not
 // change, else a new one with its records computed. It records the entry
 // in mem, and returns nil for a repeat.
@@ -157,6 +170,16 @@ func (g *Generator) finish(r *run, mem *buildMemory, pipelined bool) {
 	g.fixed = r.fixed
 }
 
+// grown returns m, or a copy of it presized for n names when n is larger.
+func grown(m map[string][]string, n int) map[string][]string {
+	if n <= len(m) {
+		return m
+	}
+	out := make(map[string][]string, n)
+	maps.Copy(out, m)
+	return out
+}
+
 // slot holds the remembered tasks with one task id. Almost always there is
 // one; Mesos allows the same id twice (the Mesos-DNS fixture does it).
 type slot struct {
@@ -218,16 +241,6 @@ func diPortsEqual(a, b []model.DiscoveryPort) bool {
 		}
 	}
 	return true
-}
-
-// grown returns m, or a copy of it presized for n names when n is larger.
-func grown(m map[string][]string, n int) map[string][]string {
-	if n <= len(m) {
-		return m
-	}
-	out := make(map[string][]string, n)
-	maps.Copy(out, m)
-	return out
 }
 
 // patch builds the zone from the previous one when few tasks changed, and
@@ -348,9 +361,4 @@ func (r *run) replayAffected(e *entry, affected map[string]struct{}) []EnumRecor
 		r.insertGroup(f, gr, ins)
 	}
 	return r.enumList(e, recs, ins)
-}
-
-// configKey renders the Config fields that task records depend on.
-func configKey(cfg Config) string {
-	return cfg.Domain + "\x00" + strconv.FormatBool(cfg.EnforceRFC952) + "\x00" + strings.Join(cfg.IPSources, "\x00")
 }

@@ -1,3 +1,11 @@
+// zone.go inserts records into the zone maps with the set semantics of
+// Mesos-DNS (§5.1): a (name, value) pair once, values in insertion order,
+// and each task owning in /v1/enumerate the records it was first to insert
+// (§7.5). A task's records are grouped by name first, so that the maps are
+// touched once per name rather than once per record: map insertions with
+// their duplicate checks are most of a build from scratch
+// (docs/benchmarks/records.md).
+
 package records
 
 import "slices"
