@@ -1,3 +1,7 @@
+// changed.go lets a consumer of a Generator's record sets (the DNS
+// server's prepared answers) redo only the names that changed between two
+// builds, found by comparing the tasks' enumerate lists by identity.
+
 package records
 
 import (

@@ -1,6 +1,45 @@
-// Package records generates the Mesos-DNS record set from a cluster
-// snapshot, exactly as Mesos-DNS does (see spec/mesos-dns.md §5).
+// types.go holds what the package takes and gives: Config, the settings
+// a build depends on, and RecordSet with its /v1/enumerate view.
+
 package records
+
+import "net/netip"
+
+// Config holds the settings that shape the record set. It mirrors the
+// Mesos-DNS configuration fields of the same names.
+type Config struct {
+	// Domain is the zone, without trailing dot (e.g. "mesos").
+	Domain string
+	// EnforceRFC952 selects 24-character labels without leading digits.
+	EnforceRFC952 bool
+	// IPSources orders the task IP sources: "netinfo", "docker", "mesos",
+	// "host". Unknown names are ignored, as Mesos-DNS did.
+	IPSources []string
+	// SOAMname is the name-server name (with trailing dot) that gets the
+	// listener's addresses.
+	SOAMname string
+	// Listener is the DNS listen address: "0.0.0.0" (all interfaces, see
+	// ListenerAddrs), "127.0.0.1", or another IP literal.
+	Listener string
+	// ListenerAddrs are the host's non-loopback interface addresses, used
+	// when Listener is 0.0.0.0. The caller gathers them so that generation
+	// does no I/O.
+	ListenerAddrs []netip.Addr
+	// Masters is the current masters list; Masters[0] is the presumed
+	// leader and may be "" (ZooKeeper has not reported one yet).
+	Masters []string
+	// HealthAware leaves out tasks that should not get traffic (model
+	// Task.Serving: unhealthy, or health-checked with no result yet).
+	// Mesos-DNS ignored health; this is off unless the config asks.
+	HealthAware bool
+}
+
+// Record kinds, as /v1/enumerate names them.
+const (
+	KindA    = "A"
+	KindAAAA = "AAAA"
+	KindSRV  = "SRV"
+)
 
 // RecordSet is one generated zone. It is immutable once built: the DNS
 // server prepares its answers from it and the HTTP API reads it.
