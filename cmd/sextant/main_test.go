@@ -15,7 +15,7 @@ func TestHelpExitsZero(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string][]string{
 		"up": {"--state-dir", dir, "--no-examples", "--marathon-addr", "127.0.0.1:0", "--mesos-addr", "127.0.0.1:0",
-			"--dns-addr", "127.0.0.1:0", "--mesos-dns-http-addr", "127.0.0.1:0", "--directory-dns-addr", "127.0.0.1:0",
+			"--dns-addr", "127.0.0.1:0", "--mesos-dns-http-addr", "127.0.0.1:0", "--node-dns-addr", "127.0.0.1:0",
 			"--net-api-addr", "127.0.0.1:0", "-h"},
 		"mesos-dns": {"-config", dir + "/missing.json", "-h"},
 		"agent":     {"--dns-listen", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "-h"},

@@ -159,7 +159,7 @@ func TestTryLines(t *testing.T) {
 
 	addrs := map[string]string{}
 	args := []string{"up", "--apps", filepath.Join(root, "examples")}
-	for _, f := range []string{"marathon-addr", "mesos-addr", "dns-addr", "mesos-dns-http-addr", "directory-dns-addr", "net-api-addr"} {
+	for _, f := range []string{"marathon-addr", "mesos-addr", "dns-addr", "mesos-dns-http-addr", "node-dns-addr", "net-api-addr"} {
 		addrs[f] = testutil.FreeAddr(t)
 		args = append(args, "--"+f, addrs[f])
 	}
@@ -182,7 +182,7 @@ func TestTryLines(t *testing.T) {
 		with string
 	}{
 		{regexp.MustCompile(`-p 1053\b`), "-p " + port("dns-addr")},
-		{regexp.MustCompile(`-p 1054\b`), "-p " + port("directory-dns-addr")},
+		{regexp.MustCompile(`-p 1054\b`), "-p " + port("node-dns-addr")},
 		{regexp.MustCompile(`127\.0\.0\.1:8080\b`), addrs["marathon-addr"]},
 		{regexp.MustCompile(`127\.0\.0\.1:5050\b`), addrs["mesos-addr"]},
 		{regexp.MustCompile(`127\.0\.0\.1:8123\b`), addrs["mesos-dns-http-addr"]},

@@ -25,7 +25,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.MesosAddr, "mesos-addr", "127.0.0.1:5050", "Mesos master API (/master/state, /api/v1) listen address `host:port`")
 	fs.StringVar(&c.DNSAddr, "dns-addr", "127.0.0.1:1053", "Mesos-DNS role DNS listen address `host:port` (UDP and TCP)")
 	fs.StringVar(&c.MesosDNSHTTPAddr, "mesos-dns-http-addr", "127.0.0.1:8123", "Mesos-DNS role HTTP API listen address `host:port`")
-	fs.StringVar(&c.DirectoryDNSAddr, "directory-dns-addr", "127.0.0.1:1054", "node DNS role (thisdcos.directory, .mesos forwarded) listen address `host:port` (UDP and TCP)")
+	fs.StringVar(&c.NodeDNSAddr, "node-dns-addr", "127.0.0.1:1054", "node DNS role (thisdcos.directory, .mesos forwarded) listen address `host:port` (UDP and TCP)")
+	// The flag's earlier name, kept so that scripts written for it work.
+	fs.StringVar(&c.NodeDNSAddr, "directory-dns-addr", "127.0.0.1:1054", "deprecated: the same as --node-dns-addr")
 	fs.StringVar(&c.NetAPIAddr, "net-api-addr", "127.0.0.1:62080", "node DNS role HTTP API listen address `host:port`")
 	fs.StringVar(&c.IP, "ip", "127.0.0.1", "this node's IP: tasks' address in Mesos state, DNS answers and HOST")
 	fs.StringVar(&c.HostPorts, "host-ports", "31000-32000", "host port `range` MIN-MAX for tasks")

@@ -38,7 +38,7 @@ func startUp(t *testing.T, stateDir string, extra ...string) *upInstance {
 	fa := func() string { return testutil.FreeAddr(t) }
 	args := []string{"up", "--state-dir", stateDir, "--no-examples",
 		"--marathon-addr", fa(), "--mesos-addr", fa(), "--dns-addr", fa(),
-		"--mesos-dns-http-addr", fa(), "--directory-dns-addr", fa(), "--net-api-addr", fa(),
+		"--mesos-dns-http-addr", fa(), "--node-dns-addr", fa(), "--net-api-addr", fa(),
 		"--max-tasks", "8"}
 	args = append(args, extra...)
 	_ = os.Remove(filepath.Join(stateDir, "endpoints.json"))
@@ -386,7 +386,7 @@ func TestUpLifecycle(t *testing.T) {
 			return digA(dig, u.eps["dns"], "web.e2e.marathon.mesos") == "127.0.0.1"
 		})
 		// The node DNS role serves the VIP name from the port's VIP_0 label.
-		if dd := u.eps["directory_dns"]; dd != "" {
+		if dd := u.eps["node_dns"]; dd != "" {
 			testutil.Eventually(t, 30*time.Second, "VIP name", func() bool {
 				return digA(dig, dd, "e2e-web.marathon.l4lb.thisdcos.directory") != ""
 			})
@@ -436,7 +436,7 @@ func TestUpLifecycle(t *testing.T) {
 			return len(digSRV(dig, u.eps["dns"], "_web.e2e._tcp.marathon.mesos")) == 0 &&
 				digA(dig, u.eps["dns"], "web.e2e.marathon.mesos") == ""
 		})
-		if dd := u.eps["directory_dns"]; dd != "" {
+		if dd := u.eps["node_dns"]; dd != "" {
 			testutil.Eventually(t, 30*time.Second, "VIP name gone", func() bool {
 				return digA(dig, dd, "e2e-web.marathon.l4lb.thisdcos.directory") == ""
 			})
@@ -814,7 +814,7 @@ func TestUpClosedLogAndHangup(t *testing.T) {
 	dir, pidDir := t.TempDir(), t.TempDir()
 	fa := func() string { return testutil.FreeAddr(t) }
 	cmd := exec.Command(testutil.Binary(t), "up", "--state-dir", dir, "--no-examples", "--marathon-addr", fa(), "--mesos-addr", fa(),
-		"--dns-addr", fa(), "--mesos-dns-http-addr", fa(), "--directory-dns-addr", fa(), "--net-api-addr", fa())
+		"--dns-addr", fa(), "--mesos-dns-http-addr", fa(), "--node-dns-addr", fa(), "--net-api-addr", fa())
 	cmd.Stdout = io.Discard
 	logs, err := cmd.StderrPipe()
 	if err != nil {
@@ -886,7 +886,7 @@ func TestUpHealthAwareNames(t *testing.T) {
 	}
 	mesosName, nodeName := "flaky.marathon.mesos", "flaky.marathon.agentip.dcos.thisdcos.directory"
 	answers := func() (mesos, node bool) {
-		return digA(dig, u.eps["dns"], mesosName) != "", digA(dig, u.eps["directory_dns"], nodeName) != ""
+		return digA(dig, u.eps["dns"], mesosName) != "", digA(dig, u.eps["node_dns"], nodeName) != ""
 	}
 	healthy := func(want bool) bool {
 		ts := u.tasks("/flaky")

@@ -58,7 +58,7 @@ func nodeDNSRole(f UpConfig) upRole {
 	return upRole{
 		name: "dcos-dns",
 		listeners: []listener{
-			{flag: "directory-dns-addr", key: "directory_dns", addr: f.DirectoryDNSAddr},
+			{flag: "node-dns-addr", key: "node_dns", addr: f.NodeDNSAddr},
 			{flag: "net-api-addr", key: "net_api", addr: f.NetAPIAddr, http: true},
 		},
 		add: func(pl *pipeline, log *slog.Logger, health *obs.Health) error {
@@ -67,7 +67,7 @@ func nodeDNSRole(f UpConfig) upRole {
 				return fmt.Errorf("--ip: %q is not an IP address", f.IP)
 			}
 			ready := readinessCheck(health, "dcos-dns", "not listening yet")
-			pl.nodeDNS(dcosdns.Options{Role: dcosdns.RoleMaster, Listen: []string{f.DirectoryDNSAddr}, APIAddr: f.NetAPIAddr,
+			pl.nodeDNS(dcosdns.Options{Role: dcosdns.RoleMaster, Listen: []string{f.NodeDNSAddr}, APIAddr: f.NetAPIAddr,
 				MesosDNS: []string{f.DNSAddr}, Masters: []netip.Addr{ip}, NodeIP: ip, Registry: obs.NewRegistry(),
 				Logger: log, Version: f.Version, Ready: func(dcosdns.Ready) { ready() }},
 				&zonepub.Options{PublishInterval: zonepub.StandalonePublishInterval})

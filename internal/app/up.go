@@ -57,10 +57,10 @@ type UpConfig struct {
 	AppsDir    string
 	NoExamples bool
 	// Listeners (--marathon-addr, --mesos-addr, --dns-addr,
-	// --mesos-dns-http-addr, --directory-dns-addr, --net-api-addr).
-	MarathonAddr, MesosAddr      string
-	DNSAddr, MesosDNSHTTPAddr    string
-	DirectoryDNSAddr, NetAPIAddr string
+	// --mesos-dns-http-addr, --node-dns-addr, --net-api-addr).
+	MarathonAddr, MesosAddr   string
+	DNSAddr, MesosDNSHTTPAddr string
+	NodeDNSAddr, NetAPIAddr   string
 	// IP is this node's IP (--ip); HostPorts the task host-port range
 	// MIN-MAX (--host-ports).
 	IP, HostPorts string
@@ -411,7 +411,7 @@ func printBanner(w io.Writer, f UpConfig, eps map[string]string, rt *runtime.Run
 			host, port, _ := net.SplitHostPort(dns)
 			try = append(try, fmt.Sprintf("dig @%s -p %s %s", host, port, name), fmt.Sprintf("%s dig %s", cli, name))
 		}
-		if dd, ok := eps["directory_dns"]; ok && vipName != "" {
+		if dd, ok := eps["node_dns"]; ok && vipName != "" {
 			host, port, _ := net.SplitHostPort(dd)
 			try = append(try, fmt.Sprintf("dig @%s -p %s %s", host, port, vipName))
 		}
