@@ -3,6 +3,8 @@
 // server, a minitwit-like app with a VIP and Marathon-LB labels, a TCP
 // echo service and an app whose health check always fails. Each needs only
 // python3 on the machine.
+//
+// Imports: the standard library and third-party modules only, no package of Sextant's.
 package examples
 
 import "embed"

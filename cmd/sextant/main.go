@@ -1,5 +1,7 @@
 // Command sextant is the DC/OS networking and service-discovery stack in one
 // binary: each subcommand runs a role (or several) or talks to one.
+//
+// Imports of Sextant's own packages: internal/app; nothing else of Sextant.
 package main
 
 import (

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -132,6 +134,40 @@ func TestLayerRulesCatchViolations(t *testing.T) {
 			if l == to {
 				t.Errorf("%s → %s is allowed", b[0], b[1])
 			}
+		}
+	}
+}
+
+// TestPackagesSayWhatTheyImport: every package's doc comment says what it
+// may import (docs/ARCHITECTURE.md lists the layers), so a reader learns a
+// package's place without reading its code.
+func TestPackagesSayWhatTheyImport(t *testing.T) {
+	// go list's Doc is the first sentence only: read the whole comment.
+	dirs, err := exec.Command("go", "list", "-f", "{{.ImportPath}}\t{{.Dir}}\t{{join .GoFiles \" \"}}", module+"...").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(dirs)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) < 3 || f[2] == "" || strings.HasPrefix(strings.TrimPrefix(f[0], module), "bench/") {
+			continue
+		}
+		found := false
+		for _, name := range strings.Fields(f[2]) {
+			b, err := os.ReadFile(filepath.Join(f[1], name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := string(b)
+			i := strings.Index(src, "\npackage ")
+			if i < 0 || !(strings.Contains(src[:i], "// Package ") || strings.Contains(src[:i], "// Command ")) {
+				continue
+			}
+			found = strings.Contains(src[:i], "Imports")
+			break
+		}
+		if !found {
+			t.Errorf("%s: its package doc does not say what it imports (an \"Imports…\" paragraph)", strings.TrimPrefix(f[0], module))
 		}
 	}
 }

@@ -42,4 +42,7 @@
 //
 // /health is 503 until a dcos.thisdcos.directory zone is installed, and
 // (with gossip) while no master is alive.
+//
+// Imports of Sextant's own packages: internal/directory, internal/dnsserver, internal/forward,
+// internal/gossip, internal/kernel/link, internal/model, internal/obs; nothing else of Sextant.
 package dcosdns

@@ -33,4 +33,7 @@
 // NODATA rather than NXDOMAIN, as RFC 8020 requires. HealthyOnly can leave
 // unhealthy tasks out of the dcos zone (off by default, as dcos-net). The
 // rule-4 alias also handles dclb under the cluster id.
+//
+// Imports of Sextant's own packages: internal/directory/label, internal/mesosdns/records,
+// internal/model, internal/vip; nothing else of Sextant.
 package directory

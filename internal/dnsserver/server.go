@@ -18,6 +18,8 @@
 //
 // The server drops packets shorter than a DNS header and packets with QR=1
 // (replies are never answered) before either path runs.
+//
+// Imports: the standard library and third-party modules only, no package of Sextant's.
 package dnsserver
 
 import (

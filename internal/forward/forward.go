@@ -15,6 +15,8 @@
 // upstream's reply unchanged (any rcode counts as a reply), or a SERVFAIL /
 // REFUSED reply built from the request together with an error that says
 // why. Callers relay the message and apply their own size and TC rules.
+//
+// Imports: the standard library and third-party modules only, no package of Sextant's.
 package forward
 
 import (

@@ -61,4 +61,6 @@
 // length-prefixed fields, every length checked against the buffer and a
 // fixed bound before use; errors name the field. Decompression is bounded
 // by the declared length, which is bounded by Config.MaxPayload.
+//
+// Imports: the standard library and third-party modules only, no package of Sextant's.
 package gossip

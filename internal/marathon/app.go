@@ -3,6 +3,8 @@
 // bodies and field paths, its validation rules, and the pure derivations a
 // runtime needs from an app: task names and ids, the task environment and
 // the Mesos DiscoveryInfo.
+//
+// Imports of Sextant's own packages: internal/mesos/state; nothing else of Sextant.
 package marathon
 
 import (

@@ -23,6 +23,8 @@
 // source within the bound keeps 200 because its last good data is still
 // being served and a load balancer should not pull a node for one missed
 // refresh; the body says which source is behind so that nobody is misled.
+//
+// Imports: the standard library and third-party modules only, no package of Sextant's.
 package obs
 
 import (

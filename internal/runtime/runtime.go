@@ -3,6 +3,9 @@
 // environment, host ports, back-off, kill grace, health checks), keeps the
 // definitions in a state directory, publishes Marathon events, and renders
 // the Mesos master state of this one-node cluster for the Mesos APIs.
+//
+// Imports of Sextant's own packages: internal/marathon, internal/mesos/state; nothing else of
+// Sextant.
 package runtime
 
 import (

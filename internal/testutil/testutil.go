@@ -1,5 +1,7 @@
 // Package testutil holds helpers shared by tests: finding real peer tools,
 // the fixtures directory, the built binary, and waiting for outcomes.
+//
+// Imports of Sextant's own packages: internal/mesos/state; nothing else of Sextant.
 package testutil
 
 import (

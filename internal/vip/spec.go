@@ -12,6 +12,9 @@
 // named VIPs are keyed by their normalised name, so `myapp:80` and
 // `/myapp:80` are one VIP; address collisions are resolved in sorted key
 // order so every node agrees without coordination.
+//
+// Imports of Sextant's own packages: internal/directory/label, internal/model; nothing else of
+// Sextant.
 package vip
 
 import (

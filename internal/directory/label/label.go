@@ -7,6 +7,8 @@
 // appends alphanumerics. Names users already type (e.g.
 // myapp-mygroup.marathon.autoip.dcos.thisdcos.directory) depend on these
 // exact rules.
+//
+// Imports: the standard library and third-party modules only, no package of Sextant's.
 package label
 
 import "strings"

@@ -7,6 +7,9 @@
 // produced by the provider: the handler diffs successive provider states
 // (a new task id is TASK_ADDED, a new latest status or state is
 // TASK_UPDATED, …), which keeps the provider contract small.
+//
+// Imports of Sextant's own packages: internal/mesos/operator/recordio, internal/mesos/operator/v1,
+// internal/mesos/state; nothing else of Sextant.
 package master
 
 import (

@@ -3,6 +3,9 @@
 // the cluster from the SUBSCRIBED snapshot and the events that follow, and
 // hands out the model as complete v0 /master/state documents, so the rest
 // of Sextant reads one shape whichever way the state arrived.
+//
+// Imports of Sextant's own packages: internal/mesos/operator/recordio, internal/mesos/operator/v1,
+// internal/mesos/state; nothing else of Sextant.
 package operator
 
 import (

@@ -4,6 +4,8 @@
 //
 // The same types are used to parse a real master's answer and to render the
 // local runtime's own state, so both sides agree on the wire shape.
+//
+// Imports: the standard library and third-party modules only, no package of Sextant's.
 package state
 
 import (

@@ -6,6 +6,8 @@
 // an Accept header that rules out application/json is 406; those replies
 // are the original's text bodies. Success bodies are
 // json.MarshalIndent(v, " ", " ") with no trailing newline.
+//
+// Imports of Sextant's own packages: internal/mesosdns/records; nothing else of Sextant.
 package api
 
 import (

@@ -11,6 +11,8 @@
 //   - TLS files and the IAM key are loaded at start-up, so a broken file is
 //     a start-up error rather than a failing refresh;
 //   - PublicJSON (the /v1/config document) redacts the basic-auth secret.
+//
+// Imports of Sextant's own packages: internal/source/mesos; nothing else of Sextant.
 package config
 
 import (

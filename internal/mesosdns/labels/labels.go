@@ -11,6 +11,8 @@
 // dropped and text from after the run is appended, so "hello" + 58 dashes +
 // "f" becomes "hellof". The appended text may end in '-', which means the
 // result is not always a fixed point of Label (see Label).
+//
+// Imports: the standard library and third-party modules only, no package of Sextant's.
 package labels
 
 import "strings"

@@ -12,7 +12,7 @@
 // build, computes only the tasks that changed and gives the same result;
 // Changed lists the names two of its builds may differ in.
 //
-// The package imports only internal/model, internal/mesosdns/labels (the
+// Imports: only internal/model, internal/mesosdns/labels (the
 // label sanitiser of §5.2) and the standard library. The DNS server and
 // the HTTP API read its record sets; it knows neither.
 //

@@ -14,6 +14,9 @@
 // One deliberate difference from Mesos-DNS: a query carrying EDNS0 gets an
 // OPT record back and its UDP payload size is honoured (up to
 // Config.MaxUDPSize) instead of every UDP reply being capped at 512 bytes.
+//
+// Imports of Sextant's own packages: internal/dnsserver, internal/mesosdns/records; nothing else of
+// Sextant.
 package resolver
 
 import (

@@ -3,6 +3,9 @@
 // (and Marathon apps, where given) into model.Build. It is apart from
 // package testutil because the model's own tests use testutil: testutil
 // cannot import the model.
+//
+// Imports of Sextant's own packages: internal/mesos/state, internal/model,
+// internal/source/mesos (tests only ever import this package).
 package modeltest
 
 import (

@@ -3,6 +3,8 @@
 // bytes, with nothing between records.
 //
 //	20\n{"type":"HEARTBEAT"}20\n{"type":"HEARTBEAT"}
+//
+// Imports: the standard library and third-party modules only, no package of Sextant's.
 package recordio
 
 import (

@@ -6,6 +6,8 @@
 //
 // Only the fields Sextant serves or reads are typed; unknown fields are
 // ignored on decode, as Mesos itself ignores them.
+//
+// Imports of Sextant's own packages: internal/mesos/state; nothing else of Sextant.
 package v1
 
 import (

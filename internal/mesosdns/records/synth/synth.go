@@ -3,6 +3,8 @@
 // hundreds of agents, container IPs, DiscoveryInfo with named ports, and a
 // few tasks that are not running. The same arguments always give the same
 // state.
+//
+// Imports of Sextant's own packages: internal/mesos/state; nothing else of Sextant.
 package synth
 
 import (
