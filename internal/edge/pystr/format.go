@@ -228,7 +228,8 @@ func lookup(name string, args Args) (Value, error) {
 	}
 	v, ok := args.Lookup(first)
 	if !ok {
-		return Value{}, errf("KeyError", "%s", strconv.Quote(first))
+		q, _ := repr(Str(first), false)
+		return Value{}, errf("KeyError", "%s", q)
 	}
 	rest := name[i:]
 	for rest != "" {
@@ -309,7 +310,8 @@ func item(v Value, key string) (Value, error) {
 				return it.Value, nil
 			}
 		}
-		return Value{}, errf("KeyError", "%s", strconv.Quote(key))
+		q, _ := repr(Str(key), false)
+		return Value{}, errf("KeyError", "%s", q)
 	case StrKind:
 		if !numeric {
 			return Value{}, errf("TypeError", "string indices must be integers, not 'str'")
