@@ -135,8 +135,12 @@ func (b *builder) services(apps []*app) []*service {
 		}
 		for _, sp := range order {
 			if s := byPort[sp]; len(s.backends) > 0 {
+				// marathon-lb sorts by (host, port). Container-mode tasks on
+				// one agent tie (same host, same container port); marathon-lb
+				// then keeps its Python set's hash order, which changes from
+				// one process to the next, and the IP decides here.
 				slices.SortStableFunc(s.backends, func(x, y backend) int {
-					return cmp.Or(strings.Compare(x.host, y.host), cmp.Compare(x.port, y.port))
+					return cmp.Or(strings.Compare(x.host, y.host), cmp.Compare(x.port, y.port), strings.Compare(x.ip, y.ip))
 				})
 				all = append(all, s)
 			}
