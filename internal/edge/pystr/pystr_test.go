@@ -3,6 +3,9 @@ package pystr
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -271,3 +274,68 @@ func FuzzParseInt(f *testing.F) {
 }
 
 func (v Value) mustString() string { s, _ := v.String(); return s }
+
+// TestFormatRandomMatchesPython renders random templates built from the
+// characters str.format cares about, here and in CPython; where this
+// package does not refuse a template deliberately, both must agree.
+// PYSTR_RANDOM sets the number of templates (default 20,000).
+func TestFormatRandomMatchesPython(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed")
+	}
+	n := 20000
+	if v := os.Getenv("PYSTR_RANDOM"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	atoms := []string{"{", "}", "[", "]", "!", ":", ".", ",", "_", "#", "0", "-", "+", " ", "<", ">", "=", "^", "a",
+		"n", "neg", "big", "hc", "nn", "t", "q", "u", "path", "port", "x", "X", "d", "s", "r", "c", "b", "o", "5", "1",
+		"2", "é", "z", "real"}
+	tmpls := make([]string, n)
+	for i := range tmpls {
+		var b strings.Builder
+		b.WriteString("{")
+		for range 1 + r.IntN(12) {
+			b.WriteString(atoms[r.IntN(len(atoms))])
+		}
+		if r.IntN(4) > 0 {
+			b.WriteString("}")
+		}
+		tmpls[i] = b.String()
+	}
+	in, _ := json.Marshal(tmpls)
+	cmd := exec.Command(py, "-c", `
+import json, sys
+args = `+pyArgs+`
+out = []
+for t in json.load(sys.stdin):
+    try:
+        out.append(t.format(**args))
+    except Exception:
+        out.append(None)
+json.dump(out, sys.stdout)
+`)
+	cmd.Stdin = strings.NewReader(string(in))
+	b, err := cmd.Output()
+	if err != nil {
+		t.Skipf("python3 failed: %v", err)
+	}
+	var want []*string
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	bad := 0
+	for i, tm := range tmpls {
+		got, err := Format(tm, testArgs())
+		var fe *FormatError
+		if errors.As(err, &fe) && fe.Type == "Unsupported" {
+			continue
+		}
+		if (want[i] == nil) != (err != nil) || want[i] != nil && *want[i] != got {
+			if bad++; bad <= 20 {
+				t.Errorf("%q: got %q, %v; Python %v", tm, got, err, want[i])
+			}
+		}
+	}
+}
