@@ -170,6 +170,7 @@ func TestSideBySide(t *testing.T) {
 	}
 	var jobs []job
 	var reqs []mlbRequest
+	var counts tally
 	for _, s := range appSets() {
 		t.Run(s.name, func(t *testing.T) {
 			body := s.body(t) // skips when the fixtures are absent
@@ -188,7 +189,7 @@ func TestSideBySide(t *testing.T) {
 			res := runMarathonLB(t, python, dir, batch)
 			for i, r := range res {
 				j := jobs[len(jobs)-len(res)+i]
-				compareOne(t, j.set, j.flags, j.edge, r)
+				counts.compare(t, j.set, j.flags, j.edge, r)
 			}
 			if !withoutProblems[s.name] {
 				return
@@ -205,17 +206,17 @@ func TestSideBySide(t *testing.T) {
 				req := batch[i]
 				req.Apps = withoutBadApps(t, abs, cfg)
 				r := runMarathonLB(t, python, dir, []mlbRequest{req})[0]
-				compareOne(t, s.name+" without its problems", f.name, out, r)
+				counts.compare(t, s.name+" without its problems", f.name, out, r)
 			}
 		})
 	}
 	t.Logf("side by side: %d identical, %d documented differences, %d unexpected (of %d)",
-		tally.same, tally.known, tally.unexpected, tally.same+tally.known+tally.unexpected)
+		counts.same, counts.known, counts.unexpected, counts.same+counts.known+counts.unexpected)
 }
 
-var tally struct{ same, known, unexpected int }
+type tally struct{ same, known, unexpected int }
 
-func compareOne(t *testing.T, set, flags string, got haproxy.Output, want mlbResult) {
+func (tally *tally) compare(t *testing.T, set, flags string, got haproxy.Output, want mlbResult) {
 	t.Helper()
 	same := want.Error == "" && got.Config == want.Config && got.DomainMap == want.DomainMap && got.AppMap == want.AppMap
 	reason, known := knownDifferences[set]

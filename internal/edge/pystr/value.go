@@ -114,16 +114,6 @@ func (a Args) Lookup(name string) (Value, bool) {
 	return Value{}, false
 }
 
-// Get is Lookup for callers that know the argument is there; absent is "".
-func (a Args) Get(name string) string {
-	v, _ := a.Lookup(name)
-	s, _ := v.String()
-	if v.kind == NoneKind {
-		return ""
-	}
-	return s
-}
-
 // repr is Python's repr(v) (ascii(v) with ascii): strings are quoted
 // with ' unless they contain ' and no ", and escaped as CPython does.
 func repr(v Value, ascii bool) (string, bool) {
