@@ -47,7 +47,7 @@ func layerOf(pkg string) layer {
 	case p == "internal/mesosdns/config":
 		return configL
 	case p == "internal/mesos/operator/recordio", p == "internal/obs", strings.HasPrefix(p, "internal/kernel/"),
-		p == "internal/directory/label", p == "internal/mesosdns/labels":
+		p == "internal/directory/label", p == "internal/mesosdns/labels", p == "internal/edge/pystr":
 		return leaf
 	case strings.HasPrefix(p, "internal/mesos/"), p == "internal/marathon", p == "internal/runtime":
 		return wire
@@ -57,7 +57,7 @@ func layerOf(pkg string) layer {
 		strings.HasPrefix(p, "bench/"), p == "examples":
 		return other
 	case strings.HasPrefix(p, "internal/mesosdns/"), p == "internal/dcosdns", p == "internal/directory", p == "internal/vip",
-		p == "internal/zonepub":
+		p == "internal/zonepub", p == "internal/edge", p == "internal/edge/haproxy":
 		return consumer
 	}
 	return unknown

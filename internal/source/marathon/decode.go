@@ -961,3 +961,20 @@ func (s scope) healthResult(v any) (model.HealthResult, bool) {
 	r.LastFailureCause, _ = s.str(m, "lastFailureCause")
 	return r, true
 }
+
+// DecodeApps reads a saved GET /v2/apps body exactly as the source reads
+// a live one (tolerantly, see the package documentation): the apps sorted
+// by id and the problems the source would report. It exists for callers
+// that hold a body without a Marathon, such as the edge's tests comparing
+// with marathon-lb.
+func DecodeApps(body []byte) ([]model.App, []model.Problem, error) {
+	apps, probs, err := decodeApps(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]model.Problem, len(probs))
+	for i, p := range probs {
+		out[i] = p.Problem
+	}
+	return apps, out, nil
+}
