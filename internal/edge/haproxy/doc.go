@@ -64,4 +64,6 @@
 //
 // The tests compare every fixture and many generated app sets with
 // marathon-lb's own generator; see docs/compat/edge.md.
+//
+// Imports of Sextant's own packages: internal/edge, internal/edge/pystr; nothing else of Sextant.
 package haproxy

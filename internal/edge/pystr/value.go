@@ -18,6 +18,8 @@
 // format codes, a whole dict rendered with {healthCheck}) is an error, so
 // the caller can reject the template instead of rendering something
 // marathon-lb would not.
+//
+// Imports: the standard library only.
 package pystr
 
 import (
