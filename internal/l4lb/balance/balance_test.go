@@ -134,7 +134,7 @@ func TestMaglevTableGolden(t *testing.T) {
 const maglevGolden = "a39e0ff9ad0b0d1b"
 
 func svc(mode Mode, ws ...uint8) Service {
-	s := Service{Key: Key{TCP, netip.MustParseAddrPort("11.0.0.1:80")}, Mode: mode}
+	s := Service{Key: Key{Protocol: TCP, Addr: netip.MustParseAddrPort("11.0.0.1:80")}, Mode: mode}
 	for i, w := range ws {
 		s.Backends = append(s.Backends, Backend{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), 80), Weight: w})
 	}
