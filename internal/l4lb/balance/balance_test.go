@@ -84,6 +84,14 @@ func TestMaglevTableBalanced(t *testing.T) {
 }
 
 func TestMaglevTableWeights(t *testing.T) {
+	if tab := MaglevTable(names(2), []uint8{0, 0}); tab != nil {
+		t.Error("a table without weight")
+	}
+	for _, e := range MaglevTable(names(3), []uint8{0, 1, 0}) {
+		if e != 1 {
+			t.Fatalf("slot owned by %d, of weight 0", e)
+		}
+	}
 	tab := MaglevTable(names(2), []uint8{1, 3})
 	count := [2]int{}
 	for _, e := range tab {

@@ -27,13 +27,18 @@ func maglevPermutation(name string) (offset, skip uint32) {
 
 // MaglevTable fills a lookup table for backends with the given names
 // (their "ip:port" strings, in the order of the service's backends) and
-// weights, all above 0: the population loop of the Maglev paper (§3.4,
+// weights: the population loop of the Maglev paper (§3.4,
 // Pseudocode 1), where in each round a backend claims as many slots as
-// its weight. Entry i is the index of the backend that owns slot i. The
-// result depends only on the names, their order and the weights.
+// its weight. Entry i is the index of the backend that owns slot i; a
+// backend of weight 0 owns none. The result depends only on the names,
+// their order and the weights; it is nil when no weight is above 0.
 func MaglevTable(names []string, weights []uint8) []uint16 {
-	n := min(len(names), MaxMaglevBackends)
-	if n == 0 {
+	n := min(len(names), len(weights), MaxMaglevBackends)
+	total := 0
+	for _, w := range weights[:n] {
+		total += int(w)
+	}
+	if total == 0 {
 		return nil
 	}
 	const empty = 0xffff
