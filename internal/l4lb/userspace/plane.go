@@ -104,7 +104,7 @@ func New(o Options) (*Plane, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Plane{o: o, log: log, ctx: ctx, cancel: cancel, dialer: net.Dialer{Timeout: o.DialTimeout},
+	p := &Plane{o: o, log: log, ctx: ctx, cancel: cancel, dialer: net.Dialer{Timeout: o.DialTimeout, KeepAliveConfig: keepAlive},
 		services: map[balance.Key]*service{}, addrUse: map[netip.Addr]int{}, added: map[netip.Addr]bool{},
 		conns: map[net.Conn]struct{}{}}
 	p.list.Store(&[]*service{})

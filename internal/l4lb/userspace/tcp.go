@@ -16,11 +16,21 @@ import (
 // serves with splice(2): the payload never enters user space.
 const copyChunk = 1 << 20
 
+// keepAlive probes idle connections on both sides of the proxy, so a
+// vanished client or backend does not hold its peer's connection forever
+// (a kernel NAT passes the endpoints' own probes through; a proxy must
+// send its own). Only SO_KEEPALIVE and the idle time are set, two
+// syscalls per socket instead of Go's default four: probes then go at
+// the system's interval and count (75 s, 9 on Linux).
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: -1, Count: -1}
+
 func (p *Plane) startTCP(s *service) error {
-	ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(s.listen))
+	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
+	l, err := lc.Listen(p.ctx, "tcp", s.listen.String())
 	if err != nil {
 		return err
 	}
+	ln := l.(*net.TCPListener)
 	s.stop = func() { ln.Close() }
 	p.wg.Add(1)
 	go p.acceptTCP(s, ln)
