@@ -252,6 +252,10 @@ func (p *Plane) useAddrLocked(a netip.Addr) error {
 		switch {
 		case err == nil:
 			p.added[a] = true
+			if err := waitRoutable(a); err != nil {
+				p.addrUse[a] = 0 // known, unused: releaseAddrsLocked removes it
+				return err
+			}
 		case errors.Is(err, link.ErrExists):
 		default:
 			return fmt.Errorf("add %s to %s: %w", a, p.o.Link, err)
@@ -259,6 +263,35 @@ func (p *Plane) useAddrLocked(a netip.Addr) error {
 	}
 	p.addrUse[a]++
 	return nil
+}
+
+// waitRoutable waits until the kernel routes to a just-added address.
+// An IPv6 address is bindable at once but its local route is installed
+// by the kernel's address work queue a moment later; until then a client
+// gets "network is unreachable". The probe is a UDP connect(2), a route
+// lookup that sends nothing; the route is the local one when the source
+// it picks is the address itself (a route off the machine would pick
+// the host's own address). Loopback addresses are local already.
+func waitRoutable(a netip.Addr) error {
+	if a.IsLoopback() {
+		return nil
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 9)))
+		if err == nil {
+			local := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+			c.Close()
+			if local == a {
+				return nil
+			}
+			err = fmt.Errorf("routed from %s, not locally", local)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("address %s is not routable 2 s after it was added: %w", a, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // releaseAddrsLocked removes the addresses this plane added that no

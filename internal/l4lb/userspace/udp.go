@@ -76,12 +76,14 @@ func (u *udpService) serve() {
 			continue
 		}
 		f.last.Store(time.Now().UnixNano())
+		// Counted before it is sent, so that whoever sees the answer
+		// sees the count too; taken back if the send fails.
+		f.cnt.toBackend.Add(uint64(n))
 		if _, err := f.conn.Write(buf[:n]); err != nil {
 			// ECONNREFUSED: an earlier datagram met a closed port.
+			f.cnt.toBackend.Add(-uint64(n))
 			f.cnt.failures.Add(1)
-			continue
 		}
-		f.cnt.toBackend.Add(uint64(n))
 	}
 }
 
@@ -152,8 +154,9 @@ func (u *udpService) replies(f *flow) {
 		})
 		if err == nil && rerr == nil {
 			f.last.Store(time.Now().UnixNano())
-			if _, werr := u.pc.WriteToUDPAddrPort((*bp)[:n], f.client); werr == nil {
-				f.cnt.fromBackend.Add(uint64(n))
+			f.cnt.fromBackend.Add(uint64(n))
+			if _, werr := u.pc.WriteToUDPAddrPort((*bp)[:n], f.client); werr != nil {
+				f.cnt.fromBackend.Add(-uint64(n))
 			}
 		}
 		if bp != nil {
