@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -202,5 +203,59 @@ func TestUDPIdleTimeout(t *testing.T) {
 	ask()
 	if b := backend(); b.Connections != 2 || b.Active != 1 {
 		t.Errorf("after the flow timed out and a new datagram: %+v", b)
+	}
+}
+
+// Close ends open connections and flows and leaves no goroutine behind.
+func TestPlaneCloseEndsConnections(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	tb := l4lbtest.StartTCPBackend(t, lo, "b0")
+	ub := l4lbtest.StartUDPBackend(t, lo, "u0")
+	before := runtime.NumGoroutine()
+	p, err := New(Options{Map: LoopbackMap()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t, "127.88.0.5")
+	vip := netip.AddrPortFrom(netip.MustParseAddr("11.88.0.5"), port)
+	tcp, udp := tcpSvc(vip.String()), udpSvc(vip.String())
+	tcp.Backends = []balance.Backend{{Addr: tb.Addr, Weight: 1}}
+	udp.Backends = []balance.Backend{{Addr: ub.Addr, Weight: 1}}
+	if err := p.Sync(t.Context(), []balance.Service{tcp, udp}); err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := p.ListenAddr(vip)
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 16)
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "b0\n" {
+		t.Fatalf("banner %q, %v", buf[:n], err)
+	}
+	u, err := net.Dial("udp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	_, _ = u.Write([]byte("x"))
+	_ = u.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := u.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(buf); err == nil {
+		t.Error("connection still open after Close")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after Close, %d before New", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
