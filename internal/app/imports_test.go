@@ -21,7 +21,7 @@ const (
 	hubL                  // the snapshot fan-out
 	configL               // adapters from outside config files to typed options
 	consumer              // roles deriving their views from snapshots
-	plane                 // data planes: DNS serving, forwarding, gossip transport
+	plane                 // data planes: DNS serving, forwarding, gossip transport, L4 balancing
 	wiring                // internal/app
 	command               // cmd/…
 	other                 // examples, benchmarks, test helpers
@@ -51,13 +51,15 @@ func layerOf(pkg string) layer {
 		return leaf
 	case strings.HasPrefix(p, "internal/mesos/"), p == "internal/marathon", p == "internal/runtime":
 		return wire
-	case p == "internal/dnsserver", p == "internal/forward", p == "internal/gossip":
+	case p == "internal/l4lb/l4lbtest":
+		return other
+	case p == "internal/dnsserver", p == "internal/forward", p == "internal/gossip", strings.HasPrefix(p, "internal/l4lb/"):
 		return plane
 	case strings.HasPrefix(p, "internal/mesosdns/records/synth"), strings.HasPrefix(p, "internal/testutil"),
 		strings.HasPrefix(p, "bench/"), p == "examples":
 		return other
 	case strings.HasPrefix(p, "internal/mesosdns/"), p == "internal/dcosdns", p == "internal/directory", p == "internal/vip",
-		p == "internal/zonepub", p == "internal/edge", p == "internal/edge/haproxy":
+		p == "internal/zonepub", p == "internal/edge", p == "internal/edge/haproxy", p == "internal/l4lb":
 		return consumer
 	}
 	return unknown
