@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,8 +55,10 @@ func (s *stateServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.gets = append(s.gets, time.Now())
 		s.mu.Unlock()
+		body := *s.body.Load()
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(*s.body.Load())
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
 		return
 	}
 	if !s.operator {
