@@ -114,7 +114,7 @@ type Options struct {
 	StreamBackoffMin, StreamBackoffMax time.Duration
 	StreamUnsupportedRetry             time.Duration
 	// StreamDelay is how long after the first successful poll the first
-	// stream subscribes (default: four times what that poll took, at most
+	// stream subscribes (default: eight times what that poll took, at most
 	// RefreshInterval); negative subscribes right after it.
 	StreamDelay time.Duration
 

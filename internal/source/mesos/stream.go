@@ -127,8 +127,9 @@ func (st *streamer) leader(ctx context.Context, addr string, took time.Duration)
 }
 
 // firstDelay is how long after the first poll the first stream starts:
-// StreamDelay, or by default four times what that poll took (the
-// consumers' first build costs a few polls), at most one refresh interval.
+// StreamDelay, or by default eight times what that poll took (the
+// consumers' first build of records and answers costs about as many polls
+// at 100,000 tasks), at most one refresh interval.
 func (st *streamer) firstDelay(took time.Duration) time.Duration {
 	o := st.s.o
 	switch {
@@ -137,7 +138,7 @@ func (st *streamer) firstDelay(took time.Duration) time.Duration {
 	case o.StreamDelay > 0:
 		return o.StreamDelay
 	}
-	return min(4*took, o.RefreshInterval)
+	return min(8*took, o.RefreshInterval)
 }
 
 func (st *streamer) start(ctx context.Context, addr string) {
