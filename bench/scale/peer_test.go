@@ -28,6 +28,8 @@ type peer struct {
 	name string
 	bin  string
 	args func(config string) []string
+	// streams is true for a peer that follows the operator API's stream.
+	streams bool
 }
 
 // result is one run of one peer on one state.
@@ -331,6 +333,14 @@ func (rn *run) peer(p peer) result {
 	pid := cmd.Process.Pid
 	at := waitAnswer(tb, proc, addr, last, 10*time.Millisecond, 15*time.Minute)
 	r.first, r.firstCPU = at.Sub(start), procCPU(pid)
+	if p.streams && rn.srv.operator {
+		// Settled includes the event stream: sextant subscribes a while
+		// after its first poll.
+		deadline := time.Now().Add(3 * time.Minute)
+		for _, ok := rn.srv.firstAPIWriteAfter(start); !ok && time.Now().Before(deadline); _, ok = rn.srv.firstAPIWriteAfter(start) {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	waitIdle(pid, 3*time.Minute)
 	r.settled = time.Since(start)
 	r.rss, r.hwm = procStatus(pid)

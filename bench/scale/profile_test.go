@@ -16,7 +16,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/sextantdc/sextant/internal/app"
-	"github.com/sextantdc/sextant/internal/mesos/state/statesynth"
 	"github.com/sextantdc/sextant/internal/mesosdns/config"
 	"github.com/sextantdc/sextant/internal/testutil"
 )
@@ -48,18 +47,11 @@ func BenchmarkScaleProfile(b *testing.B) {
 }
 
 func profileOne(b *testing.B, n int, dir string, operator bool) {
-	srv := newStateServer(b, operator)
-	sh := statesynth.DefaultShape(n, 1)
-	sh.Leader = srv.leader()
-	st := statesynth.Generate(sh)
-	body := render(b, st)
-	srv.set(st, body)
-	srv.warm(b)
-	last := lastTask(st)
+	m := startRemoteMaster(b, n, operator)
 	port := testutil.FreePort(b)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cfgPath := filepath.Join(b.TempDir(), "config.json")
-	if err := os.WriteFile(cfgPath, []byte(configJSON(srv.hostPort(), port, envInt("SCALE_REFRESH", 30))), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(configJSON(m.addr, port, envInt("SCALE_REFRESH", 30))), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	cfg, _, err := config.Load(cfgPath, config.Options{})
@@ -75,10 +67,11 @@ func profileOne(b *testing.B, n int, dir string, operator bool) {
 			}
 			return a
 		}}))
-	stopCPU := profile(b, dir, "cpu", n)
 	runtime.GC()
+	stopCPU := profile(b, dir, "cpu", n)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	cpu0 := selfCPU()
 	start = time.Now()
 	go func() { done <- app.RunMesosDNS(ctx, cfg, app.MesosDNSConfig{}, log) }()
 	defer func() {
@@ -89,7 +82,7 @@ func profileOne(b *testing.B, n int, dir string, operator bool) {
 		}
 	}()
 	c := &dns.Client{Timeout: 250 * time.Millisecond}
-	for !answers(c, addr, last) {
+	for !answers(c, addr, m.last) {
 		select {
 		case err := <-done:
 			b.Fatalf("mesos-dns ended: %v\n%s", err, logw)
@@ -100,10 +93,15 @@ func profileOne(b *testing.B, n int, dir string, operator bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	first := time.Since(start)
+	first, firstCPU := time.Since(start), selfCPU()-cpu0
 	stopCPU()
 	b.ReportMetric(first.Seconds(), "first-s")
-	// Idle: the stream's first state (if any) built, nothing running.
+	b.ReportMetric(firstCPU.Seconds(), "first-cpu-s")
+	// Settled: the stream subscribed (sextant waits a while after its
+	// first poll) and its state built, nothing running.
+	for deadline := time.Now().Add(3 * time.Minute); operator && !m.subscribedSince(b, start) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	selfIdle(3 * time.Minute)
 	settled := time.Since(start)
 	var ms runtime.MemStats
@@ -118,22 +116,21 @@ func profileOne(b *testing.B, n int, dir string, operator bool) {
 		_ = pprof.WriteHeapProfile(f)
 		f.Close()
 	}
-	st2, pr := statesynth.WithProbe(st, 1)
-	body2 := render(b, st2)
 	stopCPU = profile(b, dir, "after", n)
-	changed := srv.set(st2, body2)
-	probe := target{name: taskName(pr.Name, st2.Frameworks[0].Name), ip: pr.IP}
+	cpu0 = selfCPU()
+	probe, changed := m.probe(b, 1)
 	for !answers(c, addr, probe) {
 		if time.Since(changed) > 5*time.Minute {
 			b.Fatalf("change not answered after 5 minutes:\n%s", logw)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	change := time.Since(changed)
+	change, changeCPU := time.Since(changed), selfCPU()-cpu0
 	stopCPU()
 	b.ReportMetric(float64(change.Microseconds())/1000, "change-ms")
-	b.Logf("%d tasks (%.1f MB), operator API %v: first answer %v, settled %v, heap in use %.0f MiB (with the test's own state), one change %v",
-		n, float64(len(body))/1e6, operator, first, settled, float64(ms.HeapInuse)/(1<<20), change)
+	b.Logf("%d tasks (%.1f MB), operator API %v, load %s: first answer %v (cpu %v), settled %v, heap in use %.0f MiB, one change %v (cpu %v)",
+		n, float64(m.size)/1e6, operator, uptime(), first.Round(time.Millisecond), firstCPU.Round(time.Millisecond),
+		settled.Round(time.Millisecond), float64(ms.HeapInuse)/(1<<20), change.Round(time.Millisecond), changeCPU.Round(time.Millisecond))
 }
 
 // profile starts a CPU profile into dir/<kind>-<n>.pprof when dir is set.
@@ -157,11 +154,7 @@ func profile(b *testing.B, dir, kind string, n int) func() {
 // selfIdle waits until this process has used under 20 ms of CPU in a
 // second, at most timeout.
 func selfIdle(timeout time.Duration) {
-	cpu := func() time.Duration {
-		var ru syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	cpu := selfCPU
 	deadline := time.Now().Add(timeout)
 	prev := cpu()
 	for time.Now().Before(deadline) {
@@ -172,4 +165,11 @@ func selfIdle(timeout time.Duration) {
 		}
 		prev = cur
 	}
+}
+
+// selfCPU is this process's CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -78,7 +78,7 @@ func peers(b *testing.B) []peer {
 			if _, err := os.Stat(bin); err != nil {
 				b.Skipf("SEXTANT_BIN: %v", err)
 			}
-			ps = append(ps, peer{name: "sextant", bin: bin, args: func(c string) []string { return []string{"mesos-dns", "-config", c} }})
+			ps = append(ps, peer{name: "sextant", bin: bin, streams: true, args: func(c string) []string { return []string{"mesos-dns", "-config", c} }})
 		case "mesos-dns":
 			bin := os.Getenv("MESOS_DNS_BIN")
 			if bin == "" {
