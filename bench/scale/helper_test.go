@@ -59,12 +59,17 @@ func serveHelper(n int, operator bool) {
 	body := render(tb, st)
 	srv.set(st, body)
 	srv.warm(tb)
+	srv.forget()
 	last := lastTask(st)
 	var mu sync.Mutex
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, r helperReply) { _ = json.NewEncoder(w).Encode(r) }
 	mux.HandleFunc("/scale/last", func(w http.ResponseWriter, _ *http.Request) {
 		reply(w, helperReply{Addr: srv.hostPort(), Name: last.name, IP: last.ip.String(), Bytes: len(body)})
+	})
+	lastNode := lastServing(st)
+	mux.HandleFunc("/scale/last-serving", func(w http.ResponseWriter, _ *http.Request) {
+		reply(w, helperReply{Name: lastNode.name, IP: lastNode.ip.String()})
 	})
 	mux.HandleFunc("/scale/probe", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -73,7 +78,11 @@ func serveHelper(n int, operator bool) {
 		st2, p := statesynth.WithProbe(st, k)
 		b2 := render(tb, st2)
 		at := srv.set(st2, b2)
-		reply(w, helperReply{Name: taskName(p.Name, st2.Frameworks[0].Name), IP: p.IP.String(), At: at})
+		name := taskName(p.Name, st2.Frameworks[0].Name)
+		if r.URL.Query().Get("node") != "" {
+			name = containerIPName(p.Name, st2.Frameworks[0].Name)
+		}
+		reply(w, helperReply{Name: name, IP: p.IP.String(), At: at})
 	})
 	mux.HandleFunc("/scale/subscribed", func(w http.ResponseWriter, r *http.Request) {
 		since, _ := time.Parse(time.RFC3339Nano, r.URL.Query().Get("since"))
@@ -158,4 +167,16 @@ func (m *remoteMaster) probe(b *testing.B, k int) (target, time.Time) {
 
 func (m *remoteMaster) subscribedSince(b *testing.B, t time.Time) bool {
 	return m.get(b, "/scale/subscribed?since="+t.Format(time.RFC3339Nano)).OK
+}
+
+// lastServing names the state's last serving task by its node DNS name.
+func (m *remoteMaster) lastServing(b *testing.B) target {
+	r := m.get(b, "/scale/last-serving")
+	return target{name: r.Name, ip: netip.MustParseAddr(r.IP)}
+}
+
+// probeNode is probe with the probe named by its node DNS name.
+func (m *remoteMaster) probeNode(b *testing.B, k int) (target, time.Time) {
+	r := m.get(b, "/scale/probe?node=1&n="+strconv.Itoa(k))
+	return target{name: r.Name, ip: netip.MustParseAddr(r.IP)}, r.At
 }

@@ -320,6 +320,7 @@ func (rn *run) peer(p peer) result {
 	}
 	rn.srv.set(rn.st, rn.body)
 	rn.srv.warm(tb)
+	rn.srv.forget()
 	last := lastTask(rn.st)
 	r := result{peer: p.name}
 	for _, f := range rn.st.Frameworks {
@@ -366,6 +367,9 @@ func (rn *run) peer(p peer) result {
 		r.changeVia, r.changeWork = "poll", at.Sub(get)
 	}
 	_, r.hwmAfter = procStatus(pid)
+	if os.Getenv("SCALE_LOG") != "" {
+		tb.Logf("%s log:\n%s", p.name, tail(proc.Log.String(), 6000))
+	}
 	if _, stopped := proc.Stop(time.Minute); !stopped {
 		tb.Errorf("%s did not stop within a minute of SIGTERM", p.name)
 	}

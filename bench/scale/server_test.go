@@ -35,7 +35,8 @@ type stateServer struct {
 
 	mu        sync.Mutex
 	gets      []time.Time // starts of /master/state requests
-	apiWrites []time.Time // writes on SUBSCRIBE streams
+	apiWrites []time.Time // writes on SUBSCRIBE streams opened since apiSince
+	apiSince  time.Time
 }
 
 func newStateServer(tb testing.TB, operator bool) *stateServer {
@@ -65,7 +66,15 @@ func (s *stateServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	s.api.ServeHTTP(&timedWriter{ResponseWriter: w, s: s}, r)
+	s.api.ServeHTTP(&timedWriter{ResponseWriter: w, s: s, opened: time.Now()}, r)
+}
+
+// forget drops what was noted so far: streams opened before now (the
+// warm-up's, an earlier peer's) are not counted any more.
+func (s *stateServer) forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gets, s.apiWrites, s.apiSince = nil, nil, time.Now()
 }
 
 // set serves st (rendered as body) from now on and returns the time of
@@ -126,17 +135,21 @@ func (s *stateServer) warm(tb testing.TB) {
 	}
 }
 
-// timedWriter notes the time of every write on an operator API response.
+// timedWriter notes the time of every successful write other than a
+// heartbeat on an operator API response.
 type timedWriter struct {
 	http.ResponseWriter
-	s *stateServer
+	s      *stateServer
+	opened time.Time
 }
 
 func (w *timedWriter) Write(p []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(p)
-	if !bytes.HasPrefix(p, []byte("20\n{\"type\":\"HEARTBEAT\"}")) {
+	if err == nil && !bytes.HasPrefix(p, []byte("20\n{\"type\":\"HEARTBEAT\"}")) {
 		w.s.mu.Lock()
-		w.s.apiWrites = append(w.s.apiWrites, time.Now())
+		if !w.opened.Before(w.s.apiSince) {
+			w.s.apiWrites = append(w.s.apiWrites, time.Now())
+		}
 		w.s.mu.Unlock()
 	}
 	return n, err
