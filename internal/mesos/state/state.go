@@ -214,11 +214,17 @@ type HealthCheck struct {
 // does, and semantic checks (an empty id, a bad pid) are left to the model
 // builder.
 //
-// Real states run to 50–60 MB, so the common case pays nothing for this:
-// the document is decoded typed in one go, and only when that reports a
-// type error (encoding/json finishes the document and returns the first
-// one) is it decoded again, item by item.
+// Real states run to 50–90 MB, so the common case pays nothing for this:
+// the document is decoded typed in one pass by a decoder that gives
+// exactly what encoding/json gives (fast.go), with the strings that repeat
+// across the document made once. Anything that decoder is not sure of
+// (a syntax or type error among them) sends the document to encoding/json,
+// and only when that reports a type error (encoding/json finishes the
+// document and returns the first one) is it decoded again, item by item.
 func Parse(b []byte) (*State, []Skipped, error) {
+	if s, ok := parseFast(b); ok {
+		return s, nil, nil
+	}
 	var s State
 	err := json.Unmarshal(b, &s)
 	if err == nil {

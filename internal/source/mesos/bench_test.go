@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/sextantdc/sextant/internal/mesos/state"
+	"github.com/sextantdc/sextant/internal/mesos/state/statesynth"
 	"github.com/sextantdc/sextant/internal/model"
 )
 
@@ -63,4 +65,30 @@ func newBenchServer(b *testing.B, m *fakeMaster) *httptest.Server {
 	s := httptest.NewServer(m)
 	b.Cleanup(s.Close)
 	return s
+}
+
+// BenchmarkObserve is the translation alone of a generated state of a
+// large cluster (statesynth: 25 tasks per agent, 8 frameworks, 1–3 named
+// ports, a fifth with container IPs), decoded once beforehand.
+//
+//	go test -run '^$' -bench Observe -benchtime 5x -benchmem ./internal/source/mesos/
+func BenchmarkObserve(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(strconv.Itoa(n/1000)+"k", func(b *testing.B) {
+			doc, err := json.Marshal(statesynth.Generate(statesynth.DefaultShape(n, 1)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, _, err := state.Parse(doc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if o := Observe(st, nil); len(o.Tasks) != n {
+					b.Fatalf("%d tasks", len(o.Tasks))
+				}
+			}
+		})
+	}
 }

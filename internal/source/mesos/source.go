@@ -113,6 +113,10 @@ type Options struct {
 	// StreamUnsupportedRetry (default 10 min) or when the leader changes.
 	StreamBackoffMin, StreamBackoffMax time.Duration
 	StreamUnsupportedRetry             time.Duration
+	// StreamDelay is how long after the first successful poll the first
+	// stream subscribes (default: eight times what that poll took, at most
+	// RefreshInterval); negative subscribes right after it.
+	StreamDelay time.Duration
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -447,7 +451,7 @@ func (s *Source) refresh(ctx context.Context, masters []string, st *streamer) {
 		s.m.refreshDuration.Observe(s.o.Now().Sub(start).Seconds())
 		s.m.refresh.WithLabelValues("ok").Inc()
 		s.log.Debug("poll result superseded by a pending stream update", "master", from)
-		st.leader(ctx, from)
+		st.leader(ctx, from, s.o.Now().Sub(start))
 		return
 	}
 	// A poll refreshes every name; stream builds in between reuse these.
@@ -456,7 +460,7 @@ func (s *Source) refresh(ctx context.Context, masters []string, st *streamer) {
 	s.m.refreshDuration.Observe(s.o.Now().Sub(start).Seconds())
 	s.m.refresh.WithLabelValues("ok").Inc()
 	s.succeed(obs, skipped)
-	st.leader(ctx, from)
+	st.leader(ctx, from, s.o.Now().Sub(start))
 }
 
 func (s *Source) fail(start time.Time, err error) {

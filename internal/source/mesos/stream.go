@@ -17,6 +17,12 @@ import (
 // the leader moves, and retried with jittered backoff when it breaks; a
 // master without the API is retried rarely. Polling never stops: it is the
 // fallback and the safety net for events a stream can miss.
+//
+// The first stream of a run subscribes a while after the first poll
+// (StreamDelay): its SUBSCRIBED state is the whole cluster again, and
+// decoding it while the consumers build their first views from the poll's
+// state would take half the machine from them exactly when nothing is
+// served yet (at 100,000 tasks it costs more CPU than the poll itself).
 type streamer struct {
 	s  *Source
 	wg *sync.WaitGroup
@@ -29,6 +35,7 @@ type streamer struct {
 	pending *state.State
 
 	cancel    context.CancelFunc
+	started   bool // a stream was started (or scheduled) in this run
 	running   bool
 	target    string // master address of the current/last stream
 	leaderNow string // leader address the last poll found
@@ -82,12 +89,23 @@ func (st *streamer) stop() {
 	st.retryT.Stop()
 }
 
-// leader is told the master address each successful poll came from.
-func (st *streamer) leader(ctx context.Context, addr string) {
+// leader is told the master address each successful poll came from and
+// how long that poll took.
+func (st *streamer) leader(ctx context.Context, addr string, took time.Duration) {
 	if st.s.o.Streamer == nil {
 		return
 	}
 	st.leaderNow = addr
+	if !st.started {
+		st.started = true
+		if d := st.firstDelay(took); d > 0 {
+			st.target = addr
+			st.retryT.Reset(d)
+			st.retryOn = true
+			st.s.log.Debug("mesos event stream subscribes once the first state is served", "in", d)
+			return
+		}
+	}
 	if st.running {
 		if st.target == addr {
 			return
@@ -106,6 +124,21 @@ func (st *streamer) leader(ctx context.Context, addr string) {
 		return
 	}
 	st.start(ctx, addr)
+}
+
+// firstDelay is how long after the first poll the first stream starts:
+// StreamDelay, or by default eight times what that poll took (the
+// consumers' first build of records and answers costs about as many polls
+// at 100,000 tasks), at most one refresh interval.
+func (st *streamer) firstDelay(took time.Duration) time.Duration {
+	o := st.s.o
+	switch {
+	case o.StreamDelay < 0:
+		return 0
+	case o.StreamDelay > 0:
+		return o.StreamDelay
+	}
+	return min(8*took, o.RefreshInterval)
 }
 
 func (st *streamer) start(ctx context.Context, addr string) {

@@ -213,3 +213,39 @@ func TestPollDuringStreamEventDoesNotFlap(t *testing.T) {
 		t.Fatalf("last snapshot %q", last.Tasks[0].Name)
 	}
 }
+
+// TestFirstStreamWaitsAfterFirstPoll: the first subscription comes
+// StreamDelay after the first poll was published, not with it, so its
+// SUBSCRIBED state is not decoded while consumers build their first views.
+func TestFirstStreamWaitsAfterFirstPoll(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		delay    time.Duration
+		min, max time.Duration
+	}{
+		{"set", 300 * time.Millisecond, 300 * time.Millisecond, 10 * time.Second},
+		{"right after the poll", -1, 0, 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMaster(t)
+			m.set(testState(t, m.addr(), "polled"), 0)
+			started := make(chan time.Time, 4)
+			fs := &fakeStream{run: func(ctx context.Context, call int, onState func(*state.State)) error {
+				started <- time.Now()
+				<-ctx.Done()
+				return ctx.Err()
+			}}
+			h := run(t, Options{Masters: []string{m.addr()}, Streamer: fs, StreamDelay: tc.delay})
+			tu.Eventually(t, wait, "first poll", func() bool { return h.rec.taskName() == "polled" })
+			polled := time.Now()
+			select {
+			case at := <-started:
+				if d := at.Sub(polled); d < tc.min-50*time.Millisecond || d > tc.max {
+					t.Fatalf("stream started %v after the first poll, want %v–%v", d, tc.min, tc.max)
+				}
+			case <-time.After(tc.max):
+				t.Fatal("no stream")
+			}
+		})
+	}
+}

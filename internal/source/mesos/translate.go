@@ -79,13 +79,15 @@ func Observe(st *state.State, resolved map[string][]netip.Addr) *model.MesosObse
 	seen := make(map[string]bool, len(st.Slaves))
 	o.Agents = make([]model.Agent, 0, len(st.Slaves))
 	for _, sl := range st.Slaves {
-		item := "agent " + strconv.Quote(sl.ID)
+		// Items are named only when a problem is reported: at 100,000
+		// tasks quoting every name costs as much as the rest of Observe.
+		item := func() string { return "agent " + strconv.Quote(sl.ID) }
 		if sl.ID == "" {
-			problem(item, "id", "empty agent id")
+			problem(item(), "id", "empty agent id")
 			continue
 		}
 		if seen[sl.ID] {
-			problem(item, "id", "duplicate agent id; first one kept")
+			problem(item(), "id", "duplicate agent id; first one kept")
 			continue
 		}
 		seen[sl.ID] = true
@@ -95,7 +97,7 @@ func Observe(st *state.State, resolved map[string][]netip.Addr) *model.MesosObse
 			// Mesos-DNS panicked (no pid) or failed the whole reload (bad
 			// pid); the agent is kept so its tasks still resolve by their
 			// own IPs, but it has no address of its own.
-			problem(item, "pid", err.Error())
+			problem(item(), "pid", err.Error())
 		} else {
 			a.Host = u.Host
 			p, _ := strconv.ParseUint(u.Port, 10, 16)
@@ -139,8 +141,10 @@ func Observe(st *state.State, resolved map[string][]netip.Addr) *model.MesosObse
 	return o
 }
 
-func observeTask(t *state.Task, fi int, fname string, problem func(item, field, reason string)) model.Task {
-	item := "task " + strconv.Quote(t.ID) + " of framework " + strconv.Quote(fname)
+func observeTask(t *state.Task, fi int, fname string, report func(item, field, reason string)) model.Task {
+	problem := func(field, reason string) {
+		report("task "+strconv.Quote(t.ID)+" of framework "+strconv.Quote(fname), field, reason)
+	}
 	task := model.Task{
 		ID:        t.ID,
 		Name:      t.Name,
@@ -151,7 +155,7 @@ func observeTask(t *state.Task, fi int, fname string, problem func(item, field, 
 	}
 	st, ok := model.ParseTaskState(t.State)
 	if !ok && t.State != "" {
-		problem(item, "state", "unknown task state "+strconv.Quote(t.State))
+		problem("state", "unknown task state "+strconv.Quote(t.State))
 	}
 	task.State = st
 	if d := t.Discovery; d != nil {
@@ -169,11 +173,20 @@ func observeTask(t *state.Task, fi int, fname string, problem func(item, field, 
 	}
 	ranges, err := state.ParsePorts(t.Resources.Ports)
 	if err != nil {
-		problem(item, "resources.ports", err.Error())
+		problem("resources.ports", err.Error())
+	}
+	n := 0
+	for _, r := range ranges {
+		if r.End >= r.Begin && r.End-r.Begin <= 65535 {
+			n += int(r.End-r.Begin) + 1
+		}
+	}
+	if n > 0 {
+		task.Ports = make([]uint64, 0, n)
 	}
 	for _, r := range ranges {
 		if r.End < r.Begin || r.End-r.Begin > 65535 {
-			problem(item, "resources.ports", "range "+strconv.FormatUint(r.Begin, 10)+"-"+strconv.FormatUint(r.End, 10)+" skipped")
+			problem("resources.ports", "range "+strconv.FormatUint(r.Begin, 10)+"-"+strconv.FormatUint(r.End, 10)+" skipped")
 			continue
 		}
 		for p := r.Begin; p <= r.End; p++ {
@@ -214,7 +227,12 @@ func observeTask(t *state.Task, fi int, fname string, problem func(item, field, 
 		}
 	}
 	if running != nil {
-		if running.ContainerStatus != nil {
+		switch {
+		case running == latest:
+			// The common case: the running status is the latest; the
+			// model's address lists are read-only, so one serves both.
+			task.NetInfoIPs = task.IPs
+		case running.ContainerStatus != nil:
 			task.NetInfoIPs = netInfoIPs(nil, running.ContainerStatus.NetworkInfos)
 		}
 		for _, l := range running.Labels {

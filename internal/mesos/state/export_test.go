@@ -1,0 +1,4 @@
+package state
+
+// ParseFast is the fast decoder alone, for the external tests.
+var ParseFast = parseFast
