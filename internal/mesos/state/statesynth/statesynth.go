@@ -11,6 +11,8 @@
 // oriented state) in aiming at the size and repetition of a real document:
 // at 100,000 tasks its JSON is about 60 MB, and agent ids, framework ids,
 // host addresses and label keys repeat as they do in a real master's.
+//
+// Imports of Sextant's own packages: internal/mesos/state; nothing else of Sextant.
 package statesynth
 
 import (
