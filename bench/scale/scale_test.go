@@ -23,7 +23,9 @@
 //
 // Environment: SCALE_TASKS (comma list, default "10000,100000"),
 // SCALE_ROUNDS (default 1; each round runs every peer once, the order
-// alternating between rounds), SCALE_PEERS (default "sextant,mesos-dns"),
+// alternating between rounds), SCALE_PEERS (default "sextant,mesos-dns";
+// "sextant-base" runs the binary SEXTANT_BASE_BIN, an earlier build, for
+// before/after figures from the same run),
 // SCALE_REFRESH (refreshSeconds, default 30), SCALE_OPERATOR (default 1:
 // the master also serves the v1 operator API, as a DC/OS master does; 0:
 // /master/state only, as in the first measurement),
@@ -35,6 +37,7 @@ package scale_test
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,6 +82,17 @@ func peers(b *testing.B) []peer {
 				b.Skipf("SEXTANT_BIN: %v", err)
 			}
 			ps = append(ps, peer{name: "sextant", bin: bin, streams: true, args: func(c string) []string { return []string{"mesos-dns", "-config", c} }})
+		case "sextant-base":
+			// An earlier build of sextant, for before/after figures from
+			// the same run.
+			bin := os.Getenv("SEXTANT_BASE_BIN")
+			if bin == "" {
+				b.Skip("SEXTANT_BASE_BIN is not set (SCALE_PEERS names sextant-base)")
+			}
+			if _, err := os.Stat(bin); err != nil {
+				b.Skipf("SEXTANT_BASE_BIN: %v", err)
+			}
+			ps = append(ps, peer{name: "sextant-base", bin: bin, streams: true, args: func(c string) []string { return []string{"mesos-dns", "-config", c} }})
 		case "mesos-dns":
 			bin := os.Getenv("MESOS_DNS_BIN")
 			if bin == "" {
@@ -90,7 +104,7 @@ func peers(b *testing.B) []peer {
 			}
 			ps = append(ps, peer{name: "mesos-dns", bin: bin, args: func(c string) []string { return []string{"-config", c} }})
 		default:
-			b.Fatalf("SCALE_PEERS: unknown peer %q (sextant, mesos-dns)", name)
+			b.Fatalf("SCALE_PEERS: unknown peer %q (sextant, sextant-base, mesos-dns)", name)
 		}
 	}
 	return ps
@@ -160,34 +174,56 @@ func BenchmarkScale(b *testing.B) {
 	}
 }
 
-// report gives each peer's best figures (the machine is shared: the best
-// of a few runs is the least disturbed) as benchmark metrics.
+// report gives each peer's median figures over the rounds (the machine is
+// shared: one run can be stretched by a neighbour's burst) as benchmark
+// metrics, and the ratios of the medians to mesos-dns'.
 func report(b *testing.B, rs []result) {
-	best := map[string]result{}
+	byPeer := map[string][]result{}
+	var order []string
 	for _, r := range rs {
-		o, ok := best[r.peer]
-		if !ok {
-			best[r.peer] = r
-			continue
+		if _, ok := byPeer[r.peer]; !ok {
+			order = append(order, r.peer)
 		}
-		o.first = min(o.first, r.first)
-		o.rss = min(o.rss, r.rss)
-		o.hwm = min(o.hwm, r.hwm)
-		o.qps = max(o.qps, r.qps)
-		o.change = min(o.change, r.change)
-		best[r.peer] = o
+		byPeer[r.peer] = append(byPeer[r.peer], r)
 	}
-	for name, r := range best {
-		b.ReportMetric(r.first.Seconds(), name+"-first-s")
-		b.ReportMetric(mib(r.rss), name+"-rss-MiB")
-		b.ReportMetric(mib(r.hwm), name+"-hwm-MiB")
-		b.ReportMetric(r.qps, name+"-qps")
-		b.ReportMetric(float64(r.change.Microseconds())/1000, name+"-change-ms")
+	med := map[string]result{}
+	for _, name := range order {
+		runs := byPeer[name]
+		m := result{peer: name}
+		m.first = time.Duration(median(runs, func(r result) float64 { return float64(r.first) }))
+		m.rss = int64(median(runs, func(r result) float64 { return float64(r.rss) }))
+		m.hwm = int64(median(runs, func(r result) float64 { return float64(r.hwm) }))
+		m.qps = median(runs, func(r result) float64 { return r.qps })
+		m.change = time.Duration(median(runs, func(r result) float64 { return float64(r.change) }))
+		med[name] = m
+		b.ReportMetric(m.first.Seconds(), name+"-first-s")
+		b.ReportMetric(mib(m.rss), name+"-rss-MiB")
+		b.ReportMetric(mib(m.hwm), name+"-hwm-MiB")
+		b.ReportMetric(m.qps, name+"-qps")
+		b.ReportMetric(float64(m.change.Microseconds())/1000, name+"-change-ms")
+		b.Logf("%s, median of %d: first answer %.2fs, rss %.0f MiB, hwm %.0f MiB, qps %.0f, one change %.0f ms", name, len(runs),
+			m.first.Seconds(), mib(m.rss), mib(m.hwm), m.qps, float64(m.change.Microseconds())/1000)
 	}
-	if s, ok := best["sextant"]; ok {
-		if m, ok := best["mesos-dns"]; ok {
-			b.Logf("sextant ÷ mesos-dns: first answer %.2f, rss %.2f, qps %.2f", s.first.Seconds()/m.first.Seconds(),
-				float64(s.rss)/float64(m.rss), s.qps/m.qps)
+	if m, ok := med["mesos-dns"]; ok {
+		for _, name := range []string{"sextant", "sextant-base"} {
+			if s, ok := med[name]; ok {
+				b.Logf("%s ÷ mesos-dns (medians): first answer %.2f, rss %.2f, qps %.2f", name, s.first.Seconds()/m.first.Seconds(),
+					float64(s.rss)/float64(m.rss), s.qps/m.qps)
+			}
 		}
 	}
+}
+
+// median is the median of f over rs (the mean of the middle two for an
+// even count).
+func median(rs []result, f func(result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	if n := len(v); n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[len(v)/2]
 }
