@@ -1,9 +1,13 @@
 package testutil
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,12 +19,19 @@ import (
 // range make that rare.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// The port is chosen below the kernel's ephemeral range: a port the
+	// kernel handed out (":0") is free now, but between this check and the
+	// test's own bind the kernel may give it to any outgoing connection of
+	// the machine, and the bind then fails with "address already in use".
+	// Ports below the range are only ever taken by explicit binds.
+	lo := ephemeralLow()
+	for range 200 {
+		port := 10000 + rand.IntN(lo-10000)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		addr := ln.Addr().String()
 		pc, err := net.ListenPacket("udp", addr)
 		ln.Close()
 		if err == nil {
@@ -28,8 +39,23 @@ func FreeAddr(t testing.TB) string {
 			return addr
 		}
 	}
-	t.Fatal("no loopback port free for both TCP and UDP in 50 tries")
+	t.Fatal("no loopback port free for both TCP and UDP in 200 tries")
 	return ""
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default 32768 where it cannot be read), kept above 11000 so that there is
+// a range below it to choose from.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				return n
+			}
+		}
+	}
+	return 32768
 }
 
 // FreePort is FreeAddr's port, for config files that take host and port
