@@ -558,7 +558,6 @@ func (d *fastDec) state(s *State) {
 			d.str(&s.Leader, false)
 		case "slaves":
 			d.seen(&m, 5)
-			s.Slaves = nil
 			if d.array(func() {
 				s.Slaves = append(s.Slaves, Slave{})
 				d.slave(&s.Slaves[len(s.Slaves)-1])
