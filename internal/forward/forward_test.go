@@ -80,24 +80,8 @@ func deadAddr(t *testing.T) string {
 // TCP listener that accepts and never answers (a hung server).
 func blackhole(t *testing.T) string {
 	t.Helper()
-	// The UDP and TCP ports must be the same: take one that is free for
-	// both, below the ephemeral range (tu.FreeAddr), and retry if another
-	// test binds it first.
-	var pc net.PacketConn
-	var l net.Listener
-	for try := 0; ; try++ {
-		addr := tu.FreeAddr(t)
-		var err error
-		if pc, err = net.ListenPacket("udp", addr); err == nil {
-			if l, err = net.Listen("tcp", addr); err == nil {
-				break
-			}
-			pc.Close()
-		}
-		if try == 20 {
-			t.Fatal(err)
-		}
-	}
+	// The UDP and TCP ports must be the same.
+	pc, l := tu.ListenBoth(t)
 	t.Cleanup(func() { pc.Close(); l.Close() })
 	go func() {
 		buf := make([]byte, 512)

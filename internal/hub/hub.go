@@ -285,9 +285,6 @@ func (h *Hub) SourceHealth() []obs.SourceHealth {
 
 var _ obs.Sources = (*Hub)(nil)
 
-// StaleAfter is the age past which a failing source fails Check.
-func (h *Hub) StaleAfter() time.Duration { return h.o.StaleAfter }
-
 // Current returns the latest snapshot, or nil before the first build.
 func (h *Hub) Current() *model.Snapshot { return h.cur.Load() }
 
@@ -392,10 +389,6 @@ func (s *Subscription) notify() {
 	default:
 	}
 }
-
-// C is signalled when a snapshot newer than the last one Next returned
-// may exist; then call Next (it will not block).
-func (s *Subscription) C() <-chan struct{} { return s.c }
 
 // Next returns the latest snapshot, once it is newer than the last one
 // returned; it blocks until then or until ctx ends (then it returns the

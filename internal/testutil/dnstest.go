@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"net"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -13,15 +12,7 @@ import (
 // shut down at cleanup.
 func ServeDNS(t testing.TB, h dns.Handler) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
+	pc, l := ListenBoth(t)
 	for _, s := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: l, Handler: h, MaxTCPQueries: -1}} {
 		started := make(chan struct{})
 		s.NotifyStartedFunc = func() { close(started) }

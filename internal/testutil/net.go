@@ -58,6 +58,30 @@ func ephemeralLow() int {
 	return 32768
 }
 
+// ListenBoth listens on one loopback port over UDP and TCP, both bound
+// at once (not checked and bound later, which another socket can race):
+// the port comes from FreeAddr, and another is tried when one is taken
+// between the check and the bind. The caller closes both.
+func ListenBoth(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	var err error
+	for range 20 {
+		addr := FreeAddr(t)
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", addr); err != nil {
+			continue
+		}
+		var l net.Listener
+		if l, err = net.Listen("tcp", addr); err != nil {
+			pc.Close()
+			continue
+		}
+		return pc, l
+	}
+	t.Fatalf("no loopback port for both UDP and TCP: %v", err)
+	return nil, nil
+}
+
 // FreePort is FreeAddr's port, for config files that take host and port
 // apart.
 func FreePort(t testing.TB) int {
