@@ -51,6 +51,8 @@ func layerOf(pkg string) layer {
 		return leaf
 	case p == "internal/overlay/config":
 		return leaf
+	case p == "internal/overlay/isolate":
+		return consumer
 	case strings.HasPrefix(p, "internal/overlay/"):
 		return plane
 	case strings.HasPrefix(p, "internal/mesos/"), p == "internal/marathon", p == "internal/runtime":

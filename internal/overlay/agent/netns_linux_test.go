@@ -131,6 +131,7 @@ type host struct {
 	agent  *Agent
 	cancel context.CancelFunc
 	done   chan struct{}
+	ipam   *attach.IPAM
 }
 
 // masterProc is the overlay master serving inside host 1's namespace.
@@ -311,8 +312,10 @@ func (c *cluster3) addContainer(t *testing.T, i int, name string) container {
 	h := c.hosts[i]
 	info := h.agent.Info()
 	br := netip.MustParsePrefix(info.Overlays[0].MesosBridge.IP)
-	ipam := &attach.IPAM{Range: br}
-	addr, err := ipam.Allocate(name)
+	if h.ipam == nil {
+		h.ipam = &attach.IPAM{Range: br}
+	}
+	addr, err := h.ipam.Allocate(name)
 	if err != nil {
 		t.Fatal(err)
 	}
