@@ -548,3 +548,17 @@ func ParseMaster(b []byte) (Master, []Problem, error) {
 	out.Network, probs, err = ParseNetwork(raw, "network")
 	return out, probs, err
 }
+
+// Default is the DC/OS default network (the seeds' configuration): VTEPs
+// from 44.128.0.0/20 with the 70:B3:D5 OUI, and the dcos overlay
+// 9.0.0.0/8 with a /24 per agent.
+func Default() Network {
+	n, _, err := ParseNetwork([]byte(DefaultNetworkJSON), "")
+	if err != nil {
+		panic("config: the default network does not parse: " + err.Error())
+	}
+	return n
+}
+
+// DefaultNetworkJSON is Default's document.
+const DefaultNetworkJSON = `{"vtep_subnet":"44.128.0.0/20","vtep_mac_oui":"70:B3:D5:00:00:00","overlays":[{"name":"dcos","subnet":"9.0.0.0/8","prefix":24}]}`

@@ -210,3 +210,10 @@ func TestParseAgent(t *testing.T) {
 		}
 	}
 }
+
+func TestDefault(t *testing.T) {
+	n := Default()
+	if o, ok := n.Overlay("dcos"); !ok || o.Subnet.String() != "9.0.0.0/8" || o.Prefix != 24 || n.VTEPSubnet.String() != "44.128.0.0/20" {
+		t.Fatalf("%+v", n)
+	}
+}

@@ -13,10 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TableName is the nftables table (in the inet and bridge families) the
-// policy lives in; nothing else is touched.
-const TableName = "sextant_overlay_isolation"
-
 // Offsets of the IPv4 addresses in the network header.
 const (
 	saddrOff = 12

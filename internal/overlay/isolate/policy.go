@@ -9,6 +9,10 @@ import (
 	"github.com/sextantdc/sextant/internal/model"
 )
 
+// TableName is the nftables table (in the inet and bridge families) the
+// policy lives in; nothing else is touched.
+const TableName = "sextant_overlay_isolation"
+
 // GroupsLabel is the container-network label that lists a task's groups.
 const GroupsLabel = "groups"
 

@@ -1,0 +1,286 @@
+//go:build linux
+
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	goruntime "runtime"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/sextantdc/sextant/internal/hub"
+	"github.com/sextantdc/sextant/internal/overlay/agent"
+	"github.com/sextantdc/sextant/internal/overlay/alloc"
+	"github.com/sextantdc/sextant/internal/overlay/attach"
+	"github.com/sextantdc/sextant/internal/overlay/config"
+	"github.com/sextantdc/sextant/internal/overlay/isolate"
+	"github.com/sextantdc/sextant/internal/runtime"
+)
+
+func platformUnavailable() string { return "" }
+
+// localOverlay runs the overlay of `sextant up` and puts tasks on it.
+type localOverlay struct {
+	status *netStatus
+
+	mu     sync.Mutex
+	ready  bool
+	host   *netlink.Handle
+	agent  *agent.Agent
+	cancel context.CancelFunc
+	done   chan struct{}
+	nets   map[string]*upNet // by overlay name
+	tasks  map[string]*upTask
+	log    *slog.Logger
+}
+
+// upNet is one overlay's bridge on this node.
+type upNet struct {
+	bridge  string
+	gateway netip.Addr
+	ipam    *attach.IPAM
+	mtu     int
+}
+
+type upTask struct {
+	ns     netns.NsHandle
+	hostIf string
+	net    *upNet
+}
+
+func newLocalOverlay(status *netStatus) *localOverlay {
+	return &localOverlay{status: status, nets: map[string]*upNet{}, tasks: map[string]*upTask{}}
+}
+
+// upOverlayOptions say where the overlay of `sextant up` lives.
+type upOverlayOptions struct {
+	StateDir  string
+	IP        string         // this node's IP, the VTEP's underlay address
+	MasterURL string         // where Mux is served
+	Mux       *http.ServeMux // the Mesos listener's mux: /overlay-master/, /overlay-agent/
+	Registry  prometheus.Registerer
+	Logger    *slog.Logger
+}
+
+// start runs the master and agent parts and waits until this node's
+// overlays are configured.
+func (o *localOverlay) start(ctx context.Context, uo upOverlayOptions) error {
+	err := o.startLocked(ctx, uo)
+	if err != nil {
+		o.status.set(false, err.Error())
+		return err
+	}
+	return nil
+}
+
+func (o *localOverlay) startLocked(ctx context.Context, uo upOverlayOptions) error {
+	o.log = uo.Logger
+	host, err := netlink.NewHandle()
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	n := config.Default()
+	m := alloc.NewMaster(alloc.MasterOptions{Network: n, Logger: uo.Logger.With("component", "overlay-master"), Registry: uo.Registry,
+		Store: &alloc.FileStore{Path: filepath.Join(uo.StateDir, "overlay", "network-state.json")}})
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	err = m.Recover(rctx)
+	rcancel()
+	if err != nil {
+		host.Close()
+		return fmt.Errorf("overlay master: %w", err)
+	}
+	cfg := config.DefaultAgent()
+	cfg.EnableIPv6 = false
+	ag := agent.NewAgent(agent.AgentOptions{IP: uo.IP, Config: cfg, Masters: []string{uo.MasterURL}, Kernel: agent.Kernel{H: host},
+		Backoff: 500 * time.Millisecond, MaxBackoff: 5 * time.Second,
+		Logger: uo.Logger.With("component", "overlay-agent"), Registry: uo.Registry})
+	uo.Mux.Handle("/overlay-master/", m.Handler())
+	uo.Mux.Handle("/overlay-agent/", ag.Handler())
+	actx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = ag.Run(actx) }()
+	select {
+	case <-ag.Ready():
+	case <-time.After(20 * time.Second):
+		cancel()
+		<-done
+		host.Close()
+		info := ag.Info()
+		reason := "the overlay agent did not configure this node in 20 s"
+		for _, ov := range info.Overlays {
+			if ov.State.Error != "" {
+				reason = ov.State.Error
+			}
+		}
+		return errors.New(reason)
+	case <-ctx.Done():
+		cancel()
+		<-done
+		host.Close()
+		return ctx.Err()
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.host, o.agent, o.cancel, o.done, o.ready = host, ag, cancel, done, true
+	var what []string
+	for _, ov := range ag.Info().Overlays {
+		if ov.MesosBridge == nil || ov.MesosBridge.IP == "" {
+			continue
+		}
+		half := netip.MustParsePrefix(ov.MesosBridge.IP)
+		o.nets[ov.Info.Name] = &upNet{bridge: ov.MesosBridge.Name, gateway: agent.Gateway(half).Addr(), mtu: cfg.OverlayMTU,
+			ipam: &attach.IPAM{Range: half, Dir: filepath.Join(uo.StateDir, "overlay", "ipam", ov.Info.Name)}}
+		what = append(what, fmt.Sprintf("%s %s (this node: %s on %s)", ov.Info.Name, ov.Info.Subnet, half, ov.MesosBridge.Name))
+	}
+	o.status.set(true, fmt.Sprint(what))
+	return nil
+}
+
+// stop ends the agent and removes what it programmed; tasks have left.
+func (o *localOverlay) stop() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.ready {
+		return
+	}
+	o.cancel()
+	<-o.done
+	if d, ok := o.agent.Desired(); ok {
+		if err := (agent.Kernel{H: o.host}).Teardown(d); err != nil {
+			o.log.Warn("overlay: teardown", "err", err)
+		}
+	}
+	o.host.Close()
+	o.ready = false
+}
+
+// Join creates the task's network namespace on the overlay's bridge.
+func (o *localOverlay) Join(taskID, network string) (runtime.Joined, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.ready {
+		return runtime.Joined{}, fmt.Errorf("%w: %s", runtime.ErrNoContainerNetworks, o.status)
+	}
+	n, ok := o.nets[network]
+	if !ok {
+		return runtime.Joined{}, fmt.Errorf("no container network %q on this node", network)
+	}
+	addr, err := n.ipam.Allocate(taskID)
+	if err != nil {
+		return runtime.Joined{}, err
+	}
+	ns, err := newNetNS()
+	if err != nil {
+		n.ipam.Release(taskID)
+		return runtime.Joined{}, err
+	}
+	sum := sha256.Sum256([]byte(taskID))
+	hostIf := "sx" + hex.EncodeToString(sum[:6])
+	if err := attach.Attach(o.host, ns, attach.Spec{Bridge: n.bridge, HostIf: hostIf, Addr: addr, Gateway: n.gateway, MTU: n.mtu}); err != nil {
+		ns.Close()
+		n.ipam.Release(taskID)
+		return runtime.Joined{}, err
+	}
+	o.tasks[taskID] = &upTask{ns: ns, hostIf: hostIf, net: n}
+	return runtime.Joined{IP: addr.Addr().String(), Enter: func(start func() error) error { return inNetNS(ns, start) }}, nil
+}
+
+// Leave removes the task's veth and namespace and frees its address.
+func (o *localOverlay) Leave(taskID string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t, ok := o.tasks[taskID]
+	if !ok {
+		return
+	}
+	delete(o.tasks, taskID)
+	if o.host != nil {
+		_ = attach.Detach(o.host, t.hostIf)
+	}
+	t.ns.Close() // the namespace goes with its last process and this handle
+	t.net.ipam.Release(taskID)
+}
+
+// newNetNS creates an unnamed network namespace and returns a handle to
+// it. The thread that made it is never unlocked, so it ends with its
+// goroutine instead of going back to the scheduler in the new namespace.
+func newNetNS() (netns.NsHandle, error) {
+	type res struct {
+		h   netns.NsHandle
+		err error
+	}
+	c := make(chan res, 1)
+	go func() {
+		goruntime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			c <- res{err: fmt.Errorf("new network namespace: %w", err)}
+			return
+		}
+		h, err := netns.Get()
+		c <- res{h, err}
+	}()
+	r := <-c
+	return r.h, r.err
+}
+
+// inNetNS runs f on a thread inside ns (a process f starts lives there);
+// the thread is discarded afterwards, like newNetNS's.
+func inNetNS(ns netns.NsHandle, f func() error) error {
+	c := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		if err := netns.Set(ns); err != nil {
+			c <- fmt.Errorf("enter the task's network namespace: %w", err)
+			return
+		}
+		c <- f()
+	}()
+	return <-c
+}
+
+// isolation keeps the nftables isolation policy in line with the
+// snapshots, once the overlay runs.
+func (o *localOverlay) isolation(ctx context.Context, sub *hub.Subscription) error {
+	conn, err := nftables.New()
+	if err != nil {
+		return nil // no nftables: no isolation, nothing else changes
+	}
+	space := config.Default().Overlays[0].Subnet
+	last := ""
+	defer func() {
+		if last != "" {
+			_ = isolate.Remove(conn)
+		}
+	}()
+	for s := range sub.Snapshots(ctx) {
+		o.mu.Lock()
+		ready := o.ready
+		o.mu.Unlock()
+		if !ready {
+			continue
+		}
+		p := isolate.Compute(isolate.FromSnapshot(s, space))
+		if txt := p.String(); txt != last {
+			if err := isolate.Apply(conn, p); err != nil {
+				o.log.Warn("overlay isolation", "err", err)
+				continue
+			}
+			last = txt
+		}
+	}
+	return nil
+}
