@@ -49,7 +49,7 @@ func layerOf(pkg string) layer {
 	case p == "internal/mesos/operator/recordio", p == "internal/obs", strings.HasPrefix(p, "internal/kernel/"),
 		p == "internal/directory/label", p == "internal/mesosdns/labels", p == "internal/edge/pystr":
 		return leaf
-	case p == "internal/overlay/config":
+	case p == "internal/overlay/config", p == "internal/overlay/api":
 		return leaf
 	case p == "internal/overlay/isolate":
 		return consumer

@@ -215,6 +215,22 @@ func TestUpContainerNetworks(t *testing.T) {
 	if err := getJSON("http://127.0.0.1:5050/overlay-master/state", &st); err != nil || len(st.Agents) != 1 {
 		t.Errorf("overlay master state %+v %v", st, err)
 	}
+	var health struct {
+		Sources []struct {
+			Name, State string
+		} `json:"sources"`
+	}
+	testutil.Eventually(t, 30*time.Second, "the overlay source in /health", func() bool {
+		if getJSON("http://127.0.0.1:8080/health", &health) != nil {
+			return false
+		}
+		for _, s := range health.Sources {
+			if s.Name == "overlay" && s.State == "ok" {
+				return true
+			}
+		}
+		return false
+	})
 	h.stop()
 	if out, _ := exec.Command("ip", "-d", "link", "show").CombinedOutput(); bytes.Contains(out, []byte("vtep1024")) || bytes.Contains(out, []byte("m-dcos")) {
 		t.Errorf("devices left after up stopped:\n%s", out)

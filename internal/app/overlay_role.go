@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/sextantdc/sextant/internal/hub"
 	"github.com/sextantdc/sextant/internal/overlay/config"
+	overlaysrc "github.com/sextantdc/sextant/internal/source/overlay"
 )
 
 // OverlayConfig is the overlay role of `sextant master` and `sextant
@@ -104,4 +106,16 @@ func loadAgentConfig(path string, master bool, log *slog.Logger) (config.Agent, 
 		log.Warn("overlay agent config: ignored", "file", path, "problem", p.String())
 	}
 	return a, nil
+}
+
+// overlaySource adds the overlay source: the overlay master's allocations
+// become the snapshots' Overlay.
+func (p *pipeline) overlaySource(urls []string) error {
+	src, err := overlaysrc.New(overlaysrc.Options{URLs: urls, Logger: p.log.With("component", "overlay-source")}, p.hub)
+	if err != nil {
+		return err
+	}
+	p.hub.Register(hub.Overlay)
+	p.runs = append(p.runs, namedRun{"overlay source", src.Run})
+	return nil
 }

@@ -109,6 +109,12 @@ func (p *pipeline) overlayRole(c OverlayConfig, master bool, nodeIP string) erro
 	if r, ok := p.reg.(*prometheus.Registry); ok {
 		mux.Handle("/metrics", obs.MetricsHandler(r))
 	}
+	if m != nil {
+		_, port, _ := net.SplitHostPort(c.Addr)
+		if err := p.overlaySource([]string{"http://" + net.JoinHostPort(loopbackFor(c.Addr), port)}); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		host.Close()

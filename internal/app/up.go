@@ -233,6 +233,8 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 		if err := overlay.start(ctx, upOverlayOptions{StateDir: f.StateDir, IP: f.IP, MasterURL: "http://" + mesosLn.Addr().String(),
 			Mux: mesosMux, Registry: reg, Logger: log.With("role", "overlay")}); err != nil {
 			log.Warn("container networks unavailable", "err", err)
+		} else if err := pl.overlaySource([]string{"http://" + mesosLn.Addr().String()}); err != nil {
+			log.Warn("overlay source", "err", err)
 		}
 	}
 	if err := loadStartApps(rt, f, log); err != nil {

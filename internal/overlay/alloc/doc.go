@@ -12,11 +12,12 @@
 // several masters, where only the ZooKeeper election's leader allocates
 // (Election) and followers redirect agents to it.
 //
-// The wire types (State, AgentInfo, …) are the JSON of the state APIs
-// of §C.5 and are shared with the agent part.
+// The wire types (State, AgentInfo, …) are internal/overlay/api's, the
+// JSON of the state APIs of §C.5, named here as aliases.
 //
 // # Imports
 //
-// internal/overlay/config (the network being allocated). Outside the
+// internal/overlay/config (the network being allocated) and
+// internal/overlay/api (the wire types). Outside the
 // project: go-zookeeper/zk and prometheus.
 package alloc
