@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,12 @@ type localOverlay struct {
 	nets   map[string]*upNet // by overlay name
 	tasks  map[string]*upTask
 	log    *slog.Logger
+
+	opts     upOverlayOptions
+	prepared bool
+	agentMux *http.ServeMux
+	lastErr  error
+	lastTry  time.Time
 }
 
 // upNet is one overlay's bridge on this node.
@@ -76,40 +83,66 @@ type upOverlayOptions struct {
 	Logger    *slog.Logger
 }
 
-// start runs the master and agent parts and waits until this node's
-// overlays are configured.
-func (o *localOverlay) start(ctx context.Context, uo upOverlayOptions) error {
-	err := o.startLocked(ctx, uo)
-	if err != nil {
-		o.status.set(false, err.Error())
-		return err
-	}
-	return nil
-}
-
-func (o *localOverlay) startLocked(ctx context.Context, uo upOverlayOptions) error {
-	o.log = uo.Logger
-	host, err := netlink.NewHandle()
-	if err != nil {
-		return fmt.Errorf("netlink: %w", err)
-	}
+// prepare recovers the master's state and serves both APIs; the agent
+// part, which changes the kernel, starts with the first task that asks
+// for a container network (ensureStarted), so an up whose apps never ask
+// leaves the network namespace as it found it.
+func (o *localOverlay) prepare(ctx context.Context, uo upOverlayOptions) error {
+	o.log, o.opts = uo.Logger, uo
 	n := config.Default()
 	m := alloc.NewMaster(alloc.MasterOptions{Network: n, Logger: uo.Logger.With("component", "overlay-master"), Registry: uo.Registry,
 		Store: &alloc.FileStore{Path: filepath.Join(uo.StateDir, "overlay", "network-state.json")}})
 	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
-	err = m.Recover(rctx)
-	rcancel()
-	if err != nil {
-		host.Close()
+	defer rcancel()
+	if err := m.Recover(rctx); err != nil {
+		o.status.set(false, "overlay master: "+err.Error())
 		return fmt.Errorf("overlay master: %w", err)
+	}
+	o.agentMux = http.NewServeMux()
+	uo.Mux.Handle("/overlay-master/", m.Handler())
+	uo.Mux.Handle("/overlay-agent/", o.agentMux)
+	o.prepared = true
+	o.status.set(true, fmt.Sprintf("%s %s (set up with the first task on it)", n.Overlays[0].Name, n.Overlays[0].Subnet))
+	return nil
+}
+
+// ensureStarted starts the agent part once; a failure is retried by a
+// later task, at most every 10 s. o.mu is held.
+func (o *localOverlay) ensureStartedLocked() error {
+	if o.ready {
+		return nil
+	}
+	if !o.prepared {
+		return fmt.Errorf("%w: %s", runtime.ErrNoContainerNetworks, o.status)
+	}
+	if o.lastErr != nil && time.Since(o.lastTry) < 10*time.Second {
+		return fmt.Errorf("%w: %v", runtime.ErrNoContainerNetworks, o.lastErr)
+	}
+	o.lastTry = time.Now()
+	o.lastErr = o.startAgentLocked()
+	if o.lastErr != nil {
+		o.status.set(false, o.lastErr.Error())
+		return fmt.Errorf("%w: %v", runtime.ErrNoContainerNetworks, o.lastErr)
+	}
+	return nil
+}
+
+func (o *localOverlay) startAgentLocked() error {
+	uo := o.opts
+	host, err := netlink.NewHandle()
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	if _, err := host.LinkByName(alloc.VTEPName); err == nil {
+		host.Close()
+		return fmt.Errorf("%s exists in this network namespace: another overlay runs here (or a sextant up that did not stop cleanly left it: ip link del %s)",
+			alloc.VTEPName, alloc.VTEPName)
 	}
 	cfg := config.DefaultAgent()
 	cfg.EnableIPv6 = false
 	ag := agent.NewAgent(agent.AgentOptions{IP: uo.IP, Config: cfg, Masters: []string{uo.MasterURL}, Kernel: agent.Kernel{H: host},
 		Backoff: 500 * time.Millisecond, MaxBackoff: 5 * time.Second,
 		Logger: uo.Logger.With("component", "overlay-agent"), Registry: uo.Registry})
-	uo.Mux.Handle("/overlay-master/", m.Handler())
-	uo.Mux.Handle("/overlay-agent/", ag.Handler())
 	actx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = ag.Run(actx) }()
@@ -118,23 +151,19 @@ func (o *localOverlay) startLocked(ctx context.Context, uo upOverlayOptions) err
 	case <-time.After(20 * time.Second):
 		cancel()
 		<-done
-		host.Close()
-		info := ag.Info()
 		reason := "the overlay agent did not configure this node in 20 s"
-		for _, ov := range info.Overlays {
+		for _, ov := range ag.Info().Overlays {
 			if ov.State.Error != "" {
 				reason = ov.State.Error
 			}
 		}
-		return errors.New(reason)
-	case <-ctx.Done():
-		cancel()
-		<-done
+		if d, ok := ag.Desired(); ok {
+			_ = (agent.Kernel{H: host}).Teardown(d)
+		}
 		host.Close()
-		return ctx.Err()
+		return errors.New(reason)
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.agentMux.Handle("/overlay-agent/", ag.Handler())
 	o.host, o.agent, o.cancel, o.done, o.ready = host, ag, cancel, done, true
 	var what []string
 	for _, ov := range ag.Info().Overlays {
@@ -146,7 +175,8 @@ func (o *localOverlay) startLocked(ctx context.Context, uo upOverlayOptions) err
 			ipam: &attach.IPAM{Range: half, Dir: filepath.Join(uo.StateDir, "overlay", "ipam", ov.Info.Name)}}
 		what = append(what, fmt.Sprintf("%s %s (this node: %s on %s)", ov.Info.Name, ov.Info.Subnet, half, ov.MesosBridge.Name))
 	}
-	o.status.set(true, fmt.Sprint(what))
+	o.status.set(true, strings.Join(what, ", "))
+	o.log.Info("container networks set up", "networks", what)
 	return nil
 }
 
@@ -172,8 +202,8 @@ func (o *localOverlay) stop() {
 func (o *localOverlay) Join(taskID, network string) (runtime.Joined, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !o.ready {
-		return runtime.Joined{}, fmt.Errorf("%w: %s", runtime.ErrNoContainerNetworks, o.status)
+	if err := o.ensureStartedLocked(); err != nil {
+		return runtime.Joined{}, err
 	}
 	n, ok := o.nets[network]
 	if !ok {

@@ -160,7 +160,7 @@ func TestUpContainerNetworks(t *testing.T) {
 		return
 	}
 	h := startUp(t, "auto", map[string]string{"web": overlayApp, "old": legacyApp, "plain": hostApp})
-	if b := h.banner.String(); !strings.Contains(b, "container nets   [dcos 9.0.0.0/8 (this node: 9.0.0.0/25 on m-dcos)]") {
+	if b := h.banner.String(); !strings.Contains(b, "container nets   dcos 9.0.0.0/8 (") {
 		t.Fatalf("banner:\n%s", b)
 	}
 	var web, old []netip.Addr
@@ -231,6 +231,12 @@ func TestUpContainerNetworks(t *testing.T) {
 		}
 		return false
 	})
+	var notes struct {
+		Notes map[string]string `json:"notes"`
+	}
+	if err := getJSON("http://127.0.0.1:8080/health", &notes); err != nil || notes.Notes["container-networks"] != "dcos 9.0.0.0/8 (this node: 9.0.0.0/25 on m-dcos)" {
+		t.Errorf("/health notes %+v %v", notes, err)
+	}
 	h.stop()
 	if out, _ := exec.Command("ip", "-d", "link", "show").CombinedOutput(); bytes.Contains(out, []byte("vtep1024")) || bytes.Contains(out, []byte("m-dcos")) {
 		t.Errorf("devices left after up stopped:\n%s", out)
@@ -287,6 +293,51 @@ func upWithout(t *testing.T, mode, reason string) {
 	}
 	if !strings.HasPrefix(health.Notes["container-networks"], "unavailable: "+reason) || health.Status == "unhealthy" {
 		t.Errorf("/health notes %+v", health)
+	}
+}
+
+// Apps that never ask for a container network leave the namespace as it
+// was: the overlay is set up with the first task on it.
+func TestUpOverlayOnlyWhenAsked(t *testing.T) {
+	if !runInNetNS(t, "lazy") {
+		return
+	}
+	h := startUp(t, "auto", map[string]string{"plain": hostApp})
+	testutil.Eventually(t, 60*time.Second, "the host app", func() bool {
+		return lookupA("127.0.0.1:8053", "plain.marathon.agentip.dcos.thisdcos.directory") != nil
+	})
+	if b := h.banner.String(); !strings.Contains(b, "container nets   dcos 9.0.0.0/8 (set up with the first task on it)") {
+		t.Errorf("banner:\n%s", b)
+	}
+	if out, _ := exec.Command("ip", "-d", "link", "show").CombinedOutput(); bytes.Contains(out, []byte("vtep1024")) {
+		t.Errorf("overlay set up without a task asking:\n%s", out)
+	}
+}
+
+// A vtep1024 that is not this up's (another overlay, or one left behind)
+// is never taken over: the overlay app fails with the reason.
+func TestUpLeavesAForeignVTEPAlone(t *testing.T) {
+	if !runInNetNS(t, "busy") {
+		return
+	}
+	exec.Command("ip", "link", "set", "lo", "up").Run()
+	if out, err := exec.Command("ip", "link", "add", "vtep1024", "type", "vxlan", "id", "7", "dstport", "4789").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	startUp(t, "auto", map[string]string{"web": overlayApp, "plain": hostApp})
+	testutil.Eventually(t, 60*time.Second, "the overlay app failing with the reason", func() bool {
+		var app struct {
+			App struct {
+				LastTaskFailure *struct {
+					Message string `json:"message"`
+				} `json:"lastTaskFailure"`
+			} `json:"app"`
+		}
+		return getJSON("http://127.0.0.1:8080/v2/apps/web?embed=app.lastTaskFailure", &app) == nil && app.App.LastTaskFailure != nil &&
+			strings.Contains(app.App.LastTaskFailure.Message, "vtep1024 exists in this network namespace")
+	})
+	if out, _ := exec.Command("ip", "-d", "link", "show", "vtep1024").CombinedOutput(); !bytes.Contains(out, []byte("vxlan id 7")) {
+		t.Errorf("the foreign vtep1024 was changed:\n%s", out)
 	}
 }
 

@@ -23,7 +23,7 @@ func (*localOverlay) Join(string, string) (runtime.Joined, error) {
 	return runtime.Joined{}, runtime.ErrNoContainerNetworks
 }
 func (*localOverlay) Leave(string) {}
-func (*localOverlay) start(context.Context, upOverlayOptions) error {
+func (*localOverlay) prepare(context.Context, upOverlayOptions) error {
 	return runtime.ErrNoContainerNetworks
 }
 func (*localOverlay) stop() {}

@@ -230,7 +230,7 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 	}
 
 	if overlay != nil {
-		if err := overlay.start(ctx, upOverlayOptions{StateDir: f.StateDir, IP: f.IP, MasterURL: "http://" + mesosLn.Addr().String(),
+		if err := overlay.prepare(ctx, upOverlayOptions{StateDir: f.StateDir, IP: f.IP, MasterURL: "http://" + mesosLn.Addr().String(),
 			Mux: mesosMux, Registry: reg, Logger: log.With("role", "overlay")}); err != nil {
 			log.Warn("container networks unavailable", "err", err)
 		} else if err := pl.overlaySource([]string{"http://" + mesosLn.Addr().String()}); err != nil {
