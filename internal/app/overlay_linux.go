@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
@@ -98,6 +99,9 @@ func (o *localOverlay) prepare(ctx context.Context, uo upOverlayOptions) error {
 		o.status.set(false, "overlay master: "+err.Error())
 		return fmt.Errorf("overlay master: %w", err)
 	}
+	// No task outlives an up (a restart launches new ones), so no address
+	// given before is still held.
+	_ = os.RemoveAll(filepath.Join(uo.StateDir, "overlay", "ipam"))
 	o.agentMux = http.NewServeMux()
 	uo.Mux.Handle("/overlay-master/", m.Handler())
 	uo.Mux.Handle("/overlay-agent/", o.agentMux)
