@@ -248,6 +248,9 @@ func (a *Agent) configure(ctx context.Context, info alloc.AgentInfo, attempts in
 	if err == nil {
 		err = a.sync(d)
 	}
+	if err == nil && a.o.Config.CNIDir != "" && a.o.Config.MesosBridge {
+		err = writeCNI(a.o.Config.CNIDir, info, a.o.Config.OverlayMTU, a.o.Config.CNIDataDir)
+	}
 	for i := range info.Overlays {
 		if err != nil {
 			info.Overlays[i].State = alloc.OverlayState{Status: alloc.StatusFailed, Error: err.Error()}
