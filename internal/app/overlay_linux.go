@@ -49,6 +49,7 @@ type localOverlay struct {
 	tasks  map[string]*upTask
 	log    *slog.Logger
 
+	kernel   agent.Kernel
 	opts     upOverlayOptions
 	prepared bool
 	agentMux *http.ServeMux
@@ -144,7 +145,12 @@ func (o *localOverlay) startAgentLocked() error {
 	}
 	cfg := config.DefaultAgent()
 	cfg.EnableIPv6 = false
-	ag := agent.NewAgent(agent.AgentOptions{IP: uo.IP, Config: cfg, Masters: []string{uo.MasterURL}, Kernel: agent.Kernel{H: host},
+	kernel := agent.Kernel{H: host}
+	if nft, err := nftables.New(); err == nil {
+		kernel.NFT = nft // masquerade for traffic leaving the overlay
+	}
+	o.kernel = kernel
+	ag := agent.NewAgent(agent.AgentOptions{IP: uo.IP, Config: cfg, Masters: []string{uo.MasterURL}, Kernel: kernel,
 		Backoff: 500 * time.Millisecond, MaxBackoff: 5 * time.Second,
 		Logger: uo.Logger.With("component", "overlay-agent"), Registry: uo.Registry})
 	actx, cancel := context.WithCancel(context.Background())
@@ -162,7 +168,7 @@ func (o *localOverlay) startAgentLocked() error {
 			}
 		}
 		if d, ok := ag.Desired(); ok {
-			_ = (agent.Kernel{H: host}).Teardown(d)
+			_ = kernel.Teardown(d)
 		}
 		host.Close()
 		return errors.New(reason)
@@ -194,7 +200,7 @@ func (o *localOverlay) stop() {
 	o.cancel()
 	<-o.done
 	if d, ok := o.agent.Desired(); ok {
-		if err := (agent.Kernel{H: o.host}).Teardown(d); err != nil {
+		if err := o.kernel.Teardown(d); err != nil {
 			o.log.Warn("overlay: teardown", "err", err)
 		}
 	}

@@ -241,6 +241,9 @@ func TestUpContainerNetworks(t *testing.T) {
 	if out, _ := exec.Command("ip", "-d", "link", "show").CombinedOutput(); bytes.Contains(out, []byte("vtep1024")) || bytes.Contains(out, []byte("m-dcos")) {
 		t.Errorf("devices left after up stopped:\n%s", out)
 	}
+	if out, err := exec.Command("nft", "list", "tables").CombinedOutput(); err == nil && bytes.Contains(out, []byte("sextant_overlay")) {
+		t.Errorf("nftables tables left after up stopped:\n%s", out)
+	}
 }
 
 // Without container networks (not root, or turned off) up still runs:

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/google/nftables"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 
@@ -89,7 +90,11 @@ func (p *pipeline) overlayRole(c OverlayConfig, master bool, nodeIP string) erro
 		_, port, _ := net.SplitHostPort(c.Addr)
 		masters = append([]string{"http://" + net.JoinHostPort(loopbackFor(c.Addr), port)}, masters...)
 	}
-	ag := agent.NewAgent(agent.AgentOptions{IP: c.IP, Config: acfg, Masters: masters, Kernel: agent.Kernel{H: host},
+	kernel := agent.Kernel{H: host}
+	if nft, err := nftables.New(); err == nil {
+		kernel.NFT = nft
+	}
+	ag := agent.NewAgent(agent.AgentOptions{IP: c.IP, Config: acfg, Masters: masters, Kernel: kernel,
 		Logger: log.With("part", "agent"), Registry: p.reg})
 	health := &obs.Health{}
 	health.Add("overlay-agent", func() error {

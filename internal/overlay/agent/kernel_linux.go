@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -23,6 +24,9 @@ const RouteProto = netlink.RouteProtocol(211)
 // namespace).
 type Kernel struct {
 	H *netlink.Handle
+	// NFT, when set, carries the masquerade of container traffic leaving
+	// the overlays (Masquerade over the IPv4 overlay spaces).
+	NFT *nftables.Conn
 }
 
 // Sync makes the kernel match d: it creates or replaces what d holds and
@@ -48,6 +52,9 @@ func (k Kernel) Sync(d Desired) error {
 	add("neighbours", k.neighs(vtep, d.Neighs))
 	add("fdb", k.fdb(vtep, d.FDB))
 	add("routes", k.routes(vtep, d.Routes))
+	if k.NFT != nil {
+		add("masquerade", Masquerade(k.NFT, d.Rules))
+	}
 	return errors.Join(errs...)
 }
 
@@ -312,6 +319,9 @@ func (k Kernel) Teardown(d Desired) error {
 		}
 	}
 	errs = append(errs, k.rules(nil))
+	if k.NFT != nil {
+		errs = append(errs, Masquerade(k.NFT, nil))
+	}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		have, _ := k.H.RouteListFiltered(fam, &netlink.Route{Protocol: RouteProto, Table: unix.RT_TABLE_UNSPEC},
 			netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)

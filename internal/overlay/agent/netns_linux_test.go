@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -160,7 +161,11 @@ func (h *host) start(t *testing.T, master string, cfg config.Agent) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan struct{})
-	h.agent = NewAgent(AgentOptions{IP: h.ip, Config: cfg, Masters: []string{master}, Kernel: Kernel{H: h.h},
+	nft, err := nftables.New(nftables.WithNetNSFd(int(h.ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.agent = NewAgent(AgentOptions{IP: h.ip, Config: cfg, Masters: []string{master}, Kernel: Kernel{H: h.h, NFT: nft},
 		Client:       &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dialIn(h.ns)}},
 		PeerInterval: 150 * time.Millisecond, Backoff: 100 * time.Millisecond, MaxBackoff: time.Second,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
@@ -279,6 +284,9 @@ func newCluster3(t *testing.T) *cluster3 {
 	ul, _ := lb.ns("ul")
 	lb.sh("ip", "-n", ul, "link", "add", "br0", "type", "bridge")
 	lb.sh("ip", "-n", ul, "link", "set", "br0", "up")
+	// An underlay address that is no agent: containers reach it only
+	// through the masquerade (it has no route back to 9.0.0.0/8).
+	lb.sh("ip", "-n", ul, "addr", "add", "10.77.0.250/24", "dev", "br0")
 	for i := 1; i <= 3; i++ {
 		name, ns := lb.ns(fmt.Sprintf("h%d", i))
 		port := fmt.Sprintf("u%d", i)
@@ -381,6 +389,8 @@ func TestThreeHostsOverVXLAN(t *testing.T) {
 	if err := tcpEcho(c3.ns, c1.ns, c1.addr.Addr()); err != nil {
 		t.Fatalf("tcp c3 → c1: %v", err)
 	}
+	// Containers reach a non-overlay address through the masquerade.
+	eventually(t, "container to the underlay (masquerade)", func() error { return ping(lb, c1.name, "10.77.0.250") })
 	// Containers reach another agent's host IP through the tunnel (table 42).
 	eventually(t, "container to remote host", func() error { return ping(lb, c1.name, c.hosts[1].ip) })
 
