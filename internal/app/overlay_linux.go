@@ -50,6 +50,7 @@ type localOverlay struct {
 	log    *slog.Logger
 
 	kernel   agent.Kernel
+	tries    int
 	opts     upOverlayOptions
 	prepared bool
 	agentMux *http.ServeMux
@@ -150,9 +151,14 @@ func (o *localOverlay) startAgentLocked() error {
 		kernel.NFT = nft // masquerade for traffic leaving the overlay
 	}
 	o.kernel = kernel
+	// A retry after a failed start must not register the metrics twice.
+	reg := uo.Registry
+	if o.tries++; o.tries > 1 {
+		reg = nil
+	}
 	ag := agent.NewAgent(agent.AgentOptions{IP: uo.IP, Config: cfg, Masters: []string{uo.MasterURL}, Kernel: kernel,
 		Backoff: 500 * time.Millisecond, MaxBackoff: 5 * time.Second,
-		Logger: uo.Logger.With("component", "overlay-agent"), Registry: uo.Registry})
+		Logger: uo.Logger.With("component", "overlay-agent"), Registry: reg})
 	actx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = ag.Run(actx) }()
