@@ -85,7 +85,17 @@ func TestKernelSyncIdempotentAndRepairs(t *testing.T) {
 		t.Errorf("not repaired:\n%s\n----\n%s", first, repaired)
 	}
 	// A VTEP with the wrong VNI is replaced.
+	// Even with a default route and the VTEP gone, overlay and VTEP
+	// addresses are unreachable rather than routed off the host.
+	lb.sh("ip", "-n", name, "route", "add", "default", "via", "10.78.0.254")
 	lb.sh("ip", "-n", name, "link", "del", "vtep1024")
+	for _, dst := range []string{"44.128.0.2", "9.0.1.5", "9.77.0.1"} {
+		out, _ := exec.Command("ip", "-n", name, "route", "get", dst).CombinedOutput()
+		if !strings.Contains(string(out), "No route to host") && !strings.Contains(string(out), "unreachable") {
+			t.Errorf("%s routed without the VTEP: %s", dst, out)
+		}
+	}
+	lb.sh("ip", "-n", name, "route", "del", "default")
 	lb.sh("ip", "-n", name, "link", "add", "vtep1024", "type", "vxlan", "id", "7", "dstport", "4789")
 	if err := k.Sync(d); err != nil {
 		t.Fatal(err)
