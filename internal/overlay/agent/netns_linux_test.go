@@ -298,7 +298,7 @@ func newCluster3(t *testing.T) *cluster3 {
 		// A default route, as real hosts have: the overlay's unreachable
 		// routes must win over it.
 		lb.sh("ip", "-n", name, "route", "add", "default", "via", "10.77.0.254")
-		lb.sh("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+		lb.sh("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
 		h, err := netlink.NewHandleAt(ns)
 		if err != nil {
 			t.Fatal(err)
@@ -389,6 +389,18 @@ func TestThreeHostsOverVXLAN(t *testing.T) {
 	if err := tcpEcho(c3.ns, c1.ns, c1.addr.Addr()); err != nil {
 		t.Fatalf("tcp c3 → c1: %v", err)
 	}
+	// The IPv6 overlay (dcos6) carries traffic between containers too.
+	var v6 []container
+	for i, h := range c.hosts[:2] {
+		br := netip.MustParsePrefix(h.agent.Info().Overlays[1].MesosBridge.IP6)
+		addr := netip.PrefixFrom(Gateway(br).Addr().Next(), br.Bits())
+		full, ns := lb.ns(fmt.Sprintf("s%d", i))
+		if err := attach.Attach(h.h, ns, attach.Spec{Bridge: "m-dcos6", HostIf: fmt.Sprintf("vs%d", i), Addr: addr, Gateway: Gateway(br).Addr()}); err != nil {
+			t.Fatal(err)
+		}
+		v6 = append(v6, container{name: full, ns: ns, addr: addr})
+	}
+	eventually(t, "ping over the IPv6 overlay", func() error { return ping(lb, v6[0].name, v6[1].addr.Addr().String()) })
 	// Containers reach a non-overlay address through the masquerade.
 	eventually(t, "container to the underlay (masquerade)", func() error { return ping(lb, c1.name, "10.77.0.250") })
 	// Containers reach another agent's host IP through the tunnel (table 42).
