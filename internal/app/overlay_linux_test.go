@@ -173,6 +173,10 @@ func TestUpContainerNetworks(t *testing.T) {
 	if !block.Contains(web[0]) || !block.Contains(old[0]) || web[0] == old[0] {
 		t.Fatalf("container IPs %v %v", web, old)
 	}
+	testutil.Eventually(t, 30*time.Second, "Mesos-DNS names the container IP (netinfo first)", func() bool {
+		got := lookupA("127.0.0.1:10053", "web.marathon.mesos")
+		return len(got) == 1 && got[0] == web[0]
+	})
 	for _, ip := range []netip.Addr{web[0], old[0]} {
 		url := fmt.Sprintf("http://%s:8000/", ip)
 		testutil.Eventually(t, 30*time.Second, "GET "+url, func() bool { return testutil.HTTPOK(url) })
