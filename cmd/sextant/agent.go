@@ -30,6 +30,7 @@ type dnsFlags struct {
 	listen, mesosDNS, masters, join, publicIPs listFlag
 	logLevel                                   string
 	verbose                                    bool
+	overlayMasters                             listFlag
 }
 
 func (f *dnsFlags) register(fs *flag.FlagSet, agent bool) {
@@ -59,6 +60,7 @@ func (f *dnsFlags) register(fs *flag.FlagSet, agent bool) {
 	fs.StringVar(&c.DetectIPPublic, "detect-ip-public", "", "command printing this node's public IPs, one per line (DC/OS's detect_ip_public), run at start and every 30 min; replaces --public-ip")
 	fs.BoolVar(&c.CacheMesos, "cache-mesos", false, "cache positive .mesos answers for their TTL (dcos-dns never cached them; negative answers are never cached)")
 	fs.BoolVar(&c.IgnoreHealth, "ignore-health", false, "keep tasks that fail their health checks in the task zones, as dcos-net did (default: they leave until healthy)")
+	registerOverlayFlags(fs, &c.Overlay, &f.overlayMasters, agent)
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 }
@@ -67,6 +69,7 @@ func (f *dnsFlags) register(fs *flag.FlagSet, agent bool) {
 func (f *dnsFlags) config() app.NodeDNSConfig {
 	c := f.cfg
 	c.Listen, c.MesosDNS, c.Masters, c.Join, c.PublicIPs = f.listen, f.mesosDNS, f.masters, f.join, f.publicIPs
+	c.Overlay.Masters = f.overlayMasters
 	c.Version = version
 	return c
 }

@@ -31,6 +31,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.NetAPIAddr, "net-api-addr", "127.0.0.1:62080", "node DNS role HTTP API listen address `host:port`")
 	fs.StringVar(&c.IP, "ip", "127.0.0.1", "this node's IP: tasks' address in Mesos state, DNS answers and HOST")
 	fs.StringVar(&c.HostPorts, "host-ports", "31000-32000", "host port `range` MIN-MAX for tasks")
+	fs.StringVar(&c.ContainerNetworks, "container-networks", "auto", "auto: tasks asking for the dcos container network get their own network namespace and a 9.0.0.0/8 address on the overlay (needs root; the first such task creates vtep1024, m-dcos and d-dcos here, removed when up stops); off: such tasks fail to launch")
 	fs.BoolVar(&c.PublishHealth, "publish-health", true, "also publish Marathon-level health results as Mesos task health (healthy)")
 	fs.IntVar(&c.MaxTasks, "max-tasks", 256, "most tasks running at once (more instances stay queued, like an agent out of resources)")
 	fs.DurationVar(&c.Heartbeat, "operator-heartbeat", 15*time.Second, "heartbeat interval of Mesos operator API SUBSCRIBE streams")

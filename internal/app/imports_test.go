@@ -49,6 +49,12 @@ func layerOf(pkg string) layer {
 	case p == "internal/mesos/operator/recordio", p == "internal/obs", strings.HasPrefix(p, "internal/kernel/"),
 		p == "internal/directory/label", p == "internal/mesosdns/labels", p == "internal/edge/pystr":
 		return leaf
+	case p == "internal/overlay/config", p == "internal/overlay/api":
+		return leaf
+	case p == "internal/overlay/isolate":
+		return consumer
+	case strings.HasPrefix(p, "internal/overlay/"):
+		return plane
 	case strings.HasPrefix(p, "internal/mesos/"), p == "internal/marathon", p == "internal/runtime":
 		return wire
 	case p == "internal/l4lb/l4lbtest":

@@ -57,6 +57,9 @@ type NodeDNSConfig struct {
 	CacheMesos      bool     // --cache-mesos
 	IgnoreHealth    bool     // --ignore-health
 	Version         string
+	// Overlay is the overlay role (--overlay-*), run beside the DNS role
+	// by both commands.
+	Overlay OverlayConfig
 }
 
 // options derives the role's options: files read, addresses parsed,
@@ -169,6 +172,9 @@ func Agent(ctx context.Context, c NodeDNSConfig, log *slog.Logger, ready func(Re
 	o.Ready = ready
 	pl := newPipeline(hub.Options{Logger: log.With("component", "hub"), Registerer: o.Registry})
 	pl.nodeDNS(o, nil)
+	if err := pl.overlayRole(c.Overlay, false, c.NodeIP); err != nil {
+		return err
+	}
 	return pl.run(ctx)
 }
 
@@ -234,5 +240,8 @@ func Master(ctx context.Context, c MasterConfig, log *slog.Logger, ready func(Re
 		pi = zonepub.StandalonePublishInterval
 	}
 	pl.nodeDNS(o, &zonepub.Options{IgnoreHealth: c.DNS.IgnoreHealth, PublishInterval: pi})
+	if err := pl.overlayRole(c.DNS.Overlay, true, c.DNS.NodeIP); err != nil {
+		return err
+	}
 	return pl.run(ctx)
 }

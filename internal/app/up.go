@@ -73,6 +73,9 @@ type UpConfig struct {
 	Heartbeat time.Duration
 	// Version is reported by the roles' version endpoints.
 	Version string
+	// ContainerNetworks is auto (the dcos overlay when running as root)
+	// or off (--container-networks).
+	ContainerNetworks string
 }
 
 // upRefresh is the Mesos source's poll interval in `sextant up`, the
@@ -157,9 +160,12 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 	reg := obs.NewRegistry()
 	health := &obs.Health{}
 	marathonURL := "http://" + marathonLn.Addr().String()
+	netStat := &netStatus{}
+	nets, netsUnavailable := upNetworks(containerNetworksUnavailable(f.ContainerNetworks), netStat)
+	health.Note("container-networks", netStat.String)
 	rt, err := runtime.New(runtime.Config{StateDir: f.StateDir, IP: f.IP, PortMin: pmin, PortMax: pmax,
 		MesosAddr: mesosLn.Addr().String(), MarathonURL: marathonURL, PublishHealth: f.PublishHealth, MaxTasks: f.MaxTasks,
-		Logger: log.With("role", "runtime"), Registerer: reg})
+		Logger: log.With("role", "runtime"), Registerer: reg, Networks: nets, NetworksUnavailable: netsUnavailable})
 	if err != nil {
 		return err
 	}
@@ -188,6 +194,10 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 		if err := rl.add(pl, log.With("role", rl.name), health); err != nil {
 			return err
 		}
+	}
+	overlay, _ := nets.(*localOverlay)
+	if overlay != nil {
+		pl.consumer("overlay-isolation", overlay.isolation)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -219,6 +229,14 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 		}()
 	}
 
+	if overlay != nil {
+		if err := overlay.prepare(ctx, upOverlayOptions{StateDir: f.StateDir, IP: f.IP, MasterURL: "http://" + mesosLn.Addr().String(),
+			Mux: mesosMux, Registry: reg, Logger: log.With("role", "overlay")}); err != nil {
+			log.Warn("container networks unavailable", "err", err)
+		} else if err := pl.overlaySource([]string{"http://" + mesosLn.Addr().String()}); err != nil {
+			log.Warn("overlay source", "err", err)
+		}
+	}
 	if err := loadStartApps(rt, f, log); err != nil {
 		log.Warn("loading apps", "err", err)
 	}
@@ -248,7 +266,7 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 	if err := writeEndpoints(f.StateDir, endpoints); err != nil {
 		runErr = err
 	} else {
-		printBanner(stdout, f, endpoints, rt)
+		printBanner(stdout, f, endpoints, rt, netStat)
 		select {
 		case <-ctx.Done():
 		case runErr = <-errc:
@@ -260,6 +278,9 @@ func Up(ctx context.Context, f UpConfig, stdout io.Writer, log *slog.Logger) err
 	// that clients see the tasks go.
 	rtCancel()
 	<-rtDone
+	if overlay != nil {
+		overlay.stop()
+	}
 	serveCancel()
 	sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer scancel()
@@ -371,13 +392,14 @@ func removeEndpoints(dir string, eps map[string]string) {
 // (a test, a wrapper script) sees it whole. Every "try:" line is a command
 // that works as printed once the apps' tasks are healthy: a test runs
 // them.
-func printBanner(w io.Writer, f UpConfig, eps map[string]string, rt *runtime.Runtime) {
+func printBanner(w io.Writer, f UpConfig, eps map[string]string, rt *runtime.Runtime, nets fmt.Stringer) {
 	var b strings.Builder
 	fmt.Fprintln(&b, "sextant up: a single-node cluster is running (Ctrl-C stops it and every task)")
 	for _, k := range slices.Sorted(maps.Keys(eps)) {
 		fmt.Fprintf(&b, "  %-16s %s\n", k, eps[k])
 	}
 	fmt.Fprintf(&b, "  %-16s %s\n", "state", f.StateDir)
+	fmt.Fprintf(&b, "  %-16s %s\n", "container nets", nets)
 	// The hints must work when pasted: the binary as it was started (say
 	// ./bin/sextant after make run) and the state directory when it is
 	// not the default one the other commands look in.

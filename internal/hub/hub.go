@@ -324,7 +324,7 @@ func (h *Hub) allDelivered() bool {
 func (h *Hub) build() {
 	h.mu.Lock()
 	obs := h.obs
-	if obs.Mesos == nil && obs.Marathon == nil && obs.Items == nil {
+	if obs.Mesos == nil && obs.Marathon == nil && obs.Items == nil && obs.Overlay == nil {
 		h.mu.Unlock()
 		return
 	}

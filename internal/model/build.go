@@ -44,6 +44,10 @@ func Build(obs Observations, o BuildOptions) *Snapshot {
 	if obs.Items != nil {
 		s.Items = obs.Items.Items
 	}
+	if obs.Overlay != nil {
+		s.Overlay = obs.Overlay
+		s.Problems = append(s.Problems, obs.Overlay.Problems...)
+	}
 	s.agentIdx = make(map[string]int, len(s.Agents))
 	for i := range s.Agents {
 		a := &s.Agents[i]

@@ -38,6 +38,8 @@ type Snapshot struct {
 	// Problems lists items that were skipped or degraded, and why: those
 	// the sources reported while decoding, then those of the build.
 	Problems []Problem
+	// Overlay is the overlay's allocations (nil without an overlay source).
+	Overlay *OverlayObservation
 
 	agentIdx map[string]int
 	appIdx   map[string]int

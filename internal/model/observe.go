@@ -11,6 +11,7 @@ type Observations struct {
 	Mesos    *MesosObservation
 	Marathon *MarathonObservation
 	Items    *ItemsObservation
+	Overlay  *OverlayObservation
 }
 
 // MesosObservation is what the Mesos source saw in one state of the

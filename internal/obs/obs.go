@@ -98,6 +98,34 @@ type Health struct {
 	mu      sync.Mutex
 	checks  map[string]func() error
 	sources Sources
+	notes   map[string]func() string
+}
+
+// Note registers (or replaces) a named note: information /health shows
+// under "notes" that never fails it (a feature this process runs
+// without, and why).
+func (h *Health) Note(name string, note func() string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.notes == nil {
+		h.notes = map[string]func() string{}
+	}
+	h.notes[name] = note
+}
+
+// Notes returns the current notes.
+func (h *Health) Notes() map[string]string {
+	h.mu.Lock()
+	notes := make(map[string]func() string, len(h.notes))
+	for k, v := range h.notes {
+		notes[k] = v
+	}
+	h.mu.Unlock()
+	out := make(map[string]string, len(notes))
+	for k, f := range notes {
+		out[k] = f()
+	}
+	return out
 }
 
 // Add registers (or replaces) a named check.
@@ -184,6 +212,9 @@ func timeString(t time.Time) string {
 func (h *Health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	r := h.Report()
 	body := map[string]any{"status": r.Status, "checks": r.Checks, "time": time.Now().UTC().Format(time.RFC3339)}
+	if notes := h.Notes(); len(notes) > 0 {
+		body["notes"] = notes
+	}
 	if len(r.Sources) > 0 {
 		ss := make([]sourceJSON, 0, len(r.Sources))
 		for _, s := range r.Sources {

@@ -141,7 +141,7 @@ func (r *Runtime) mesosTask(t *task) state.Task {
 			if n.Mode == marathon.ModeBridge {
 				name = "mesos-bridge"
 			}
-			ni := state.NetworkInfo{Name: name, IPAddresses: []state.IPAddress{{Protocol: "IPv4"}}}
+			ni := state.NetworkInfo{Name: name, IPAddresses: []state.IPAddress{{Protocol: "IPv4", IPAddress: t.ip}}}
 			if len(n.Labels) > 0 {
 				ni.Labels = &state.Labels{}
 				for _, k := range sortedLabelKeys(n.Labels) {

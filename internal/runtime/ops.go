@@ -541,7 +541,7 @@ func (r *Runtime) taskJSON(t *task, withServicePorts bool) map[string]any {
 			"lastFailureCause": cause, "instanceId": t.instanceID})
 	}
 	m := map[string]any{"id": t.id, "appId": t.appID, "host": r.cfg.Hostname, "slaveId": r.ident.agentID(), "state": t.state,
-		"ports": ports, "ipAddresses": []map[string]string{{"ipAddress": r.cfg.IP, "protocol": "IPv4"}},
+		"ports": ports, "ipAddresses": []map[string]string{{"ipAddress": r.taskIP(t), "protocol": "IPv4"}},
 		"stagedAt": tsOrNil(t.stagedAt), "startedAt": tsOrNil(t.startedAt), "version": t.version,
 		"healthCheckResults": hcr, "localVolumes": []any{}}
 	if withServicePorts {

@@ -62,6 +62,11 @@ type Config struct {
 	// start. Mesos garbage-collects sandboxes by age (--gc_delay, a week);
 	// a crash-looping app here would leave one directory per exit.
 	KeepSandboxes int
+	// Networks, when set, puts tasks asking for a container network on it;
+	// without it such tasks fail to launch, with NetworksUnavailable as
+	// the reason.
+	Networks            ContainerNetworks
+	NetworksUnavailable string
 	// EventQueue is the per-subscriber event queue (default 1024).
 	EventQueue int
 	Logger     *slog.Logger

@@ -50,6 +50,9 @@ type task struct {
 	healthy        *bool // last published aggregate
 	cancel         context.CancelFunc
 	done           chan struct{}
+	// ip and network are the task's container network address and name
+	// ("" on the agent's network).
+	ip, network string
 }
 
 // ready is "counts for a deployment": running, and healthy when the app
@@ -85,7 +88,7 @@ func (r *Runtime) addStatus(t *task, st string, healthy *bool, msg string) {
 	s := state.Status{State: st, Timestamp: float64(time.Now().UnixNano()) / 1e9, Healthy: healthy}
 	if st == stateRunning || st == stateKilling {
 		s.ContainerStatus = &state.ContainerStatus{NetworkInfos: []state.NetworkInfo{{
-			IPAddresses: []state.IPAddress{{Protocol: "IPv4", IPAddress: r.cfg.IP}}}}}
+			Name: t.network, IPAddresses: []state.IPAddress{{Protocol: "IPv4", IPAddress: r.taskIP(t)}}}}}
 	}
 	t.statuses = append(t.statuses, s)
 	if len(t.statuses) > maxStatuses {
@@ -134,7 +137,7 @@ func (t *task) hostPorts() []int {
 func (r *Runtime) statusEvent(t *task, msg string) map[string]any {
 	ports := t.hostPorts()
 	return map[string]any{"slaveId": r.ident.agentID(), "taskId": t.id, "taskStatus": t.state, "message": msg,
-		"appId": t.appID, "host": r.cfg.Hostname, "ipAddresses": []map[string]string{{"ipAddress": r.cfg.IP, "protocol": "IPv4"}},
+		"appId": t.appID, "host": r.cfg.Hostname, "ipAddresses": []map[string]string{{"ipAddress": r.taskIP(t), "protocol": "IPv4"}},
 		"ports": ports, "version": t.version}
 }
 
@@ -206,7 +209,16 @@ func (r *Runtime) startProcess(t *task) error {
 	// started, and a Ctrl-C on the terminal reaches only sextant, which
 	// then stops the tasks with their grace period.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	joined, err := r.joinNetwork(t)
+	if err == nil {
+		if joined != nil {
+			err = joined.Enter(cmd.Start)
+		} else {
+			err = cmd.Start()
+		}
+	}
+	if err != nil {
+		r.leaveNetwork(t)
 		stdout.Close()
 		stderr.Close()
 		return err
@@ -230,6 +242,7 @@ func (r *Runtime) wait(t *task, cmd *exec.Cmd) {
 	// Whatever the leader left behind in its group goes with it.
 	_ = syscall.Kill(-t.pid, syscall.SIGKILL)
 	_ = os.Remove(filepath.Join(t.sandbox, "pid"))
+	r.leaveNetwork(t)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	close(t.done)
