@@ -56,7 +56,11 @@ type NodeDNSConfig struct {
 	DetectIPPublic  string   // --detect-ip-public
 	CacheMesos      bool     // --cache-mesos
 	IgnoreHealth    bool     // --ignore-health
-	Version         string
+	// L4LBPlane is the agent's load-balancer plane (--l4lb-plane; "" or
+	// "off": none); L4LBLoopback its --l4lb-loopback.
+	L4LBPlane    string
+	L4LBLoopback bool
+	Version      string
 }
 
 // options derives the role's options: files read, addresses parsed,
@@ -169,6 +173,9 @@ func Agent(ctx context.Context, c NodeDNSConfig, log *slog.Logger, ready func(Re
 	o.Ready = ready
 	pl := newPipeline(hub.Options{Logger: log.With("component", "hub"), Registerer: o.Registry})
 	pl.nodeDNS(o, nil)
+	if err := addAgentL4LB(pl, c.L4LBPlane, c.L4LBLoopback, o.NodeIP, log.With("role", "l4lb")); err != nil {
+		return err
+	}
 	return pl.run(ctx)
 }
 

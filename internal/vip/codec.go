@@ -11,6 +11,11 @@ import (
 	"github.com/sextantdc/sextant/internal/directory/label"
 )
 
+// TableItem is the name of the cluster item carrying the whole table
+// (MarshalBinary) from the zone builder to every node's load balancer,
+// beside the /v1/vips document and the zones.
+const TableItem = "_vip_table"
+
 // wireFormat is the version of the table encoding.
 const wireFormat = 1
 
