@@ -215,7 +215,6 @@ func (l *LB) Handler() http.Handler {
 	return mux
 }
 
-
 // ParseVIPs decodes a /v1/vips document (Sextant's, or dcos-net's
 // without the additions) for a client. An element that is not an object
 // with a vip and a protocol, or whose backends do not decode, is left out
