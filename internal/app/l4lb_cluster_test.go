@@ -53,7 +53,7 @@ func TestAgentL4LBFromGossip(t *testing.T) {
 	}
 	srv := testutil.NewStateServer(t)
 	st := &state.State{Leader: srv.Leader(),
-		Slaves: []state.Slave{{ID: "S1", PID: "slave(1)@127.0.0.1:5051", Hostname: "a"}, {ID: "S2", PID: "slave(1)@127.0.0.2:5051", Hostname: "b"}},
+		Slaves:     []state.Slave{{ID: "S1", PID: "slave(1)@127.0.0.1:5051", Hostname: "a"}, {ID: "S2", PID: "slave(1)@127.0.0.2:5051", Hostname: "b"}},
 		Frameworks: []state.Framework{{ID: "fw", Name: "marathon", Tasks: []state.Task{tk("a1", "S1", pA, "127.0.0.1"), tk("b1", "S2", pB, "127.0.0.2")}}}}
 	body, err := json.Marshal(st)
 	if err != nil {
