@@ -3,6 +3,7 @@ module github.com/sextantdc/sextant
 go 1.26.8
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/go-zookeeper/zk v1.0.4
 	github.com/hashicorp/memberlist v0.7.0
 	github.com/miekg/dns v1.1.73
