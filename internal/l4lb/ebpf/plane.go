@@ -72,6 +72,7 @@ type service struct {
 	applied bool // the maps hold svc exactly
 	id      uint32
 	set     uint32
+	count   uint32 // slots of set (Random)
 	mode    balance.Mode
 	ids     map[netip.AddrPort]uint32 // backend → its id
 }
@@ -318,9 +319,9 @@ func (p *Plane) apply(s *balance.Service) error {
 		return err
 	}
 	if st.set != 0 {
-		p.deleteSet(st.set, st.mode, uint32(len(st.svc.Backends))*255)
+		p.deleteSet(st.set, st.mode, st.count)
 	}
-	st.set, st.mode = set, s.Mode
+	st.set, st.count, st.mode = set, count, s.Mode
 	// Backends that left: their open connections go on (nothing here
 	// touches a packet); only their entries and counters go.
 	for a, id := range st.ids {
@@ -416,7 +417,7 @@ func putAll(m *ebpf.Map, vals []uint32) error {
 }
 
 // deleteSet removes a slot set no service entry points at any more;
-// upTo bounds its random slots.
+// upTo is its count of random slots.
 func (p *Plane) deleteSet(set uint32, mode balance.Mode, upTo uint32) {
 	if mode == balance.Maglev {
 		_ = p.objs.Maglev.Delete(&set)
@@ -431,9 +432,7 @@ func (p *Plane) deleteSet(set uint32, mode balance.Mode, upTo uint32) {
 	}
 	if _, err := p.objs.Slots.BatchDelete(keys, nil); err != nil {
 		for i := range keys {
-			if p.objs.Slots.Delete(&keys[i]) != nil {
-				break // slots are dense: the first missing one is the end
-			}
+			_ = p.objs.Slots.Delete(&keys[i])
 		}
 	}
 }
@@ -449,7 +448,7 @@ func (p *Plane) remove(st *service) error {
 		return err
 	}
 	if st.set != 0 {
-		p.deleteSet(st.set, st.mode, uint32(len(st.svc.Backends))*255)
+		p.deleteSet(st.set, st.mode, st.count)
 	}
 	for _, id := range st.ids {
 		p.deleteBackend(id)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/sextantdc/sextant/internal/l4lb/balance"
 	"github.com/sextantdc/sextant/internal/l4lb/l4lbtest"
 )
@@ -83,6 +85,23 @@ func (r *recorder) Stats() []balance.ServiceStats {
 		out = append(out, st)
 	}
 	return out
+}
+
+func be(a netip.AddrPort, w uint8) balance.Backend { return balance.Backend{Addr: a, Weight: w} }
+
+// entries counts a map's keys.
+func entries(t *testing.T, m *ebpf.Map) int {
+	t.Helper()
+	n := 0
+	var k, v []byte
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		n++
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestSemantics(t *testing.T) { runHelper(t, "TestSemanticsHelper") }
@@ -250,7 +269,40 @@ func TestSemanticsHelper(t *testing.T) {
 		}
 	})
 
-	if len(rem.syncs) != 1 || len(rem.syncs[0]) != 3 {
+	t.Run("maps hold exactly the services", func(t *testing.T) {
+		a, b, c := be(b0.Addr, 2), be(b1.Addr, 1), be(netip.MustParseAddrPort("127.0.0.1:9"), 0)
+		steps := [][]balance.Service{
+			{tcp, udpSvc, sticky},
+			{svc(balance.TCP, "11.215.15.1:80", balance.Random, a, b, c), svc(balance.TCP, "11.215.15.2:80", balance.Maglev, a, c)},
+			{svc(balance.TCP, "11.215.15.1:80", balance.Maglev, a, b), svc(balance.TCP, "11.215.15.2:80", balance.Random, b, c)},
+			{svc(balance.TCP, "11.215.15.3:80", balance.Random, c)},
+		}
+		for i, step := range steps {
+			if err := p.Sync(ctx, step); err != nil {
+				t.Fatal(err)
+			}
+			var nb, slots, tables int
+			for _, s := range step {
+				nb += len(s.Backends)
+				if s.Mode == balance.Maglev {
+					tables++
+					continue
+				}
+				for _, b := range s.Backends {
+					slots += int(b.Weight)
+				}
+			}
+			got := [4]int{entries(t, p.objs.Services), entries(t, p.objs.Backends), entries(t, p.objs.Slots), entries(t, p.objs.Maglev)}
+			if want := [4]int{len(step), nb, slots, tables}; got != want {
+				t.Errorf("step %d: services, backends, slots, Maglev tables %v, want %v", i, got, want)
+			}
+		}
+		if err := p.Sync(ctx, []balance.Service{tcp, udpSvc, sticky}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	if len(rem.syncs) != 6 || len(rem.syncs[0]) != 3 {
 		t.Errorf("remote plane got syncs %v", rem.syncs)
 	}
 	if err := p.Close(); err != nil {
