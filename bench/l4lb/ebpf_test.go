@@ -322,7 +322,7 @@ func (nb *netnsBench) iperf3(viaPlane bool, streams int) float64 {
 // that Sync to the end of the last new connection that still reached A
 // is the convergence (0 when the first one after the sync avoided it).
 func (nb *netnsBench) convergence(b *testing.B) {
-	var conv, syncs []float64
+	var conv, syncs, maglevSyncs []float64
 	for range rounds {
 		both := tcpService(portBannerA, balance.Random, be(portBannerA, 1), be(portBannerB, 1))
 		drained := tcpService(portBannerA, balance.Random, be(portBannerA, 0), be(portBannerB, 1))
@@ -367,9 +367,16 @@ func (nb *netnsBench) convergence(b *testing.B) {
 			c = last.Sub(at).Seconds() * 1000
 		}
 		conv, syncs = append(conv, c), append(syncs, d.Seconds()*1000)
+		// A Maglev service's change: the Go side builds the 65537-slot
+		// table and writes it as a new map before the switch.
+		mboth, mdrained := both, drained
+		mboth.Mode, mdrained.Mode = balance.Maglev, balance.Maglev
+		nb.sync(append(slices.Clone(base), mboth)...)
+		maglevSyncs = append(maglevSyncs, nb.sync(append(slices.Clone(base), mdrained)...).Seconds()*1000)
 	}
 	b.ReportMetric(median(conv), "convergence_ms")
 	b.ReportMetric(slices.Max(conv), "max_convergence_ms")
 	b.ReportMetric(median(syncs), "sync_ms")
-	b.Logf("convergence ms %v, sync ms %v", round(conv), round(syncs))
+	b.ReportMetric(median(maglevSyncs), "maglev_sync_ms")
+	b.Logf("convergence ms %v, sync ms %v, Maglev sync ms %v", round(conv), round(syncs), round(maglevSyncs))
 }

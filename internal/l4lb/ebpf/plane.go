@@ -3,6 +3,7 @@ package ebpf
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -399,8 +400,20 @@ func (p *Plane) writeSet(set uint32, s *balance.Service, ids map[netip.AddrPort]
 	return uint32(len(keys)), nil
 }
 
-// putAll fills an array map, in one batch where the kernel has them.
+// putAll fills an array map: one copy into its memory mapping (a
+// batch update of 65537 entries takes tens of milliseconds), else one
+// batch, else entry by entry.
 func putAll(m *ebpf.Map, vals []uint32) error {
+	if mem, err := m.Memory(); err == nil {
+		// The kernel lays array elements out 8 bytes apart.
+		buf := make([]byte, 8*len(vals))
+		for i, v := range vals {
+			binary.NativeEndian.PutUint32(buf[8*i:], v)
+		}
+		if _, err := mem.WriteAt(buf, 0); err == nil {
+			return nil
+		}
+	}
 	keys := make([]uint32, len(vals))
 	for i := range keys {
 		keys[i] = uint32(i)

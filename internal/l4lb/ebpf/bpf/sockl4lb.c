@@ -108,9 +108,11 @@ struct {
 	__type(value, __u32);
 } slots SEC(".maps");
 
+/* mmapable: the Go side writes a whole table with one copy. */
 struct maglev_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAGLEV_SIZE);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u32);
 };
