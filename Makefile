@@ -54,3 +54,10 @@ deps-run:
 
 clean:
 	rm -rf bin
+
+# The socket-level VIP plane's BPF programs: needs clang and libbpf-dev
+# (apt-get install -y clang llvm libbpf-dev); the outputs are committed,
+# so build and test need neither.
+.PHONY: generate-bpf
+generate-bpf:
+	BPF2GO_CFLAGS="-O2 -g -Wall -I/usr/include/$$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)" $(GO) generate ./internal/l4lb/ebpf/
