@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sextantdc/sextant/internal/dcosdns"
 	"github.com/sextantdc/sextant/internal/gossip"
 	"github.com/sextantdc/sextant/internal/hub"
@@ -42,9 +44,6 @@ const (
 // L4LBPlanes lists the values of --l4lb-plane, for help texts.
 var L4LBPlanes = strings.Join([]string{PlaneAuto, PlaneNFTables, PlaneEBPF, PlaneUserspace, PlaneOff}, "|")
 
-// errNoKernelPlane: this build has no such kernel plane.
-var errNoKernelPlane = errors.New("not in this build")
-
 // openedPlane is the data plane a node runs, and why.
 type openedPlane struct {
 	name, info string
@@ -71,7 +70,7 @@ func loopbackMapped(loopback bool) bool { return loopback || os.Geteuid() != 0 }
 // without root or kernel support, except that ebpf falls back to nftables
 // alone (and says so) where the kernel cannot load its programs; auto
 // falls back step by step to the userspace plane.
-func openPlane(want string, loopback bool, log *slog.Logger) (*openedPlane, error) {
+func openPlane(want string, loopback bool, log *slog.Logger, reg prometheus.Registerer) (*openedPlane, error) {
 	root := os.Geteuid() == 0
 	switch want {
 	case PlaneUserspace:
@@ -80,7 +79,7 @@ func openPlane(want string, loopback bool, log *slog.Logger) (*openedPlane, erro
 		if !root {
 			return nil, fmt.Errorf("--l4lb-plane %s needs root (CAP_NET_ADMIN); without it use --l4lb-plane userspace", want)
 		}
-		nft, err := openNFTables(log)
+		nft, err := openNFTables(log, reg)
 		if err != nil {
 			return nil, fmt.Errorf("--l4lb-plane %s: nftables plane: %w", want, err)
 		}
@@ -104,7 +103,7 @@ func openPlane(want string, loopback bool, log *slog.Logger) (*openedPlane, erro
 	if loopback {
 		return openUserspace(true, "auto with --l4lb-loopback: the userspace plane on the VIPs' 127.x mapping", log)
 	}
-	nft, err := openNFTables(log)
+	nft, err := openNFTables(log, reg)
 	if err != nil {
 		log.Warn("nftables plane unavailable; using the userspace plane", "err", err)
 		return openUserspace(false, "auto: nftables plane unavailable ("+err.Error()+"); the userspace plane", log)
@@ -210,7 +209,7 @@ func l4lbRole(f UpConfig) upRole {
 			if err != nil {
 				return fmt.Errorf("--ip: %q is not an IP address", f.IP)
 			}
-			plane, err := openPlane(f.L4LBPlane, f.L4LBLoopback, log)
+			plane, err := openPlane(f.L4LBPlane, f.L4LBLoopback, log, pl.apiReg)
 			if err != nil {
 				return err
 			}
@@ -226,7 +225,7 @@ func addAgentL4LB(pl *pipeline, want string, loopback bool, nodeIP netip.Addr, l
 	if want == "" || want == PlaneOff {
 		return nil
 	}
-	plane, err := openPlane(want, loopback, log)
+	plane, err := openPlane(want, loopback, log, pl.apiReg)
 	if err != nil {
 		return err
 	}

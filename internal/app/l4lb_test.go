@@ -34,7 +34,7 @@ func TestUnreachableIPs(t *testing.T) {
 }
 
 func TestOpenPlaneRejectsUnknown(t *testing.T) {
-	if _, err := openPlane("ipvs", false, discard()); err == nil || !strings.Contains(err.Error(), "--l4lb-plane") {
+	if _, err := openPlane("ipvs", false, discard(), nil); err == nil || !strings.Contains(err.Error(), "--l4lb-plane") {
 		t.Errorf("ipvs: %v", err)
 	}
 }
@@ -42,7 +42,7 @@ func TestOpenPlaneRejectsUnknown(t *testing.T) {
 // The loopback-mapped userspace plane needs no privilege and touches
 // nothing on the host.
 func TestOpenPlaneUserspaceLoopback(t *testing.T) {
-	p, err := openPlane(PlaneUserspace, true, discard())
+	p, err := openPlane(PlaneUserspace, true, discard(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestOpenPlaneUserspaceLoopback(t *testing.T) {
 	if p.name != PlaneUserspace || !strings.Contains(p.info, "userspace") {
 		t.Errorf("plane %q (%s)", p.name, p.info)
 	}
-	if p, err := openPlane(PlaneAuto, true, discard()); err != nil || p.name != PlaneUserspace || !strings.Contains(p.info, "127.x") {
+	if p, err := openPlane(PlaneAuto, true, discard(), nil); err != nil || p.name != PlaneUserspace || !strings.Contains(p.info, "127.x") {
 		t.Errorf("auto with --l4lb-loopback: %+v %v", p, err)
 	} else {
 		p.close()
