@@ -101,7 +101,10 @@ func vipApp(id string, port int) string {
 // process killed, every request from one second on succeeds; the app
 // deleted, the VIP stops answering. wantPlane is the plane the cluster
 // must report.
-func vipScenario(t *testing.T, c *vipCluster, app string, port int, wantPlane string) {
+//
+// byName, when set, runs once both instances answer, with the VIP's
+// http://name:port/id URL.
+func vipScenario(t *testing.T, c *vipCluster, app string, port int, wantPlane string, byName func(url string)) {
 	name := app + ".marathon.l4lb.thisdcos.directory:" + strconv.Itoa(port)
 	if out, err := c.marathonDo("POST", "/v2/apps", vipApp(app, port)); err != nil {
 		t.Fatalf("creating the app: %v\n%s", err, out)
@@ -137,6 +140,9 @@ func vipScenario(t *testing.T, c *vipCluster, app string, port int, wantPlane st
 		}
 		return len(seen) == 2
 	})
+	if byName != nil {
+		byName("http://" + name + "/id")
+	}
 
 	// Kill one instance's process (its whole process group, by the pid
 	// the runtime wrote in its sandbox); from one second on, every request
@@ -226,6 +232,15 @@ func TestVIPInNetns(t *testing.T) {
 		}
 	})
 	in := []string{"ip", "netns", "exec", ns}
+	// The namespace's resolver: dnsmasq on 127.0.0.1 (started below).
+	etc := filepath.Join("/etc/netns", ns)
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(etc) })
+	if err := os.WriteFile(filepath.Join(etc, "resolv.conf"), []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("lo up: %v %s", err, out)
 	}
@@ -237,7 +252,27 @@ func TestVIPInNetns(t *testing.T) {
 	c := &vipCluster{t: t, bin: bin, stateDir: t.TempDir(), in: in, marathon: "http://127.0.0.1:8080", nodeDNS: "127.0.0.1:1054"}
 	startVIPUp(t, c, in, "--l4lb-plane", "nftables")
 	t.Logf("plane: nftables (--l4lb-plane nftables)")
-	vipScenario(t, c, "vipnetns", 8080, "nftables")
+	vipScenario(t, c, "vipnetns", 8080, "nftables", func(url string) {
+		// docs/l4lb.md's resolver recipe, in the namespace: dnsmasq on
+		// 127.0.0.1:53 sends the cluster's domains to the node DNS role,
+		// and the namespace's resolv.conf (ip netns exec mounts
+		// /etc/netns/NS/resolv.conf) names dnsmasq.
+		if _, err := exec.LookPath("dnsmasq"); err != nil {
+			t.Logf("dnsmasq is not installed: the VIP by name through the host resolver is not tried")
+			return
+		}
+		dm := exec.Command("ip", "netns", "exec", ns, "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
+			"--listen-address=127.0.0.1", "--bind-interfaces", "--port=53", "--pid-file=",
+			"--server=/thisdcos.directory/127.0.0.1#1054", "--server=/mesos/127.0.0.1#1054")
+		testutil.StartProcess(t, dm)
+		var last string
+		testutil.Eventually(t, 30*time.Second, "curl "+url+" through the namespace's resolver", func() bool {
+			out, err := c.get(url)
+			last = out
+			return err == nil && strings.Contains(out, "vipnetns.")
+		})
+		t.Logf("curl %s: %s", url, strings.TrimSpace(last))
+	})
 }
 
 // TestVIPRootless is the same scenario through the userspace plane
@@ -295,5 +330,5 @@ func TestVIPRootless(t *testing.T) {
 	// may use; the VIP port is one free on loopback now.
 	startVIPUp(t, c, prefix, "--marathon-addr", marathonAddr, "--mesos-addr", fa(), "--dns-addr", fa(),
 		"--mesos-dns-http-addr", fa(), "--node-dns-addr", nodeDNS, "--net-api-addr", fa(), "--host-ports", "33000-33999")
-	vipScenario(t, c, "viprootless", testutil.FreePort(t), "userspace")
+	vipScenario(t, c, "viprootless", testutil.FreePort(t), "userspace", nil)
 }
