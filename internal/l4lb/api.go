@@ -35,8 +35,8 @@ type APIVIP struct {
 	Backend  []APIBackend `json:"backend"`
 	// Addrs are the VIP's addresses (a named VIP: its allocated IPv4
 	// and IPv6 addresses); Listen where a client on this node connects,
-	// address:port per address (the VIP itself, or the userspace plane's
-	// loopback mapping of it).
+	// address:port per address the plane serves (the VIP itself, or the
+	// userspace plane's loopback mapping of it).
 	Addrs  []string `json:"addrs"`
 	Listen []string `json:"listen"`
 	// Plane is the data plane serving the VIP on this node; Mode its
@@ -115,8 +115,16 @@ func (l *LB) VIPs() []APIVIP {
 	}
 	stats := map[bkey]BackendStats{}
 	refused := map[Key]uint64{}
+	// served: the services the plane reports serving; a service it could
+	// not serve (a port taken) has no address to connect to.
+	var served map[Key]bool
 	if sr, ok := l.plane.(StatsReporter); ok {
-		for _, s := range sr.Stats() {
+		st := sr.Stats()
+		if len(st) > 0 { // none at all: counters unreadable now, not nothing served
+			served = map[Key]bool{}
+		}
+		for _, s := range st {
+			served[s.Key] = true
 			refused[s.Key] += s.Refused
 			for _, b := range s.Backends {
 				stats[bkey{s.Key, b.Addr}] = b
@@ -151,7 +159,7 @@ func (l *LB) VIPs() []APIVIP {
 					listen = la
 				}
 			}
-			if programmed[k] {
+			if programmed[k] && (served == nil || served[k]) {
 				e.Listen = append(e.Listen, listen.String())
 				e.Mode = mode[k].String()
 			}

@@ -272,3 +272,34 @@ func FuzzParseVIPs(f *testing.F) {
 		}
 	})
 }
+
+// partialPlane serves every service but the first it is given.
+type partialPlane struct{ statsPlane }
+
+func (p *partialPlane) Stats() []ServiceStats {
+	st := p.statsPlane.Stats()
+	if len(st) > 1 {
+		return st[1:]
+	}
+	return st
+}
+
+// A service the plane could not serve (a port taken) has no address to
+// connect to.
+func TestAPIListenOnlyWhatIsServed(t *testing.T) {
+	plane := &partialPlane{statsPlane{ch: make(chan struct{}, 4)}}
+	lb, snaps := runLB(t, plane, Options{})
+	snaps <- snapshot(1, task("a1", "agent-a", "one:80", 80, "9.0.1.2"), task("a2", "agent-a", "two:80", 80, "9.0.1.3"))
+	waitSync(t, plane.ch)
+	got := lb.VIPs()
+	if len(got) != 2 {
+		t.Fatalf("VIPs %+v", got)
+	}
+	served := 0
+	for _, v := range got {
+		served += len(v.Listen)
+	}
+	if served != 1 {
+		t.Errorf("listen addresses %d, want 1 (one service not served): %+v", served, got)
+	}
+}
