@@ -238,8 +238,10 @@ func (p *Plane) Sync(ctx context.Context, services []balance.Service) error {
 	var errs []error
 	want := make(map[balance.Key]bool, len(services))
 	for i := range services {
+		want[services[i].Key] = true
+	}
+	for i := range services {
 		s := &services[i]
-		want[s.Key] = true
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break
