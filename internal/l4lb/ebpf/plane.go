@@ -121,8 +121,7 @@ func New(opts Options) (*Plane, error) {
 		{p.objs.Sock6Recvmsg, ebpf.AttachCGroupUDP6Recvmsg},
 		{p.objs.Sock4Getpeername, ebpf.AttachCgroupInet4GetPeername},
 		{p.objs.Sock6Getpeername, ebpf.AttachCgroupInet6GetPeername},
-		{p.objs.SockEgress, ebpf.AttachCGroupInetEgress},
-		{p.objs.SockIngress, ebpf.AttachCGroupInetIngress},
+		{p.objs.SockOps, ebpf.AttachCGroupSockOps},
 		{p.objs.SockRelease, ebpf.AttachCgroupInetSockRelease},
 	} {
 		l, err := link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: a.at, Program: a.prog})
