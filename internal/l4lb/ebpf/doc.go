@@ -78,6 +78,21 @@
 // the cgroup2 hierarchy (found in /proc/self/mountinfo), that is every
 // process and container of the host.
 //
+//	p, err := ebpf.New(ebpf.Options{Logger: log, Remote: nft, Ranges: vipRanges})
+//	switch {
+//	case errors.Is(err, ebpf.ErrUnsupported):
+//		log.Warn("socket-level VIP load balancing unavailable: nftables alone", "reason", err)
+//		plane = nft // New never closes Remote when it fails
+//	case err != nil:
+//		return err
+//	default:
+//		plane = p // syncs and closes nft too
+//	}
+//
+// Close detaches the programs: connections already made keep their
+// backend (their packets were never translated), but getpeername() on
+// them shows the backend from then on.
+//
 // # Imports
 //
 // l4lb/balance; github.com/cilium/ebpf. The package does not import the

@@ -42,7 +42,8 @@ type Options struct {
 	// every process and container.
 	CgroupPath string
 	// Remote, if set, is synced with the same services after this
-	// plane's maps, its counters are added to Stats, and Close closes it.
+	// plane's maps, its counters are added to Stats, and Close closes it
+	// (New does not, when it fails: the caller goes on with Remote).
 	Remote Remote
 	// Ranges are VIP ranges: a connect() or sendmsg() from the cgroup to
 	// an address inside one that no service holds is refused there (the
