@@ -46,9 +46,10 @@ const (
 )
 
 type netnsBench struct {
-	b     *testing.B
-	cg    *os.File // the cgroup the programs are attached to
-	plane *ebpf.Plane
+	b          *testing.B
+	backendPid int      // the Go backends' process
+	cg         *os.File // the cgroup the programs are attached to
+	plane      *ebpf.Plane
 }
 
 func run(b *testing.B, args ...string) {
@@ -167,6 +168,9 @@ func (nb *netnsBench) serve() {
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
+		if nb.backendPid == 0 {
+			nb.backendPid = cmd.Process.Pid // ip and taskset exec it
+		}
 		b.Cleanup(func() {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
@@ -206,33 +210,78 @@ func (nb *netnsBench) client(viaPlane bool, spec string) []string {
 	return lines
 }
 
-func rate(b *testing.B, lines []string) float64 {
+// sample is one measurement: a rate, and the CPU time the client and
+// the backends spent per operation (0: not measured).
+type sample struct{ rate, cpuUs float64 }
+
+// parseSample reads a client's "rate R errors E ops N cpu S" line; the
+// backends' CPU time over the same run is added.
+func parseSample(b *testing.B, lines []string, backendCPU time.Duration) sample {
 	for _, l := range lines {
-		if v, ok := strings.CutPrefix(l, "rate "); ok {
-			r, errs, _ := strings.Cut(v, " errors ")
-			if errs != "0" {
-				b.Errorf("client errors: %s", l)
-			}
-			f, _ := strconv.ParseFloat(r, 64)
-			return f
+		if !strings.HasPrefix(l, "rate ") {
+			continue
 		}
+		var r, cpu float64
+		var errs, ops int64
+		if _, err := fmt.Sscanf(l, "rate %g errors %d ops %d cpu %g", &r, &errs, &ops, &cpu); err != nil {
+			b.Fatalf("client line %q: %v", l, err)
+		}
+		if errs != 0 {
+			b.Errorf("client errors: %s", l)
+		}
+		s := sample{rate: r}
+		if ops > 0 {
+			s.cpuUs = (cpu + backendCPU.Seconds()) / float64(ops) * 1e6
+		}
+		return s
 	}
 	b.Fatalf("no rate in %q", lines)
-	return 0
+	return sample{}
 }
 
-// compareEBPF alternates direct and plane rounds, as compare does.
-func compareEBPF(b *testing.B, unit string, measure func(viaPlane bool) float64) {
-	var ds, ps, ratios []float64
+// procCPU is a process's user and system time so far (clock ticks of
+// 10 ms: /proc/PID/stat fields 14 and 15).
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: count from its ")".
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
+}
+
+// measure runs a Go client (role conns or keepalive) against port.
+func (nb *netnsBench) measure(b *testing.B, via bool, role string, port int) sample {
+	c0 := procCPU(nb.backendPid)
+	lines := nb.client(via, "role="+role+",ms="+strconv.Itoa(int(phase/time.Millisecond))+",addr="+target(via, port))
+	return parseSample(b, lines, procCPU(nb.backendPid)-c0)
+}
+
+// compareEBPF alternates direct and plane rounds, as compare does, and
+// also reports the CPU time per operation when measured.
+func compareEBPF(b *testing.B, unit string, measure func(viaPlane bool) sample) {
+	var ds, ps, ratios, dcpu, pcpu []float64
 	for range rounds {
 		d := measure(false)
 		p := measure(true)
-		ds, ps, ratios = append(ds, d), append(ps, p), append(ratios, p/d)
+		ds, ps, ratios = append(ds, d.rate), append(ps, p.rate), append(ratios, p.rate/d.rate)
+		dcpu, pcpu = append(dcpu, d.cpuUs), append(pcpu, p.cpuUs)
 	}
 	b.ReportMetric(median(ds), "direct_"+unit)
 	b.ReportMetric(median(ps), "ebpf_"+unit)
 	b.ReportMetric(median(ratios), "ratio")
 	b.Logf("%s direct %v, ebpf %v, ratios %v", unit, round(ds), round(ps), round(ratios))
+	if median(dcpu) > 0 {
+		b.ReportMetric(median(dcpu), "direct_cpu_us/op")
+		b.ReportMetric(median(pcpu), "ebpf_cpu_us/op")
+		b.Logf("CPU µs per operation (client + backends) direct %v, ebpf %v", round(dcpu), round(pcpu))
+	}
 }
 
 func target(viaPlane bool, port int) string {
@@ -250,12 +299,9 @@ func BenchmarkEBPF(b *testing.B) {
 		tcpService(portIperf, balance.Random, be(portIperf, 1)),
 		tcpService(portBannerA, balance.Random, be(portBannerA, 1), be(portBannerB, 1)),
 	)
-	ms := strconv.Itoa(int(phase / time.Millisecond))
 	b.Run("NewConnections", func(b *testing.B) {
 		for b.Loop() {
-			compareEBPF(b, "conns/s", func(via bool) float64 {
-				return rate(b, nb.client(via, "role=conns,ms="+ms+",addr="+target(via, portConn)))
-			})
+			compareEBPF(b, "conns/s", func(via bool) sample { return nb.measure(b, via, "conns", portConn) })
 		}
 		// The VIP's connections went through the plane, not around it.
 		for _, s := range nb.plane.Stats() {
@@ -266,15 +312,13 @@ func BenchmarkEBPF(b *testing.B) {
 	})
 	b.Run("KeepAlive", func(b *testing.B) {
 		for b.Loop() {
-			compareEBPF(b, "req/s", func(via bool) float64 {
-				return rate(b, nb.client(via, "role=keepalive,ms="+ms+",addr="+target(via, portHTTP)))
-			})
+			compareEBPF(b, "req/s", func(via bool) sample { return nb.measure(b, via, "keepalive", portHTTP) })
 		}
 	})
 	for _, streams := range []int{1, 4} {
 		b.Run(fmt.Sprintf("Iperf3Streams%d", streams), func(b *testing.B) {
 			for b.Loop() {
-				compareEBPF(b, "Gbit/s", func(via bool) float64 { return nb.iperf3(via, streams) })
+				compareEBPF(b, "Gbit/s", func(via bool) sample { return sample{rate: nb.iperf3(via, streams)} })
 			}
 		})
 	}

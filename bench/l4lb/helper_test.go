@@ -47,12 +47,17 @@ func TestBenchHelper(t *testing.T) {
 		}
 		c.Close()
 		fmt.Println("probe ok")
-	case "conns":
-		n, errs := newConns(kv["addr"], src, d)
-		fmt.Printf("rate %.1f errors %d\n", float64(n)/d.Seconds(), errs)
-	case "keepalive":
-		n, errs := keepAlive(kv["addr"], src, d)
-		fmt.Printf("rate %.1f errors %d\n", float64(n)/d.Seconds(), errs)
+	case "conns", "keepalive":
+		f := newConns
+		if kv["role"] == "keepalive" {
+			f = keepAlive
+		}
+		cpu0 := cpuTime()
+		n, errs := f(kv["addr"], src, d)
+		// The client's CPU (user and system, softirq work it ran
+		// included) per operation: less at the mercy of other load
+		// than the rate.
+		fmt.Printf("rate %.1f errors %d ops %d cpu %.6f\n", float64(n)/d.Seconds(), errs, n, (cpuTime() - cpu0).Seconds())
 	case "watch":
 		watch(kv["addr"], src, d)
 	default:

@@ -24,8 +24,11 @@
 //   - recvmsg4/recvmsg6: the source of a reply (the backend) is turned
 //     back into the VIP, so recvfrom() shows the address the app sent to.
 //   - getpeername4/getpeername6: a connected socket's peer is the VIP.
-//   - cgroup_skb ingress/egress: payload bytes of sockets connect() sent
-//     to a backend, per backend; sock_release: one open flow less.
+//   - sockops: a TCP socket connect() sent to a backend asks for state
+//     callbacks, and at its close its payload bytes each way (acked and
+//     received) are added to its backend. No program runs per packet.
+//   - sock_release: a socket connect() sent to a backend is released, one
+//     open flow less.
 //
 // # Balancing: the same choice as package balance
 //
@@ -61,7 +64,8 @@
 //
 // A per-CPU map per backend id and service id: connections (connect()s
 // and new unconnected UDP flows), sockets released, payload bytes each
-// way (TCP and connected UDP), refusals. Stats sums them, adds Remote's
+// way (TCP, added when a connection ends), refusals. Failures stay 0: a
+// connect() that fails after the choice is the application's to see. Stats sums them, adds Remote's
 // counters when Remote reports any (the two planes see disjoint traffic),
 // and reports Active as connections not yet released.
 //
@@ -73,6 +77,21 @@
 // alone and logs why. Options.CgroupPath empty attaches to the root of
 // the cgroup2 hierarchy (found in /proc/self/mountinfo), that is every
 // process and container of the host.
+//
+//	p, err := ebpf.New(ebpf.Options{Logger: log, Remote: nft, Ranges: vipRanges})
+//	switch {
+//	case errors.Is(err, ebpf.ErrUnsupported):
+//		log.Warn("socket-level VIP load balancing unavailable: nftables alone", "reason", err)
+//		plane = nft // New never closes Remote when it fails
+//	case err != nil:
+//		return err
+//	default:
+//		plane = p // syncs and closes nft too
+//	}
+//
+// Close detaches the programs: connections already made keep their
+// backend (their packets were never translated), but getpeername() on
+// them shows the backend from then on.
 //
 // # Imports
 //

@@ -42,7 +42,8 @@ type Options struct {
 	// every process and container.
 	CgroupPath string
 	// Remote, if set, is synced with the same services after this
-	// plane's maps, its counters are added to Stats, and Close closes it.
+	// plane's maps, its counters are added to Stats, and Close closes it
+	// (New does not, when it fails: the caller goes on with Remote).
 	Remote Remote
 	// Ranges are VIP ranges: a connect() or sendmsg() from the cgroup to
 	// an address inside one that no service holds is refused there (the
@@ -121,8 +122,7 @@ func New(opts Options) (*Plane, error) {
 		{p.objs.Sock6Recvmsg, ebpf.AttachCGroupUDP6Recvmsg},
 		{p.objs.Sock4Getpeername, ebpf.AttachCgroupInet4GetPeername},
 		{p.objs.Sock6Getpeername, ebpf.AttachCgroupInet6GetPeername},
-		{p.objs.SockEgress, ebpf.AttachCGroupInetEgress},
-		{p.objs.SockIngress, ebpf.AttachCGroupInetIngress},
+		{p.objs.SockOps, ebpf.AttachCGroupSockOps},
 		{p.objs.SockRelease, ebpf.AttachCgroupInetSockRelease},
 	} {
 		l, err := link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: a.at, Program: a.prog})
@@ -238,8 +238,10 @@ func (p *Plane) Sync(ctx context.Context, services []balance.Service) error {
 	var errs []error
 	want := make(map[balance.Key]bool, len(services))
 	for i := range services {
+		want[services[i].Key] = true
+	}
+	for i := range services {
 		s := &services[i]
-		want[s.Key] = true
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break

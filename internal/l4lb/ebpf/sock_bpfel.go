@@ -110,8 +110,7 @@ const (
 	sockProgSock6Getpeername = "sock6_getpeername"
 	sockProgSock6Recvmsg     = "sock6_recvmsg"
 	sockProgSock6Sendmsg     = "sock6_sendmsg"
-	sockProgSockEgress       = "sock_egress"
-	sockProgSockIngress      = "sock_ingress"
+	sockProgSockOps          = "sock_ops"
 	sockProgSockRelease      = "sock_release"
 )
 
@@ -165,8 +164,7 @@ type sockProgramSpecs struct {
 	Sock6Getpeername *ebpf.ProgramSpec `ebpf:"sock6_getpeername"`
 	Sock6Recvmsg     *ebpf.ProgramSpec `ebpf:"sock6_recvmsg"`
 	Sock6Sendmsg     *ebpf.ProgramSpec `ebpf:"sock6_sendmsg"`
-	SockEgress       *ebpf.ProgramSpec `ebpf:"sock_egress"`
-	SockIngress      *ebpf.ProgramSpec `ebpf:"sock_ingress"`
+	SockOps          *ebpf.ProgramSpec `ebpf:"sock_ops"`
 	SockRelease      *ebpf.ProgramSpec `ebpf:"sock_release"`
 }
 
@@ -254,8 +252,7 @@ type sockPrograms struct {
 	Sock6Getpeername *ebpf.Program `ebpf:"sock6_getpeername"`
 	Sock6Recvmsg     *ebpf.Program `ebpf:"sock6_recvmsg"`
 	Sock6Sendmsg     *ebpf.Program `ebpf:"sock6_sendmsg"`
-	SockEgress       *ebpf.Program `ebpf:"sock_egress"`
-	SockIngress      *ebpf.Program `ebpf:"sock_ingress"`
+	SockOps          *ebpf.Program `ebpf:"sock_ops"`
 	SockRelease      *ebpf.Program `ebpf:"sock_release"`
 }
 
@@ -269,8 +266,7 @@ func (p *sockPrograms) Close() error {
 		p.Sock6Getpeername,
 		p.Sock6Recvmsg,
 		p.Sock6Sendmsg,
-		p.SockEgress,
-		p.SockIngress,
+		p.SockOps,
 		p.SockRelease,
 	)
 }

@@ -52,8 +52,8 @@ struct backend {
 struct counters {
 	__u64 conns;      /* flows sent to the backend */
 	__u64 closed;     /* of those, sockets released */
-	__u64 bytes_to;   /* payload bytes sent (TCP, connected UDP) */
-	__u64 bytes_from; /* payload bytes received */
+	__u64 bytes_to;   /* payload bytes sent (TCP, at close) */
+	__u64 bytes_from; /* payload bytes received (TCP, at close) */
 	__u64 refused;    /* service: flows refused (no backend) */
 	__u64 unconnected; /* of conns, unconnected UDP flows (no socket to close) */
 };
@@ -580,68 +580,36 @@ int sock6_getpeername(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* Byte counters: per packet of a socket connect() sent to a backend, its
- * payload (the length past the IP and TCP/UDP headers; GSO and GRO
- * packets carry one set of headers for many segments). */
-static __always_inline void count_bytes(struct __sk_buff *skb, int egress)
+/* Byte counters, without a per-packet hook: a TCP socket connect() sent
+ * to a backend asks for state callbacks (only those sockets do), and
+ * when it closes its payload bytes acked and received (RFC 4898's
+ * HCThruOctetsAcked and HCThruOctetsReceived) are added to its backend.
+ * Bytes of an open connection show when it ends. */
+SEC("sockops")
+int sock_ops(struct bpf_sock_ops *ops)
 {
-	struct bpf_sock *sk = skb->sk;
+	struct bpf_sock *sk = ops->sk;
 	if (!sk)
-		return;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return;
-	struct sock_state *st = bpf_sk_storage_get(&socks, sk, 0, 0);
-	if (!st)
-		return;
-	__u32 hdr = 0;
-	__u8 b = 0;
-	__u8 proto = 0;
-	if (skb->protocol == bpf_htons(0x0800)) {
-		if (bpf_skb_load_bytes(skb, 0, &b, 1))
-			return;
-		hdr = (b & 0xf) * 4;
-		if (bpf_skb_load_bytes(skb, 9, &proto, 1))
-			return;
-	} else if (skb->protocol == bpf_htons(0x86dd)) {
-		hdr = 40;
-		if (bpf_skb_load_bytes(skb, 6, &proto, 1))
-			return;
-	} else {
-		return;
+		return 1;
+	switch (ops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		if (bpf_sk_storage_get(&socks, sk, 0, 0))
+			bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (ops->args[1] == BPF_TCP_CLOSE) {
+			struct sock_state *st = bpf_sk_storage_get(&socks, sk, 0, 0);
+			if (!st)
+				break;
+			__u32 id = st->backend;
+			struct counters *c = bpf_map_lookup_elem(&stats, &id);
+			if (c) {
+				c->bytes_to += ops->bytes_acked;
+				c->bytes_from += ops->bytes_received;
+			}
+		}
+		break;
 	}
-	if (proto == IPPROTO_TCP) {
-		if (bpf_skb_load_bytes(skb, hdr + 12, &b, 1))
-			return;
-		hdr += (b >> 4) * 4;
-	} else if (proto == IPPROTO_UDP) {
-		hdr += 8;
-	} else {
-		return;
-	}
-	if (skb->len <= hdr)
-		return;
-	__u32 id = st->backend;
-	struct counters *c = bpf_map_lookup_elem(&stats, &id);
-	if (!c)
-		return;
-	if (egress)
-		c->bytes_to += skb->len - hdr;
-	else
-		c->bytes_from += skb->len - hdr;
-}
-
-SEC("cgroup_skb/egress")
-int sock_egress(struct __sk_buff *skb)
-{
-	count_bytes(skb, 1);
-	return 1;
-}
-
-SEC("cgroup_skb/ingress")
-int sock_ingress(struct __sk_buff *skb)
-{
-	count_bytes(skb, 0);
 	return 1;
 }
 
