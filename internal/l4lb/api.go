@@ -119,7 +119,7 @@ func (l *LB) VIPs() []APIVIP {
 	// not serve (a port taken) has no address to connect to.
 	var served map[Key]bool
 	if sr, ok := l.plane.(StatsReporter); ok {
-		st := sr.Stats()
+		st := l.stats(sr)
 		if len(st) > 0 { // none at all: counters unreadable now, not nothing served
 			served = map[Key]bool{}
 		}

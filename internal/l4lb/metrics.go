@@ -116,7 +116,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	if !ok {
 		return
 	}
-	for _, s := range sr.Stats() {
+	for _, s := range m.l.stats(sr) {
 		proto, vip, name := s.Key.Protocol.String(), s.Key.Addr.String(), names[s.Key]
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(s.Refused), proto, vip, name)
 		for _, b := range s.Backends {

@@ -57,6 +57,18 @@ type LB struct {
 	// cur is the last desired state handed to the plane.
 	cur  atomic.Pointer[desired]
 	once sync.Once
+	// planeMu keeps Stats from running during a Sync. The contract lets
+	// a plane take both at once; the nftables plane deadlocked when it
+	// did (its two locks taken in opposite orders), so the LB does not
+	// ask for it.
+	planeMu sync.Mutex
+}
+
+// stats reads a plane's counters, never during a Sync.
+func (l *LB) stats(sr StatsReporter) []ServiceStats {
+	l.planeMu.Lock()
+	defer l.planeMu.Unlock()
+	return sr.Stats()
 }
 
 type desired struct {
@@ -219,7 +231,9 @@ func (l *LB) sync(ctx context.Context, d *desired) error {
 	defer cancel()
 	start := time.Now()
 	// The plane gets its own copy: it may keep what it is given.
+	l.planeMu.Lock()
 	err := l.plane.Sync(ctx, slices.Clone(d.services))
+	l.planeMu.Unlock()
 	l.m.syncDuration.Observe(time.Since(start).Seconds())
 	res := &syncResult{at: time.Now()}
 	if err != nil {
