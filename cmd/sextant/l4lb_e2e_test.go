@@ -87,17 +87,15 @@ func (c *vipCluster) vipList() (plane string, connect map[string]string, out str
 
 // vipApp is an app of two instances behind VIP_0 name:port, each
 // answering GET /id with its task id. The replacement of a killed task
-// starts 10 s later, after the requests that check the survivor: a task
-// that has just started is taken as serving until Marathon lists it with
-// its health checks, and may get connections before it listens (the
-// model learns an app's health checks per task from Marathon's task list).
+// starts about a second later, while the requests run: it must get no
+// connection before its health check passes.
 func vipApp(id string, port int) string {
 	return fmt.Sprintf(`{"id": "/%s", "cmd": "echo $MESOS_TASK_ID > id && exec python3 -m http.server $PORT0", "instances": 2,
   "cpus": 0.1, "mem": 32,
   "portDefinitions": [{"port": 0, "protocol": "tcp", "name": "http", "labels": {"VIP_0": "/%s:%d"}}],
   "healthChecks": [{"protocol": "HTTP", "path": "/id", "portIndex": 0, "gracePeriodSeconds": 10,
     "intervalSeconds": 1, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}],
-  "taskKillGracePeriodSeconds": 1, "backoffSeconds": 10, "backoffFactor": 1}`, id, id, port)
+  "taskKillGracePeriodSeconds": 1}`, id, id, port)
 }
 
 // vipScenario is the done-when of the VIP issue: both instances answer at
