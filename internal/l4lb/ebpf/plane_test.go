@@ -216,6 +216,43 @@ func TestSemanticsHelper(t *testing.T) {
 		}
 	})
 
+	t.Run("udp connected again", func(t *testing.T) {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(fd)
+		peer := func() string {
+			sa, err := syscall.Getpeername(fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := sa.(*syscall.SockaddrInet4)
+			return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
+		}
+		if err := syscall.Connect(fd, &syscall.SockaddrInet4{Addr: [4]byte{11, 215, 15, 1}, Port: 53}); err != nil {
+			t.Fatal(err)
+		}
+		if got := peer(); got != "11.215.15.1:53" {
+			t.Errorf("peer %s, want the VIP", got)
+		}
+		if err := syscall.Connect(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: 9}); err != nil {
+			t.Fatal(err)
+		}
+		if got := peer(); got != "127.0.0.1:9" {
+			t.Errorf("peer %s after connecting to 127.0.0.1:9", got)
+		}
+		for _, s := range p.Stats() {
+			if s.Key == udpSvc.Key {
+				for _, b := range s.Backends {
+					if b.Active != 0 {
+						t.Errorf("%s: %d active after the socket left the VIP", b.Addr, b.Active)
+					}
+				}
+			}
+		}
+	})
+
 	t.Run("active", func(t *testing.T) {
 		var conns []net.Conn
 		for range 3 {

@@ -341,11 +341,20 @@ static __always_inline void key6(struct svc_key *k, struct bpf_sock_addr *ctx, _
 	k->pad = 0;
 }
 
+static __always_inline void closed(__u32 id)
+{
+	struct counters *c = bpf_map_lookup_elem(&stats, &id);
+	if (c)
+		c->closed++;
+}
+
 static __always_inline void remember(struct bpf_sock_addr *ctx, struct svc_key *k, __u32 id)
 {
 	struct sock_state *st = bpf_sk_storage_get(&socks, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st)
 		return;
+	if (st->backend) /* a UDP socket connected again: its last flow ends */
+		closed(st->backend);
 	__builtin_memcpy(st->vip, k->addr, 16);
 	st->vip_port = k->port;
 	st->backend = id;
@@ -369,6 +378,19 @@ static __always_inline void write6(struct bpf_sock_addr *ctx, struct backend *be
 	ctx->user_port = be->port;
 }
 
+/* forget: a UDP socket connected again to an address that is not a VIP
+ * is no VIP's any more (a TCP socket connects once). */
+static __always_inline void forget(struct bpf_sock_addr *ctx)
+{
+	if (ctx->protocol != IPPROTO_UDP)
+		return;
+	struct sock_state *st = bpf_sk_storage_get(&socks, ctx->sk, 0, 0);
+	if (!st)
+		return;
+	closed(st->backend);
+	bpf_sk_storage_delete(&socks, ctx->sk);
+}
+
 SEC("cgroup/connect4")
 int sock4_connect(struct bpf_sock_addr *ctx)
 {
@@ -380,6 +402,7 @@ int sock4_connect(struct bpf_sock_addr *ctx)
 	struct backend *be = NULL;
 	switch (pick(ctx, &k, src4, NULL, 0, &id, &be)) {
 	case PASS:
+		forget(ctx);
 		return 1;
 	case REFUSE:
 		return 0;
@@ -408,6 +431,7 @@ int sock6_connect(struct bpf_sock_addr *ctx)
 	struct backend *be = NULL;
 	switch (pick(ctx, &k, 0, src6, 1, &id, &be)) {
 	case PASS:
+		forget(ctx);
 		return 1;
 	case REFUSE:
 		return 0;
@@ -620,9 +644,6 @@ int sock_release(struct bpf_sock *sk)
 	struct sock_state *st = bpf_sk_storage_get(&socks, sk, 0, 0);
 	if (!st)
 		return 1;
-	__u32 id = st->backend;
-	struct counters *c = bpf_map_lookup_elem(&stats, &id);
-	if (c)
-		c->closed++;
+	closed(st->backend);
 	return 1;
 }
