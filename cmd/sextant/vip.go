@@ -3,14 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/sextantdc/sextant/internal/app"
@@ -100,25 +100,68 @@ func runVIP(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // printVIPs prints one line per VIP (CONNECT is where a client on this
-// node connects) and one indented line per backend.
+// node connects), each followed by one indented line per backend; the
+// VIP lines are aligned with each other, the backend lines likewise.
 func printVIPs(w io.Writer, vips []app.APIVIP) error {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "VIP\tPROTO\tADDRESS\tCONNECT\tMODE\tREFUSED")
+	if len(vips) == 0 {
+		_, err := fmt.Fprintln(w, "(no VIPs: no running task has a VIP label)")
+		return err
+	}
+	rows := [][]string{{"VIP", "PROTO", "ADDRESS", "CONNECT", "MODE", "REFUSED"}}
+	var backends [][][]string
 	for _, v := range vips {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", v.VIP, v.Protocol, dash(strings.Join(v.Addrs, ",")), dash(strings.Join(v.Listen, ",")), dash(v.Mode), v.Refused)
+		rows = append(rows, []string{v.VIP, v.Protocol, dash(strings.Join(v.Addrs, ",")), dash(strings.Join(v.Listen, ",")), dash(v.Mode), strconv.FormatUint(v.Refused, 10)})
+		var bs [][]string
 		for _, b := range v.Backend {
-			target := ""
+			addr := net.JoinHostPort(b.IP, strconv.Itoa(int(b.Port)))
 			if b.Target != "" {
-				target = " via " + b.Target
+				addr += " via " + b.Target
 			}
-			fmt.Fprintf(tw, "  %s:%d%s\t%s\tweight %d\tconns %d active %d failures %d\tagent %s\t%s\n",
-				b.IP, b.Port, target, dash(b.State), b.Weight, b.Connections, b.Active, b.Failures, dash(b.AgentIP), b.TaskID)
+			bs = append(bs, []string{addr, dash(b.State), fmt.Sprintf("weight %d", b.Weight),
+				fmt.Sprintf("conns %d active %d failures %d", b.Connections, b.Active, b.Failures), "agent " + dash(b.AgentIP), b.TaskID})
+		}
+		backends = append(backends, bs)
+	}
+	var all [][]string
+	for _, bs := range backends {
+		all = append(all, bs...)
+	}
+	vw, bw := widths(rows), widths(all)
+	var out strings.Builder
+	line := func(indent string, cells []string, ws []int) {
+		out.WriteString(indent)
+		for i, c := range cells {
+			if i == len(cells)-1 {
+				out.WriteString(c)
+				break
+			}
+			fmt.Fprintf(&out, "%-*s  ", ws[i], c)
+		}
+		out.WriteString("\n")
+	}
+	line("", rows[0], vw)
+	for i, r := range rows[1:] {
+		line("", r, vw)
+		for _, b := range backends[i] {
+			line("  ", b, bw)
 		}
 	}
-	if len(vips) == 0 {
-		fmt.Fprintln(tw, "(no VIPs: no running task has a VIP label)")
+	_, err := io.WriteString(w, out.String())
+	return err
+}
+
+// widths are the widest cell of each column.
+func widths(rows [][]string) []int {
+	var ws []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i >= len(ws) {
+				ws = append(ws, 0)
+			}
+			ws[i] = max(ws[i], len(c))
+		}
 	}
-	return errors.Join(tw.Flush())
+	return ws
 }
 
 func dash(s string) string {
