@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
 	"github.com/sextantdc/sextant/internal/vip"
@@ -301,5 +302,44 @@ func TestAPIListenOnlyWhatIsServed(t *testing.T) {
 	}
 	if served != 1 {
 		t.Errorf("listen addresses %d, want 1 (one service not served): %+v", served, got)
+	}
+}
+
+// The balancing mode travels with the gossiped table: an agent, which
+// has no tasks, balances as the master would.
+func TestFromItemsKeepsTheMode(t *testing.T) {
+	m1 := task("a1", "agent-a", "two:80", 80, "9.0.1.2")
+	m1.Labels = []state.Label{{Key: ModeLabel, Value: "maglev"}}
+	m2 := task("b1", "agent-b", "two:80", 80, "9.0.2.2")
+	m2.Labels = []state.Label{{Key: ModeLabel, Value: "Maglev"}}
+	table, _ := vip.BuildTable(snapshot(1, m1, m2), vip.Config{})
+	wire, err := table.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back vip.Table
+	if err := back.UnmarshalBinary(wire); err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshot(2) // no tasks, as on an agent
+	for _, fromTasks := range []bool{true, false} {
+		tab, s := &back, snap
+		if fromTasks {
+			tab, s = table, snapshot(1, m1, m2)
+		}
+		svcs, rep, _ := desiredFrom(tab, nil, s, Config{})
+		if len(svcs) != 1 || svcs[0].Mode != Maglev || len(rep.Problems) != 0 {
+			t.Errorf("from tasks %v: %+v %v", fromTasks, svcs, rep.Problems)
+		}
+	}
+	// Disagreeing tasks: the default, reported, both ways.
+	m2.Labels = nil
+	table, _ = vip.BuildTable(snapshot(1, m1, m2), vip.Config{})
+	wire, _ = table.MarshalBinary()
+	if err := back.UnmarshalBinary(wire); err != nil {
+		t.Fatal(err)
+	}
+	if svcs, rep, _ := desiredFrom(&back, nil, snap, Config{}); svcs[0].Mode != Random || len(rep.Problems) != 1 {
+		t.Errorf("disagreeing, from the table: %+v %v", svcs, rep.Problems)
 	}
 }

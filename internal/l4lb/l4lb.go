@@ -58,7 +58,7 @@ type StatsReporter interface {
 
 // ModeLabel is the task label that selects a VIP's balancing mode
 // ("random" or "maglev").
-const ModeLabel = "L4LB_BALANCE"
+const ModeLabel = vip.BalanceLabel
 
 // Config is what Desired needs besides the snapshot.
 type Config struct {
@@ -191,17 +191,30 @@ func vipMode(v *vip.VIP, byID map[string]*model.Task) (Mode, *model.Problem) {
 	if v.Name != "" {
 		item += ":" + strconv.Itoa(int(v.Port))
 	}
+	found := false
 	for _, b := range v.Backends {
 		t := byID[b.TaskID]
 		if t == nil {
 			continue
 		}
+		found = true
 		val, _ := t.LabelValue(ModeLabel)
 		m, err := balance.ParseMode(val)
 		if err != nil {
 			return Random, &model.Problem{Item: item, Field: "label " + ModeLabel + " of task " + t.ID, Reason: err.Error() + "; using random"}
 		}
 		modes[m] = true
+	}
+	if !found {
+		// The table came without its tasks (an agent): the label values
+		// the builder recorded.
+		for _, val := range v.Balance {
+			m, err := balance.ParseMode(val)
+			if err != nil {
+				return Random, &model.Problem{Item: item, Field: "label " + ModeLabel, Reason: err.Error() + "; using random"}
+			}
+			modes[m] = true
+		}
 	}
 	switch len(modes) {
 	case 0:
