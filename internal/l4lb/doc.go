@@ -21,11 +21,12 @@
 //     table is the cluster item vip.TableItem the leading master's zone
 //     builder gossips, decoded (a bad one keeps the last good table)
 //     instead of built from the snapshot's tasks.
-//   - The balancing mode: the task label L4LB_BALANCE (from a gossiped
-//     table without tasks, the label values it carries, vip.VIP.Balance) ("random", the
-//     default, or "maglev") of the tasks behind a VIP. Tasks that disagree
-//     (a deployment changing the label) leave the VIP at the default until
-//     they agree, and are reported as a problem.
+//   - The balancing mode: the task label L4LB_BALANCE ("random", the
+//     default, or "maglev") of the tasks behind a VIP; from a gossiped
+//     table, which has no tasks, the label values it carries
+//     (vip.VIP.Balance). Tasks that disagree (a deployment changing the
+//     label) leave the VIP at the default until they agree, and are
+//     reported as a problem.
 //
 // # Outputs
 //
