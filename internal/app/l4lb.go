@@ -319,11 +319,17 @@ type bannerVIP struct {
 // firstBannerVIP finds the first named VIP among the apps (in id order)
 // and computes its address as the VIP table will (the same allocation
 // over every app's named VIPs, §B.3).
-func firstBannerVIP(apps []*marathon.App, plane string, loopback bool) (bannerVIP, bool) {
+//
+// minPort is the lowest port this process may listen on (rootless: the
+// kernel's ip_unprivileged_port_start); a VIP below it cannot be served by
+// the userspace plane, so the first VIP at or above it is chosen. The
+// second result says whether some VIP was skipped for it.
+func firstBannerVIP(apps []*marathon.App, plane string, loopback bool, minPort int) (bannerVIP, bool, bool) {
 	if plane == PlaneOff {
-		return bannerVIP{}, false
+		return bannerVIP{}, false, false
 	}
 	var first *bannerVIP
+	skipped := false
 	keys := map[string]bool{}
 	for _, a := range apps {
 		for _, l := range appVIPLabels(a) {
@@ -340,6 +346,10 @@ func firstBannerVIP(apps []*marathon.App, plane string, loopback bool) (bannerVI
 					continue
 				}
 				keys[key] = true
+				if int(sp.Port) < minPort {
+					skipped = true
+					continue
+				}
 				if first == nil {
 					first = &bannerVIP{fqdn: vip.FQDN(key), addr: key, port: sp.Port}
 				}
@@ -347,18 +357,36 @@ func firstBannerVIP(apps []*marathon.App, plane string, loopback bool) (bannerVI
 		}
 	}
 	if first == nil {
-		return bannerVIP{}, false
+		return bannerVIP{}, false, skipped
 	}
 	alloc, err := vip.Range{Min: vip.DefaultMinIPv4, Max: vip.DefaultMaxIPv4}.Allocate(slices.Sorted(maps.Keys(keys)))
 	ip, ok := alloc[first.addr]
 	if err != nil || !ok {
-		return bannerVIP{}, false
+		return bannerVIP{}, false, skipped
 	}
 	if m := vipDNSAddr(plane, loopback); m != nil {
 		ip = m(ip)
 	}
 	first.addr = ip.String()
-	return *first, true
+	return *first, true, skipped
+}
+
+// minListenPort is the lowest port the userspace plane may listen on
+// here: 0 as root or with a kernel plane, else the kernel's
+// net.ipv4.ip_unprivileged_port_start (1024 when unreadable).
+func minListenPort(plane string, loopback bool) int {
+	if os.Geteuid() == 0 || !loopbackMapped(loopback) || plane == PlaneOff {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	if err != nil {
+		return 1024
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 1024
+	}
+	return n
 }
 
 func appVIPLabels(a *marathon.App) []map[string]string {
@@ -378,12 +406,19 @@ func appVIPLabels(a *marathon.App) []map[string]string {
 // (they need the host's resolver to ask the node DNS role) and a try line
 // that works as printed (the VIP's address, no DNS).
 func l4lbBanner(apps []*marathon.App, f UpConfig, cli string) (note string, try []string) {
-	v, ok := firstBannerVIP(apps, f.L4LBPlane, f.L4LBLoopback)
+	minPort := minListenPort(f.L4LBPlane, f.L4LBLoopback)
+	v, ok, skipped := firstBannerVIP(apps, f.L4LBPlane, f.L4LBLoopback, minPort)
+	if skipped {
+		note = fmt.Sprintf("VIPs on ports below %d are not served without root (the userspace plane cannot listen there); see docs/l4lb.md\n", minPort)
+	}
 	if !ok {
-		return "", nil
+		if skipped {
+			return note, []string{cli + " vip list"}
+		}
+		return note, nil
 	}
 	port := strconv.Itoa(int(v.port))
-	note = fmt.Sprintf("VIPs: %s vip list shows each VIP's address and backends; by name, once this host's resolver asks %s for thisdcos.directory (docs/l4lb.md): curl http://%s:%s/\n",
+	note += fmt.Sprintf("VIPs: %s vip list shows each VIP's address and backends; by name, once this host's resolver asks %s for thisdcos.directory (docs/l4lb.md): curl http://%s:%s/\n",
 		cli, f.NodeDNSAddr, v.fqdn, port)
 	return note, []string{"curl -s http://" + netip.AddrPortFrom(netip.MustParseAddr(v.addr), v.port).String() + "/", cli + " vip list"}
 }

@@ -102,3 +102,22 @@ func TestL4LBBanner(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// Rootless, a VIP below the unprivileged port range cannot be served: the
+// banner names the first one that can, and says why others are left out.
+func TestFirstBannerVIPSkipsPrivilegedPorts(t *testing.T) {
+	apps := []*marathon.App{
+		{ID: "/myapp", PortDefinitions: []marathon.PortDefinition{{Labels: map[string]string{"VIP_0": "/myapp:80"}}}},
+		{ID: "/hi", PortDefinitions: []marathon.PortDefinition{{Labels: map[string]string{"VIP_0": "/hi:8080"}}}},
+	}
+	v, ok, skipped := firstBannerVIP(apps, PlaneAuto, true, 1024)
+	if !ok || !skipped || v.fqdn != "hi.marathon.l4lb.thisdcos.directory" || v.port != 8080 || !strings.HasPrefix(v.addr, "127.") {
+		t.Errorf("%+v ok %v skipped %v", v, ok, skipped)
+	}
+	if _, ok, skipped := firstBannerVIP(apps[:1], PlaneAuto, true, 1024); ok || !skipped {
+		t.Errorf("only a privileged VIP: ok %v skipped %v", ok, skipped)
+	}
+	if v, ok, skipped := firstBannerVIP(apps, PlaneAuto, true, 0); !ok || skipped || v.port != 80 {
+		t.Errorf("no limit: %+v %v %v", v, ok, skipped)
+	}
+}
