@@ -58,9 +58,10 @@ type LB struct {
 	cur  atomic.Pointer[desired]
 	once sync.Once
 	// planeMu keeps Stats from running during a Sync. The contract lets
-	// a plane take both at once; the nftables plane deadlocked when it
-	// did (its two locks taken in opposite orders), so the LB does not
-	// ask for it.
+	// a plane take both at once, but a plane that gets it wrong (the
+	// first nftables plane took its two locks in opposite orders and
+	// deadlocked) would stall the API and the metrics; a Sync takes
+	// milliseconds, so waiting for it costs a scrape little.
 	planeMu sync.Mutex
 }
 
