@@ -4,7 +4,7 @@ BIN       := bin/sextant
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 # Debian packages the tests and benchmarks drive as real peers.
-TEST_DEBS := bind9-dnsutils dnsperf zookeeper netcat-openbsd iproute2 python3 curl procps unbound iputils-ping nftables iperf3 util-linux
+TEST_DEBS := bind9-dnsutils dnsperf zookeeper netcat-openbsd iproute2 python3 curl procps unbound iputils-ping nftables iperf3 util-linux dnsmasq-base
 RUN_DEBS  := python3 bind9-dnsutils
 
 .PHONY: all build run test test-short bench fuzz lint deps-test deps-run clean
@@ -54,3 +54,10 @@ deps-run:
 
 clean:
 	rm -rf bin
+
+# The socket-level VIP plane's BPF programs: needs clang and libbpf-dev
+# (apt-get install -y clang llvm libbpf-dev); the outputs are committed,
+# so build and test need neither.
+.PHONY: generate-bpf
+generate-bpf:
+	BPF2GO_CFLAGS="-O2 -g -Wall -I/usr/include/$$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)" $(GO) generate ./internal/l4lb/ebpf/

@@ -30,6 +30,7 @@ func commands() []command {
 		{"master", "master roles: zone building and distribution, DNS", runMaster},
 		{"app", "manage apps on a Marathon API: add, list, show, rm, scale, logs", runApp},
 		{"dig", "ask Sextant's DNS: dig NAME [TYPE]", runDig},
+		{"vip", "list the VIPs a node serves, where to connect, and their backends' state: vip list", runVIP},
 		{"version", "print the version", func(_ context.Context, args []string, w io.Writer, _ io.Writer) error {
 			if len(args) > 0 {
 				fmt.Fprintln(w, "usage: sextant version")

@@ -45,7 +45,7 @@ func TestHelpExitsZero(t *testing.T) {
 }
 
 func TestUnknownFlagExitsTwo(t *testing.T) {
-	for _, name := range []string{"up", "mesos-dns", "agent", "master", "app", "dig"} {
+	for _, name := range []string{"up", "mesos-dns", "agent", "master", "app", "dig", "vip"} {
 		var out bytes.Buffer
 		if c := realMain([]string{name, "--no-such-flag"}, &out, &out); c != 2 {
 			t.Errorf("%s --no-such-flag: exit %d, want 2", name, c)

@@ -158,7 +158,9 @@ func TestTryLines(t *testing.T) {
 	stateDir := filepath.Join(xdg, "sextant")
 
 	addrs := map[string]string{}
-	args := []string{"up", "--apps", filepath.Join(root, "examples")}
+	// --l4lb-loopback: the host's addresses and rules stay as they are,
+	// even as root; the banner's VIP line then names the 127.x mapping.
+	args := []string{"up", "--apps", filepath.Join(root, "examples"), "--l4lb-loopback"}
 	for _, f := range []string{"marathon-addr", "mesos-addr", "dns-addr", "mesos-dns-http-addr", "node-dns-addr", "net-api-addr"} {
 		addrs[f] = testutil.FreeAddr(t)
 		args = append(args, "--"+f, addrs[f])

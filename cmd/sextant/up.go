@@ -35,6 +35,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&c.PublishHealth, "publish-health", true, "also publish Marathon-level health results as Mesos task health (healthy)")
 	fs.IntVar(&c.MaxTasks, "max-tasks", 256, "most tasks running at once (more instances stay queued, like an agent out of resources)")
 	fs.DurationVar(&c.Heartbeat, "operator-heartbeat", 15*time.Second, "heartbeat interval of Mesos operator API SUBSCRIBE streams")
+	fs.StringVar(&c.L4LBPlane, "l4lb-plane", app.PlaneAuto, "VIP load balancer data plane: "+app.L4LBPlanes+" (auto: eBPF socket LB with nftables when root and loadable, nftables when root, userspace otherwise)")
+	fs.BoolVar(&c.L4LBLoopback, "l4lb-loopback", false, "userspace plane: serve VIP 11.a.b.c on 127.a.b.c, adding no address or rule to the host (the default without root)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&verbose, "v", 0, "verbosity (1 = debug)")
 	if err := parseFlags(fs, args); err != nil {

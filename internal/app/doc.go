@@ -12,7 +12,10 @@
 // HTTP, with the Mesos-DNS and node DNS consumers; `sextant mesos-dns` one
 // Mesos source and the Mesos-DNS consumer; `sextant master` the Mesos (and
 // optionally Marathon) source with the node DNS consumer; `sextant agent`
-// the node DNS role alone (its zones arrive by gossip).
+// the node DNS role (its zones arrive by gossip) and the L4 load balancer
+// programming the VIP table the leading master gossips. `sextant up` runs
+// the load balancer too (l4lb.go: the plane chosen by --l4lb-plane, its
+// routes and metrics on the node DNS role's API).
 //
 // Imports: anything internal. Only cmd/... may import app
 // (imports_test.go checks the whole tree's import direction).

@@ -56,7 +56,11 @@ type NodeDNSConfig struct {
 	DetectIPPublic  string   // --detect-ip-public
 	CacheMesos      bool     // --cache-mesos
 	IgnoreHealth    bool     // --ignore-health
-	Version         string
+	// L4LBPlane is the agent's load-balancer plane (--l4lb-plane; "" or
+	// "off": none); L4LBLoopback its --l4lb-loopback.
+	L4LBPlane    string
+	L4LBLoopback bool
+	Version      string
 	// Overlay is the overlay role (--overlay-*), run beside the DNS role
 	// by both commands.
 	Overlay OverlayConfig
@@ -173,6 +177,9 @@ func Agent(ctx context.Context, c NodeDNSConfig, log *slog.Logger, ready func(Re
 	pl := newPipeline(hub.Options{Logger: log.With("component", "hub"), Registerer: o.Registry})
 	pl.nodeDNS(o, nil)
 	if err := pl.overlayRole(c.Overlay, false, c.NodeIP); err != nil {
+		return err
+	}
+	if err := addAgentL4LB(pl, c.L4LBPlane, c.L4LBLoopback, o.NodeIP, log.With("role", "l4lb")); err != nil {
 		return err
 	}
 	return pl.run(ctx)

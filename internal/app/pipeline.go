@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sextantdc/sextant/internal/dcosdns"
 	"github.com/sextantdc/sextant/internal/hub"
+	"github.com/sextantdc/sextant/internal/obs"
 	gossipsrc "github.com/sextantdc/sextant/internal/source/gossip"
 	marathonsrc "github.com/sextantdc/sextant/internal/source/marathon"
 	mesossrc "github.com/sextantdc/sextant/internal/source/mesos"
@@ -24,6 +26,12 @@ type pipeline struct {
 	log  *slog.Logger
 	reg  prometheus.Registerer
 	runs []namedRun
+	// The node DNS role's HTTP API is the node's: other roles add routes
+	// to it (the load balancer's /v1/vips), register on its registry, and
+	// hear when it is ready (the gossip member), before run.
+	apiRoutes map[string]http.Handler
+	apiReg    *prometheus.Registry
+	nodeReady []func(dcosdns.Ready)
 }
 
 type namedRun struct {
@@ -128,10 +136,17 @@ func (p *pipeline) nodeDNS(o dcosdns.Options, zones *zonepub.Options) {
 	ready := o.Ready
 	o.Ready = func(r dcosdns.Ready) {
 		pubc <- r.Publisher
+		for _, f := range p.nodeReady {
+			f(r)
+		}
 		if ready != nil {
 			ready(r)
 		}
 	}
+	if o.Registry == nil {
+		o.Registry = obs.NewRegistry()
+	}
+	p.apiReg = o.Registry
 	// The items the role receives by gossip (or builds itself, alone) go
 	// through the gossip source and the hub, and come back to the role in
 	// its snapshots.
@@ -139,6 +154,7 @@ func (p *pipeline) nodeDNS(o dcosdns.Options, zones *zonepub.Options) {
 	o.Sources = p.hub
 	p.consumer("dcos-dns", func(ctx context.Context, sub *hub.Subscription) error {
 		o.Snapshots = sub.Snapshots(ctx)
+		o.Routes = p.apiRoutes
 		return dcosdns.Run(ctx, o)
 	})
 	if zones == nil {

@@ -47,7 +47,7 @@ func readinessCheck(health *obs.Health, name, notYet string) func() {
 
 // upRoles lists the consumers of `sextant up`.
 func upRoles(f UpConfig) []upRole {
-	return []upRole{mesosDNSRole(f), nodeDNSRole(f)}
+	return []upRole{mesosDNSRole(f), nodeDNSRole(f), l4lbRole(f)}
 }
 
 // nodeDNSRole is the node DNS role (dcos-dns): thisdcos.directory zones
@@ -70,7 +70,7 @@ func nodeDNSRole(f UpConfig) upRole {
 			pl.nodeDNS(dcosdns.Options{Role: dcosdns.RoleMaster, Listen: []string{f.NodeDNSAddr}, APIAddr: f.NetAPIAddr,
 				MesosDNS: []string{f.DNSAddr}, Masters: []netip.Addr{ip}, NodeIP: ip, Registry: obs.NewRegistry(),
 				Logger: log, Version: f.Version, Ready: func(dcosdns.Ready) { ready() }},
-				&zonepub.Options{PublishInterval: zonepub.StandalonePublishInterval})
+				&zonepub.Options{PublishInterval: zonepub.StandalonePublishInterval, VIPAddr: vipDNSAddr(f.L4LBPlane, f.L4LBLoopback)})
 			return nil
 		},
 	}

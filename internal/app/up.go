@@ -76,6 +76,11 @@ type UpConfig struct {
 	// ContainerNetworks is auto (the dcos overlay when running as root)
 	// or off (--container-networks).
 	ContainerNetworks string
+	// L4LBPlane is the load balancer's data plane (--l4lb-plane: auto,
+	// nftables, ebpf, userspace, off); L4LBLoopback serves VIPs on their
+	// 127.x mapping, adding nothing to the host (--l4lb-loopback).
+	L4LBPlane    string
+	L4LBLoopback bool
 }
 
 // upRefresh is the Mesos source's poll interval in `sextant up`, the
@@ -417,11 +422,13 @@ func printBanner(w io.Writer, f UpConfig, eps map[string]string, rt *runtime.Run
 	} else {
 		fmt.Fprintln(&b, "apps:", strings.Join(ids, " "), "  (names answer once their tasks run and pass their health checks)")
 		name, vipName := "", ""
+		var apps []*marathon.App
 		for _, id := range ids {
 			a, ok := rt.App(id)
 			if !ok {
 				continue
 			}
+			apps = append(apps, a)
 			if name == "" && a.Instances > 0 {
 				name = marathon.TaskName(id) + ".marathon.mesos"
 			}
@@ -437,6 +444,9 @@ func printBanner(w io.Writer, f UpConfig, eps map[string]string, rt *runtime.Run
 			host, port, _ := net.SplitHostPort(dd)
 			try = append(try, fmt.Sprintf("dig @%s -p %s %s", host, port, vipName))
 		}
+		note, vipTry := l4lbBanner(apps, f, cli)
+		b.WriteString(note)
+		try = append(try, vipTry...)
 	}
 	try = append(try, cli+" app list")
 	for i, t := range try {

@@ -54,16 +54,20 @@ func (n *node) apiHandler() http.Handler {
 	getJSON("/v1/services/{service}", func(_ http.ResponseWriter, r *http.Request) any {
 		return n.handler.Index().Services(r.PathValue("service"))
 	})
-	mux.HandleFunc("GET /v1/vips", func(w http.ResponseWriter, _ *http.Request) {
-		n.mu.Lock()
-		b := n.vips
-		n.mu.Unlock()
-		if len(b) == 0 {
-			b = []byte("[]")
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-	})
+	if n.o.Routes["GET /v1/vips"] == nil {
+		mux.HandleFunc("GET /v1/vips", func(w http.ResponseWriter, r *http.Request) {
+			n.mu.Lock()
+			b := n.vips
+			n.mu.Unlock()
+			if len(b) == 0 {
+				b = []byte("[]")
+			}
+			obs.ServeETag(w, r, b)
+		})
+	}
+	for pattern, h := range n.o.Routes {
+		mux.Handle(pattern, h)
+	}
 	getJSON("/v1/nodes", func(http.ResponseWriter, *http.Request) any { return n.nodes() })
 	metrics := obs.MetricsHandler(n.reg)
 	mux.Handle("GET /metrics", metrics)

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,9 @@ type Ready struct {
 	// Publisher publishes cluster items into this node (standalone) or its
 	// gossip cluster; a zone builder on masters uses it.
 	Publisher *Publisher
+	// Cluster is the gossip member (membership and reachability, for the
+	// load balancer's §B.5 filter); nil when standalone.
+	Cluster *gossip.Node
 }
 
 // Options configure Run. Zero values take the defaults noted.
@@ -155,6 +159,10 @@ type Options struct {
 	Ready func(Ready)
 	// Version is reported by /v1/version's "Version" field when set.
 	Version string
+	// Routes are more handlers of the HTTP API, by ServeMux pattern
+	// ("GET /v1/vips" from the load balancer replaces the gossiped
+	// document).
+	Routes map[string]http.Handler
 }
 
 // ItemSink receives cluster items; *source/gossip.Items is one. Both
@@ -417,6 +425,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		ready.Spartan = spartan.Link
 	}
 	ready.Publisher = &Publisher{n: n}
+	ready.Cluster = n.gossip
 	n.log.Info("dcos-dns ready", "role", o.Role, "dns", ready.DNS, "api", ready.API, "gossip", ready.Gossip)
 	if o.Ready != nil {
 		o.Ready(ready)
@@ -659,6 +668,9 @@ func (n *node) receive(name string, version uint64, payload []byte) {
 		n.vips = payload
 		n.mu.Unlock()
 		return
+	}
+	if strings.HasPrefix(name, "_") {
+		return // not a zone: another consumer's item (the VIP table)
 	}
 	z := new(directory.Zone)
 	if err := z.UnmarshalBinary(payload); err != nil {

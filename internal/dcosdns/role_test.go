@@ -138,6 +138,21 @@ func TestRunStandalone(t *testing.T) {
 		vips[0].Protocol != "tcp" || len(vips[0].Backend) != 1 {
 		t.Fatalf("vips: %v %s", err, body)
 	}
+	// The document's ETag: the same document is not sent twice.
+	resp, err := http.Get(api + "/v1/vips")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	req, _ := http.NewRequest("GET", api+"/v1/vips", nil)
+	req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("ETag") == "" || resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("/v1/vips with If-None-Match its ETag %q: %d", resp.Header.Get("ETag"), resp.StatusCode)
+	}
 	if code, _, _ := getBody(t, api+"/v1/config"); code != http.StatusNotImplemented {
 		t.Fatalf("/v1/config: %d", code)
 	}

@@ -17,10 +17,16 @@
 //   - Options.NodeIP: this node's agent IP, for the local port-mapping
 //     substitution of §B.4 (a UCR container's host-port backend is reached
 //     at its container address on its own agent).
+//   - Options.FromItems (agents, which have no Mesos source): the VIP
+//     table is the cluster item vip.TableItem the leading master's zone
+//     builder gossips, decoded (a bad one keeps the last good table)
+//     instead of built from the snapshot's tasks.
 //   - The balancing mode: the task label L4LB_BALANCE ("random", the
-//     default, or "maglev") of the tasks behind a VIP. Tasks that disagree
-//     (a deployment changing the label) leave the VIP at the default until
-//     they agree, and are reported as a problem.
+//     default, or "maglev") of the tasks behind a VIP; from a gossiped
+//     table, which has no tasks, the label values it carries
+//     (vip.VIP.Balance). Tasks that disagree (a deployment changing the
+//     label) leave the VIP at the default until they agree, and are
+//     reported as a problem.
 //
 // # Outputs
 //
@@ -47,9 +53,21 @@
 // _backend_weight, and when the plane reports counters
 // (StatsReporter) _backend_connections_total, _backend_active_connections,
 // _backend_failures_total, _backend_bytes_total{direction},
-// _vip_refused_total.
+// _vip_refused_total; _plane_info{plane} names the plane in use.
+//
+// # API
+//
+// Handler serves GET /v1/vips: dcos-net's document (§D: named VIPs by
+// FQDN:port, IP VIPs by address:port, backends as gossiped) whose
+// elements carry extra fields only — addrs, listen (where a client on
+// this node connects: the VIP, or a plane's mapping of it, Listener),
+// plane, mode, refused, and per backend weight, agent_ip, task_id, state
+// (up, draining, unreachable), target (the local substitution) and the
+// plane's counters — with an ETag (obs.ServeETag); and GET /v1/l4lb, the
+// plane in use, why, and the last sync (Status). ParseVIPs is the
+// clients' decoder of the document.
 //
 // # Imports
 //
-// model, vip, l4lb/balance, prometheus.
+// model, vip, obs, l4lb/balance, prometheus.
 package l4lb

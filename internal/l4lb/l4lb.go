@@ -58,7 +58,7 @@ type StatsReporter interface {
 
 // ModeLabel is the task label that selects a VIP's balancing mode
 // ("random" or "maglev").
-const ModeLabel = "L4LB_BALANCE"
+const ModeLabel = vip.BalanceLabel
 
 // Config is what Desired needs besides the snapshot.
 type Config struct {
@@ -70,6 +70,11 @@ type Config struct {
 	// Unreachable returns the agent IPs the failure detector reports
 	// unreachable now; nil or an empty answer filters nothing.
 	Unreachable func() []netip.Addr
+	// FromItems takes the VIP table from the cluster item vip.TableItem
+	// of the snapshots (an agent: the table the leading master built and
+	// gossiped) instead of building it from the snapshots' tasks. A bad
+	// item keeps the last good table.
+	FromItems bool
 }
 
 // Report is what Desired found besides the services.
@@ -87,16 +92,37 @@ type Report struct {
 // It does no I/O.
 func Desired(snap *model.Snapshot, cfg Config) ([]Service, Report) {
 	table, probs := vip.BuildTable(snap, cfg.VIP)
+	svcs, rep, _ := desiredFrom(table, probs, snap, cfg)
+	return svcs, rep
+}
+
+// unreachableSet is the answer of cfg.Unreachable as a set, nil when
+// nothing is reported unreachable.
+func unreachableSet(cfg Config) map[netip.Addr]bool {
+	if cfg.Unreachable == nil {
+		return nil
+	}
+	down := cfg.Unreachable()
+	if len(down) == 0 {
+		return nil
+	}
+	set := make(map[netip.Addr]bool, len(down))
+	for _, a := range down {
+		set[a.Unmap()] = true
+	}
+	return set
+}
+
+// desiredFrom is Desired from a built table (from the snapshot's tasks,
+// or received whole by gossip); snap supplies the tasks' balancing-mode
+// labels, when it has tasks. It also returns the unreachable set it
+// applied, for the API's backend states.
+func desiredFrom(table *vip.Table, probs []model.Problem, snap *model.Snapshot, cfg Config) ([]Service, Report, map[netip.Addr]bool) {
 	rep := Report{Problems: probs}
+	down := unreachableSet(cfg)
 	var reach func(netip.Addr) bool
-	if cfg.Unreachable != nil {
-		if down := cfg.Unreachable(); len(down) > 0 {
-			set := make(map[netip.Addr]bool, len(down))
-			for _, a := range down {
-				set[a.Unmap()] = true
-			}
-			reach = func(a netip.Addr) bool { return !set[a] }
-		}
+	if down != nil {
+		reach = func(a netip.Addr) bool { return !down[a] }
 	}
 	table, rep.ReachStats = table.Reachable(reach)
 
@@ -114,11 +140,7 @@ func Desired(snap *model.Snapshot, cfg Config) ([]Service, Report) {
 		for _, addr := range v.Addrs {
 			s := Service{Key: Key{Protocol: protocol(v.Protocol), Addr: netip.AddrPortFrom(addr, v.Port)}, Name: v.Name, Mode: mode}
 			for _, b := range v.BackendsFor(addr) {
-				dst := netip.AddrPortFrom(b.IP, b.Port)
-				if cfg.NodeIP.IsValid() && b.AgentIP == cfg.NodeIP && b.Local.IsValid() && b.Local.Addr().Is4() == addr.Is4() {
-					dst = b.Local
-				}
-				s.Backends = append(s.Backends, Backend{Addr: dst, Weight: b.Weight})
+				s.Backends = append(s.Backends, Backend{Addr: target(b, addr, cfg.NodeIP), Weight: b.Weight})
 			}
 			s.Backends = uniqueBackends(s.Backends)
 			out = append(out, s)
@@ -129,7 +151,17 @@ func Desired(snap *model.Snapshot, cfg Config) ([]Service, Report) {
 	// allocator resolves; keep the first should it ever happen.
 	out = slices.CompactFunc(out, func(a, b Service) bool { return a.Key == b.Key })
 	rep.VIPs = len(out)
-	return out, rep
+	return out, rep, down
+}
+
+// target is where this node sends a backend's flows for VIP address
+// addr: its gossiped address, or on its own agent the container address
+// of a UCR port mapping (§B.4).
+func target(b vip.Backend, addr, nodeIP netip.Addr) netip.AddrPort {
+	if nodeIP.IsValid() && b.AgentIP == nodeIP && b.Local.IsValid() && b.Local.Addr().Is4() == addr.Is4() {
+		return b.Local
+	}
+	return netip.AddrPortFrom(b.IP, b.Port)
 }
 
 func protocol(p vip.Protocol) Protocol {
@@ -159,17 +191,30 @@ func vipMode(v *vip.VIP, byID map[string]*model.Task) (Mode, *model.Problem) {
 	if v.Name != "" {
 		item += ":" + strconv.Itoa(int(v.Port))
 	}
+	found := false
 	for _, b := range v.Backends {
 		t := byID[b.TaskID]
 		if t == nil {
 			continue
 		}
+		found = true
 		val, _ := t.LabelValue(ModeLabel)
 		m, err := balance.ParseMode(val)
 		if err != nil {
 			return Random, &model.Problem{Item: item, Field: "label " + ModeLabel + " of task " + t.ID, Reason: err.Error() + "; using random"}
 		}
 		modes[m] = true
+	}
+	if !found {
+		// The table came without its tasks (an agent): the label values
+		// the builder recorded.
+		for _, val := range v.Balance {
+			m, err := balance.ParseMode(val)
+			if err != nil {
+				return Random, &model.Problem{Item: item, Field: "label " + ModeLabel, Reason: err.Error() + "; using random"}
+			}
+			modes[m] = true
+		}
 	}
 	switch len(modes) {
 	case 0:

@@ -13,6 +13,7 @@ type metrics struct {
 	syncFailures                         prometheus.Counter
 	// Per service and backend, read at scrape time.
 	weight, conns, active, failures, bytes, refused *prometheus.Desc
+	plane                                           *prometheus.Desc
 }
 
 var (
@@ -46,6 +47,8 @@ func newMetrics(l *LB) *metrics {
 			"Connections that could not reach a backend.", backendLabels, nil),
 		bytes: prometheus.NewDesc("sextant_l4lb_backend_bytes_total",
 			"Payload bytes relayed to (direction=to_backend) and from a backend.", append(backendLabels[:4:4], "direction"), nil),
+		plane: prometheus.NewDesc("sextant_l4lb_plane_info",
+			"The data plane serving VIPs on this node (value 1).", []string{"plane"}, nil),
 		refused: prometheus.NewDesc("sextant_l4lb_vip_refused_total",
 			"New connections to a VIP refused (TCP reset, UDP dropped): no backend takes new connections.", vipLabels, nil),
 	}
@@ -87,13 +90,16 @@ func (m *metrics) setReport(rep Report) {
 
 // Describe implements prometheus.Collector for the per-backend series.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.weight, m.conns, m.active, m.failures, m.bytes, m.refused} {
+	for _, d := range []*prometheus.Desc{m.weight, m.conns, m.active, m.failures, m.bytes, m.refused, m.plane} {
 		ch <- d
 	}
 }
 
 // Collect reads the desired weights and the plane's counters.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	if m.l.o.Plane != "" {
+		ch <- prometheus.MustNewConstMetric(m.plane, prometheus.GaugeValue, 1, m.l.o.Plane)
+	}
 	d := m.l.cur.Load()
 	if d == nil {
 		return
@@ -110,7 +116,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	if !ok {
 		return
 	}
-	for _, s := range sr.Stats() {
+	for _, s := range m.l.stats(sr) {
 		proto, vip, name := s.Key.Protocol.String(), s.Key.Addr.String(), names[s.Key]
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(s.Refused), proto, vip, name)
 		for _, b := range s.Backends {

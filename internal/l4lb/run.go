@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sextantdc/sextant/internal/model"
+	"github.com/sextantdc/sextant/internal/vip"
 )
 
 // Defaults of Options.
@@ -36,7 +38,11 @@ type Options struct {
 	MinSyncInterval time.Duration
 	// SyncTimeout bounds one Sync (0: DefaultSyncTimeout).
 	SyncTimeout time.Duration
-	Logger      *slog.Logger
+	// Plane names the data plane for the API and the metrics
+	// ("nftables", "ebpf+nftables", "userspace"); PlaneInfo says why it
+	// was chosen.
+	Plane, PlaneInfo string
+	Logger           *slog.Logger
 	// Registerer receives the metrics; nil registers none.
 	Registerer prometheus.Registerer
 }
@@ -51,12 +57,37 @@ type LB struct {
 	// cur is the last desired state handed to the plane.
 	cur  atomic.Pointer[desired]
 	once sync.Once
+	// planeMu keeps Stats from running during a Sync. The contract lets
+	// a plane take both at once, but a plane that gets it wrong (the
+	// first nftables plane took its two locks in opposite orders and
+	// deadlocked) would stall the API and the metrics; a Sync takes
+	// milliseconds, so waiting for it costs a scrape little.
+	planeMu sync.Mutex
+}
+
+// stats reads a plane's counters, never during a Sync.
+func (l *LB) stats(sr StatsReporter) []ServiceStats {
+	l.planeMu.Lock()
+	defer l.planeMu.Unlock()
+	return sr.Stats()
 }
 
 type desired struct {
 	services []Service
 	report   Report
 	version  uint64
+	// table is the VIP table before the reachability filter, and down
+	// the agents that filter dropped (for the API's backend states).
+	table *vip.Table
+	down  map[netip.Addr]bool
+	// synced is when the plane last applied these services; err the last
+	// sync's error ("" when it succeeded).
+	synced atomic.Pointer[syncResult]
+}
+
+type syncResult struct {
+	at  time.Time
+	err string
 }
 
 // New returns an LB that programs plane. It registers its metrics with
@@ -119,6 +150,7 @@ func (l *LB) Services() []Service {
 func (l *LB) Run(ctx context.Context, snaps <-chan *model.Snapshot) error {
 	var latest *model.Snapshot
 	var lastSync time.Time
+	var items tableItems
 	retry := time.Duration(0)
 	dirty := false // desired services must be recomputed
 	due := false   // a sync is due (change, retry or resync)
@@ -140,7 +172,11 @@ func (l *LB) Run(ctx context.Context, snaps <-chan *model.Snapshot) error {
 			if !ok {
 				return nil
 			}
-			if s.SameSources(latest, "mesos", "marathon") {
+			if l.o.FromItems {
+				if !items.changed(s) {
+					continue
+				}
+			} else if s.SameSources(latest, "mesos", "marathon") {
 				continue // only gossip items changed: not what VIPs come from
 			}
 			latest, dirty, due = s, true, true
@@ -158,11 +194,18 @@ func (l *LB) Run(ctx context.Context, snaps <-chan *model.Snapshot) error {
 			continue
 		}
 		if dirty {
-			svcs, rep := Desired(latest, l.o.Config)
+			var table *vip.Table
+			var probs []model.Problem
+			if l.o.FromItems {
+				table = items.table(latest, l.log)
+			} else {
+				table, probs = vip.BuildTable(latest, l.o.VIP)
+			}
+			svcs, rep, down := desiredFrom(table, probs, latest, l.o.Config)
 			for _, p := range rep.Problems {
 				l.log.Debug("vip problem", "item", p.Item, "field", p.Field, "reason", p.Reason)
 			}
-			l.cur.Store(&desired{services: svcs, report: rep, version: latest.Version})
+			l.cur.Store(&desired{services: svcs, report: rep, version: latest.Version, table: table, down: down})
 			l.m.setReport(rep)
 			dirty = false
 		}
@@ -189,10 +232,64 @@ func (l *LB) sync(ctx context.Context, d *desired) error {
 	defer cancel()
 	start := time.Now()
 	// The plane gets its own copy: it may keep what it is given.
+	l.planeMu.Lock()
 	err := l.plane.Sync(ctx, slices.Clone(d.services))
+	l.planeMu.Unlock()
 	l.m.syncDuration.Observe(time.Since(start).Seconds())
+	res := &syncResult{at: time.Now()}
+	if err != nil {
+		res.err = err.Error()
+	}
+	d.synced.Store(res)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		l.m.syncFailures.Inc()
 	}
 	return err
+}
+
+// tableItems follows the vip.TableItem item of the snapshots: the last
+// good table, and the version of the item it came from.
+type tableItems struct {
+	seen    bool
+	version uint64
+	good    *vip.Table
+}
+
+func tableItem(s *model.Snapshot) (model.Item, bool) {
+	for _, it := range s.Items {
+		if it.Name == vip.TableItem {
+			return it, true
+		}
+	}
+	return model.Item{}, false
+}
+
+// changed reports whether s carries another version of the item than the
+// one last read.
+func (t *tableItems) changed(s *model.Snapshot) bool {
+	it, ok := tableItem(s)
+	if !ok {
+		return !t.seen
+	}
+	return !t.seen || it.Version != t.version
+}
+
+// table decodes the item of s; a bad one keeps the last good table, and
+// none yet is the empty table.
+func (t *tableItems) table(s *model.Snapshot, log *slog.Logger) *vip.Table {
+	t.seen = true
+	it, ok := tableItem(s)
+	if ok && (t.good == nil || it.Version != t.version) {
+		t.version = it.Version
+		var tab vip.Table
+		if err := tab.UnmarshalBinary(it.Payload); err != nil {
+			log.Warn("gossiped VIP table rejected; keeping the last good one", "version", it.Version, "err", err)
+		} else {
+			t.good = &tab
+		}
+	}
+	if t.good == nil {
+		return &vip.Table{}
+	}
+	return t.good
 }

@@ -116,6 +116,15 @@ func Build(obs Observations, o BuildOptions) *Snapshot {
 			t.AppTask.Mesos = ti
 		}
 		t.Health, t.HealthChecked = taskHealth(t)
+		if t.App == nil && !t.HealthChecked {
+			// A task Marathon does not list yet (its event stream lags the
+			// Mesos one by a refetch) is still its app's: with health checks
+			// it serves once a result says so, not from its first second,
+			// when its process may not listen yet.
+			if a := s.appOfTaskID(t.ID); a != nil && len(a.HealthChecks) > 0 {
+				t.HealthChecked = true
+			}
+		}
 		t.NetPorts = nil
 		if t.State == TaskRunning || t.State == TaskKilling {
 			t.NetPorts = netPorts(t, func(field, reason string) { s.problem(s.TaskItem(t), field, reason) })
@@ -285,4 +294,31 @@ func (s *Snapshot) endpoints(a *App, t *AppTask) []Endpoint {
 		}
 	}
 	return out
+}
+
+// appOfTaskID is the Marathon app a task id names: "<app id, '/' as
+// '_'>.instance-…" (or ".marathon-…"), or the legacy "<app id>.<uuid>";
+// nil when no such app is known.
+func (s *Snapshot) appOfTaskID(id string) *App {
+	if s.appIdx == nil {
+		return nil
+	}
+	safe := ""
+	for _, sep := range []string{".instance-", ".marathon-"} {
+		if i := strings.Index(id, sep); i > 0 {
+			safe = id[:i]
+			break
+		}
+	}
+	if safe == "" {
+		i := strings.LastIndexByte(id, '.')
+		if i <= 0 {
+			return nil
+		}
+		safe = id[:i]
+	}
+	if i, ok := s.appIdx["/"+strings.ReplaceAll(safe, "_", "/")]; ok {
+		return &s.Apps[i]
+	}
+	return nil
 }

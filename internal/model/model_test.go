@@ -220,3 +220,38 @@ func FuzzBuild(f *testing.F) {
 		}
 	})
 }
+
+// A task Marathon does not list yet, of an app with health checks, is
+// health-checked without a result: not serving until one says so.
+func TestHealthOfTaskMarathonDoesNotListYet(t *testing.T) {
+	tests := []struct {
+		id, app     string
+		checks      bool
+		wantChecked bool
+	}{
+		{"dev_web.instance-1b2c._app.1", "/dev/web", true, true},
+		{"web.marathon-1b2c", "/web", true, true},
+		{"web.1b2c-3d4e", "/web", true, true},
+		{"web.instance-1b2c._app.1", "/web", false, false},
+		{"other.instance-1b2c._app.1", "/web", true, false},
+		{"noseparator", "/noseparator", true, false},
+	}
+	for _, tc := range tests {
+		app := App{ID: tc.app}
+		if tc.checks {
+			app.HealthChecks = []HealthCheck{{Protocol: "HTTP"}}
+		}
+		task := Task{ID: tc.id, Name: "web", AgentID: "a1", State: TaskRunning}
+		s := Build(Observations{Mesos: cluster(task), Marathon: &MarathonObservation{Apps: []App{app}}}, BuildOptions{Version: 1})
+		got := &s.Tasks[0]
+		if got.HealthChecked != tc.wantChecked || got.Serving() == tc.wantChecked || got.App != nil {
+			t.Errorf("%s of %s: checked %v serving %v app %v, want checked %v", tc.id, tc.app, got.HealthChecked, got.Serving(), got.App, tc.wantChecked)
+		}
+	}
+	// Healthy by Mesos already (published health): serving.
+	task := Task{ID: "web.instance-1._app.1", AgentID: "a1", State: TaskRunning, MesosHealthy: ptr(true)}
+	s := Build(Observations{Mesos: cluster(task), Marathon: &MarathonObservation{Apps: []App{{ID: "/web", HealthChecks: []HealthCheck{{Protocol: "HTTP"}}}}}}, BuildOptions{Version: 1})
+	if !s.Tasks[0].Serving() {
+		t.Error("a task Mesos reports healthy is not serving")
+	}
+}

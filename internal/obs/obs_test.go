@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -95,4 +96,47 @@ func TestHealthSourceStates(t *testing.T) {
 func show(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+func TestServeETag(t *testing.T) {
+	body := []byte(`[{"vip":"1.2.3.4:80","protocol":"tcp","backend":[]}]` + "\n")
+	tag := ETag(body)
+	get := func(inm string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/v1/vips", nil)
+		if inm != "" {
+			r.Header.Set("If-None-Match", inm)
+		}
+		w := httptest.NewRecorder()
+		ServeETag(w, r, body)
+		return w
+	}
+	tests := []struct {
+		inm  string
+		want int
+	}{
+		{"", 200}, {tag, 304}, {"W/" + tag, 304}, {strings.Trim(tag, `"`), 304}, {`"other", ` + tag, 304},
+		{"*", 304}, {`"other"`, 200}, {`W/"x"`, 200}, {",,", 200},
+	}
+	for _, tc := range tests {
+		w := get(tc.inm)
+		if w.Code != tc.want || w.Header().Get("ETag") != tag {
+			t.Errorf("If-None-Match %q: %d etag %q, want %d %q", tc.inm, w.Code, w.Header().Get("ETag"), tc.want, tag)
+		}
+		if tc.want == 200 && w.Body.String() != string(body) {
+			t.Errorf("If-None-Match %q: body %q", tc.inm, w.Body.String())
+		}
+	}
+	if ETag([]byte("a")) == ETag([]byte("b")) {
+		t.Error("different documents share a tag")
+	}
+}
+
+func FuzzMatchETag(f *testing.F) {
+	f.Add(`"abc", W/"def"`, `"abc"`)
+	f.Add("*", `"x"`)
+	f.Fuzz(func(t *testing.T, header, tag string) {
+		if MatchETag(header, tag) && header == "" {
+			t.Fatal("empty header matched")
+		}
+	})
 }

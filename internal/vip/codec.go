@@ -11,6 +11,11 @@ import (
 	"github.com/sextantdc/sextant/internal/directory/label"
 )
 
+// TableItem is the name of the cluster item carrying the whole table
+// (MarshalBinary) from the zone builder to every node's load balancer,
+// beside the /v1/vips document and the zones.
+const TableItem = "_vip_table"
+
 // wireFormat is the version of the table encoding.
 const wireFormat = 1
 
@@ -30,6 +35,7 @@ type wireVIP struct {
 	Port     uint16        `json:"port"`
 	Addrs    []string      `json:"addrs"`
 	Labels   []string      `json:"labels"`
+	Balance  []string      `json:"balance,omitempty"`
 	Backends []wireBackend `json:"backends"`
 }
 
@@ -47,7 +53,7 @@ type wireBackend struct {
 func (t *Table) MarshalBinary() ([]byte, error) {
 	w := wireTable{Format: wireFormat, Version: t.Version, VIPs: make([]wireVIP, 0, len(t.VIPs))}
 	for _, v := range t.VIPs {
-		wv := wireVIP{Protocol: v.Protocol.String(), Name: v.Name, Port: v.Port, Labels: v.Labels,
+		wv := wireVIP{Protocol: v.Protocol.String(), Name: v.Name, Port: v.Port, Labels: v.Labels, Balance: v.Balance,
 			Addrs: make([]string, 0, len(v.Addrs)), Backends: make([]wireBackend, 0, len(v.Backends))}
 		if wv.Labels == nil {
 			wv.Labels = []string{}
@@ -187,6 +193,10 @@ func decodeVIP(f string, wv wireVIP) (VIP, error) {
 	v.Labels = slices.Clone(wv.Labels)
 	if !slices.IsSorted(v.Labels) {
 		return v, fmt.Errorf("%s.labels: not sorted", f)
+	}
+	v.Balance = slices.Clone(wv.Balance)
+	if !slices.IsSorted(v.Balance) || len(slices.Compact(slices.Clone(v.Balance))) != len(v.Balance) {
+		return v, fmt.Errorf("%s.balance: not sorted and unique", f)
 	}
 	for j, wb := range wv.Backends {
 		bf := fmt.Sprintf("%s.backends[%d]", f, j)

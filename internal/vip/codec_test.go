@@ -46,6 +46,8 @@ func TestTableCodecBad(t *testing.T) {
 		{"weight", strings.Replace(good, `"weight":1`, `"weight":7`, 1), "weight"},
 		{"local", strings.Replace(good, `"task_id":"t"`, `"task_id":"t","local":"nope"`, 1), "local"},
 		{"trailing", good + `{}`, "trailing"},
+		{"balance unsorted", strings.Replace(good, `"labels":["a:80"]`, `"labels":["a:80"],"balance":["maglev",""]`, 1), "vips[0].balance"},
+		{"balance twice", strings.Replace(good, `"labels":["a:80"]`, `"labels":["a:80"],"balance":["maglev","maglev"]`, 1), "vips[0].balance"},
 		{"duplicate vip", strings.Replace(good, `]}]}`, `]},{"protocol":"tcp","name":"a.marathon","port":80,"addrs":[],"labels":[],"backends":[]}]}`, 1), "out of order"},
 	}
 	for _, tc := range tests {

@@ -11,6 +11,10 @@ import (
 	"github.com/sextantdc/sextant/internal/model"
 )
 
+// BalanceLabel is the task label that selects a VIP's balancing mode
+// ("random" or "maglev"; read by the load balancer).
+const BalanceLabel = "L4LB_BALANCE"
+
 // Zone is the DNS zone that holds named VIPs.
 const Zone = "l4lb.thisdcos.directory"
 
@@ -92,6 +96,11 @@ type VIP struct {
 	Addrs []netip.Addr
 	// Labels are the raw specs that declared this VIP, sorted, unique.
 	Labels []string
+	// Balance are the values of the BalanceLabel task label of the tasks
+	// behind the VIP ("" for a task without it), sorted, unique: what a
+	// node that has the table but not the tasks (an agent) chooses the
+	// balancing mode from.
+	Balance []string
 	// Backends are sorted by IP, port, agent; both families mixed (use
 	// BackendsFor to program one address).
 	Backends []Backend
@@ -160,9 +169,10 @@ func BuildTable(snap *model.Snapshot, cfg Config) (*Table, []model.Problem) {
 	v4r, v6r := cfg.ranges()
 	var probs []model.Problem
 	type acc struct {
-		vip    VIP
-		labels map[string]bool
-		seen   map[Backend]bool
+		vip     VIP
+		labels  map[string]bool
+		balance map[string]bool
+		seen    map[Backend]bool
 	}
 	vips := map[Key]*acc{}
 	for i := range snap.Tasks {
@@ -222,8 +232,12 @@ func BuildTable(snap *model.Snapshot, cfg Config) (*Table, []model.Problem) {
 				}
 				a := vips[k]
 				if a == nil {
-					a = &acc{vip: VIP{Key: k}, labels: map[string]bool{}, seen: map[Backend]bool{}}
+					a = &acc{vip: VIP{Key: k}, labels: map[string]bool{}, balance: map[string]bool{}, seen: map[Backend]bool{}}
 					vips[k] = a
+				}
+				if bal, _ := t.LabelValue(BalanceLabel); !a.balance[bal] {
+					a.balance[bal] = true
+					a.vip.Balance = append(a.vip.Balance, bal)
 				}
 				if !a.labels[l.Value] {
 					a.labels[l.Value] = true
@@ -280,6 +294,10 @@ func BuildTable(snap *model.Snapshot, cfg Config) (*Table, []model.Problem) {
 	for k, a := range vips {
 		v := a.vip
 		slices.Sort(v.Labels)
+		slices.Sort(v.Balance)
+		if len(v.Balance) == 1 && v.Balance[0] == "" {
+			v.Balance = nil // no task has the label: the default, and nothing to carry
+		}
 		slices.SortFunc(v.Backends, compareBackends)
 		if k.Name == "" {
 			v.Addrs = []netip.Addr{k.IP}

@@ -63,6 +63,11 @@ type Options struct {
 	// default they leave until healthy; the VIP table weighs them 0 either
 	// way.
 	IgnoreHealth bool
+	// VIPAddr, when set, is the address the l4lb zone answers for a VIP
+	// address: where this node's data plane actually serves it (the
+	// userspace plane's loopback mapping on a rootless single node). The
+	// VIP table and the /v1/vips document keep the VIP addresses.
+	VIPAddr func(netip.Addr) netip.Addr
 	// PublishInterval is the minimum time between two pushes of an item
 	// (0: DefaultPublishInterval).
 	PublishInterval time.Duration
@@ -100,7 +105,7 @@ func (b *Builder) Build(s *model.Snapshot, masters []netip.Addr) ([]Item, []mode
 	cfg := directory.Config{Masters: masters, Version: s.Version, HealthyOnly: !b.o.IgnoreHealth}
 	dcos, probs := directory.BuildDCOS(s, cfg)
 	table, vprobs := vip.BuildTable(s, b.o.VIP)
-	l4lb, lprobs := directory.BuildL4LB(table, s.Version)
+	l4lb, lprobs := directory.BuildL4LB(b.dnsTable(table), s.Version)
 	rs, rprobs := b.gen.Generate(s, b.mirrorConfig())
 	mirror, mprobs := directory.BuildMesosMirror(rs, s.Version)
 	probs = append(append(append(append(probs, vprobs...), lprobs...), rprobs...), mprobs...)
@@ -123,7 +128,38 @@ func (b *Builder) Build(s *model.Snapshot, masters []netip.Addr) ([]Item, []mode
 	} else {
 		items = append(items, Item{Name: directory.VIPsItem, Payload: vipsJSON})
 	}
+	// The whole table, for every node's load balancer (agents have no
+	// Mesos source of their own).
+	// Version 0, as the zones: the item's version is the target's, and an
+	// unchanged table is no change.
+	wt := *table
+	wt.Version = 0
+	if wire, err := wt.MarshalBinary(); err != nil {
+		probs = append(probs, model.Problem{Item: "VIP table", Field: "encoding", Reason: err.Error()})
+	} else {
+		items = append(items, Item{Name: vip.TableItem, Payload: wire})
+	}
 	return items, probs
+}
+
+// dnsTable returns the table whose names the l4lb zone answers: t, or
+// with Options.VIPAddr its names mapped.
+func (b *Builder) dnsTable(t *vip.Table) *vip.Table {
+	if b.o.VIPAddr == nil {
+		return t
+	}
+	m := *t
+	m.Names = make([]vip.Name, len(t.Names))
+	for i, n := range t.Names {
+		if n.IPv4.IsValid() {
+			n.IPv4 = b.o.VIPAddr(n.IPv4)
+		}
+		if n.IPv6.IsValid() {
+			n.IPv6 = b.o.VIPAddr(n.IPv6)
+		}
+		m.Names[i] = n
+	}
+	return &m
 }
 
 // Run builds and publishes the latest of snaps until ctx ends or snaps is
@@ -189,7 +225,7 @@ func Run(ctx context.Context, snaps <-chan *model.Snapshot, t Target, o Options)
 		for _, it := range items {
 			if t.Publish(it.Name, it.Payload) {
 				published = true
-				if it.Name != directory.VIPsItem {
+				if it.Name != directory.VIPsItem && it.Name != vip.TableItem {
 					push.WithLabelValues(it.Name + ".").Observe(time.Since(start).Seconds())
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/sextantdc/sextant/internal/model"
 	"github.com/sextantdc/sextant/internal/testutil"
 	"github.com/sextantdc/sextant/internal/testutil/modeltest"
+	"github.com/sextantdc/sextant/internal/vip"
 )
 
 // snapshot is one agent and a Marathon task web with a VIP, healthy or
@@ -73,7 +74,7 @@ func TestBuild(t *testing.T) {
 			for _, it := range items {
 				names = append(names, it.Name)
 			}
-			want := []string{directory.ZoneDCOS, "l4lb.thisdcos.directory", "mesos.thisdcos.directory", directory.VIPsItem}
+			want := []string{directory.ZoneDCOS, "l4lb.thisdcos.directory", "mesos.thisdcos.directory", directory.VIPsItem, vip.TableItem}
 			if !slices.Equal(names, want) {
 				t.Fatalf("items %v, want %v", names, want)
 			}
@@ -143,14 +144,50 @@ func TestRunPublishesOnlyWhileLeading(t *testing.T) {
 	tg.leading = true
 	tg.mu.Unlock()
 	tg.lead <- struct{}{}
-	testutil.Eventually(t, 10*time.Second, "items published on becoming leader", func() bool { n, _ := tg.count(); return n == 4 })
+	testutil.Eventually(t, 10*time.Second, "items published on becoming leader", func() bool { n, _ := tg.count(); return n == 5 })
 	// The same snapshot again changes nothing; a changed one republishes
 	// only what changed (the task zones, not the VIP items' names).
 	snaps <- snapshot(2, true)
 	snaps <- snapshot(3, false)
-	testutil.Eventually(t, 10*time.Second, "the unhealthy task's zones pushed", func() bool { _, p := tg.count(); return p > 4 })
+	testutil.Eventually(t, 10*time.Second, "the unhealthy task's zones pushed", func() bool { _, p := tg.count(); return p > 5 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// With VIPAddr the l4lb zone answers the mapped address, while the table
+// item (what data planes program) keeps the VIP address.
+func TestBuildMapsVIPNames(t *testing.T) {
+	lo := func(a netip.Addr) netip.Addr {
+		b := a.As4()
+		b[0] = 127
+		return netip.AddrFrom4(b)
+	}
+	items, probs := NewBuilder(Options{VIPAddr: lo}).Build(snapshot(1, true), nil)
+	if len(probs) != 0 {
+		t.Fatalf("problems %v", probs)
+	}
+	l4 := zone(t, items, "l4lb.thisdcos.directory")
+	var a netip.Addr
+	for _, r := range l4.Records {
+		if r.Name == "web.marathon.l4lb.thisdcos.directory." || r.Name == "web.marathon.l4lb.thisdcos.directory" {
+			a = r.Addr
+		}
+	}
+	var tab vip.Table
+	for _, it := range items {
+		if it.Name == vip.TableItem {
+			if err := tab.UnmarshalBinary(it.Payload); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(tab.Names) != 1 || tab.Version != 0 {
+		t.Fatalf("table item names %+v version %d", tab.Names, tab.Version)
+	}
+	v4 := tab.Names[0].IPv4
+	if v4.As4()[0] != 11 || a != lo(v4) {
+		t.Fatalf("zone answers %q for VIP %s, want %s", a, v4, lo(v4))
 	}
 }

@@ -29,6 +29,9 @@ type Env struct {
 	// VIP4 and VIP6 return the i-th IPv4 and IPv6 VIP address to use
 	// (scenarios use distinct ones). VIP6 nil skips the IPv6 scenario.
 	VIP4, VIP6 func(i int) netip.Addr
+	// Backends, if set, places the backends (default: on the client's
+	// loopback, 127.0.0.1 and ::1).
+	Backends *Backends
 	// Isolated says the test runs in a network namespace of its own with
 	// no route off the machine: only then may a client send to an
 	// address that is not loopback.
@@ -55,10 +58,11 @@ func Run(t *testing.T, env Env) {
 }
 
 type harness struct {
-	env  Env
-	vips atomic.Int32
-	port uint16
-	mu   sync.Mutex
+	env      Env
+	backends atomic.Int32
+	vips     atomic.Int32
+	port     uint16
+	mu       sync.Mutex
 }
 
 // plane returns a new plane, closed when the test ends.
@@ -148,11 +152,11 @@ func sorted(bs []balance.Backend) []balance.Backend {
 	return out
 }
 
-func tcpBackends(t *testing.T, ip netip.Addr, n int) ([]*TCPBackend, []balance.Backend) {
+func (h *harness) tcpBackends(t *testing.T, v6 bool, n int) ([]*TCPBackend, []balance.Backend) {
 	var bes []*TCPBackend
 	var bs []balance.Backend
 	for i := range n {
-		b := StartTCPBackend(t, ip, fmt.Sprintf("b%d", i))
+		b := h.tcpBackend(t, v6, fmt.Sprintf("b%d", i))
 		bes = append(bes, b)
 		bs = append(bs, balance.Backend{Addr: b.Addr, Weight: 1})
 	}
