@@ -65,6 +65,8 @@ func layerOf(pkg string) layer {
 		return consumer
 	case p == "internal/edge/native":
 		return consumer
+	case p == "internal/edge/admin":
+		return consumer
 	}
 	return unknown
 }

@@ -19,6 +19,10 @@ type Generation struct {
 	HAProxyCfg string
 	DomainMap  string
 	AppMap     string
+	// Without, when set, regenerates the generation without the apps of
+	// the given ids, as marathon-lb leaves out apps that HAProxy rejects
+	// (spec §9.3); an engine that checks configurations uses it.
+	Without func(appIDs []string) (*Generation, error)
 }
 
 // Engine runs generations: the HAProxy engine (edge/haproxy) with a real

@@ -38,9 +38,9 @@ type Addrs struct {
 // Target is the engine under test.
 type Target struct {
 	Engine edge.Engine
-	// Generate turns a configuration into the generation applied; nil
-	// renders haproxy.cfg with marathon-lb's default templates.
-	Generate func(*edge.Config) (*edge.Generation, error)
+	// Generate builds the generation applied from the apps and options;
+	// nil is haproxy.Generate with marathon-lb's default templates.
+	Generate func([]model.App, edge.Options) (*edge.Generation, error)
 }
 
 // Factory starts an engine serving a; it registers its own clean-up.
@@ -70,11 +70,7 @@ func NewEnv(t *testing.T, f Factory) *Env {
 // Apply builds the configuration of apps and applies it.
 func (e *Env) Apply(apps ...model.App) *edge.Config {
 	e.T.Helper()
-	cfg, err := edge.Build(apps, e.Options)
-	if err != nil {
-		e.T.Fatalf("build: %v", err)
-	}
-	g, err := e.generation(cfg)
+	g, err := e.generation(apps)
 	if err != nil {
 		e.T.Fatalf("generation: %v", err)
 	}
@@ -83,18 +79,14 @@ func (e *Env) Apply(apps ...model.App) *edge.Config {
 	if err := e.Target.Engine.Apply(ctx, g); err != nil {
 		e.T.Fatalf("apply: %v", err)
 	}
-	return cfg
+	return g.Config
 }
 
-func (e *Env) generation(cfg *edge.Config) (*edge.Generation, error) {
+func (e *Env) generation(apps []model.App) (*edge.Generation, error) {
 	if e.Target.Generate != nil {
-		return e.Target.Generate(cfg)
+		return e.Target.Generate(apps, e.Options)
 	}
-	out, err := haproxy.Render(cfg, haproxy.Default())
-	if err != nil {
-		return nil, err
-	}
-	return &edge.Generation{Config: cfg, HAProxyCfg: out.Config, DomainMap: out.DomainMap, AppMap: out.AppMap}, nil
+	return haproxy.Generate(apps, e.Options, haproxy.Default())
 }
 
 // FreeAddr is a loopback address with a port free a moment ago.

@@ -17,3 +17,10 @@ func factory(t *testing.T, a edgetest.Addrs) edgetest.Target {
 }
 
 func TestSuite(t *testing.T) { edgetest.Run(t, factory) }
+
+func TestRedeploysUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a load test")
+	}
+	edgetest.RunRedeploys(t, factory)
+}
