@@ -2,6 +2,7 @@ package native
 
 import (
 	"hash/fnv"
+	"net/http"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -22,7 +23,8 @@ type backend struct {
 	index int
 	mode  string
 	algo  string
-	hash  func(q *pickInfo) (uint64, bool)
+	hash  hashKind
+	hdr   string // the header hdr(name) hashes
 	// servers in the configuration's order (sorted by host, port).
 	servers []*server
 	rr      atomic.Uint64
@@ -71,8 +73,8 @@ func (e *Engine) compileBackend(s *edge.Service) (*backend, []string) {
 	be := &backend{name: s.Name, appID: s.AppID, index: s.Index, mode: s.Mode, sticky: s.Sticky,
 		stats: e.counter("be/" + s.Name)}
 	var warnings []string
-	be.algo, be.hash = balancer(s.Balance)
-	if be.algo != strings.Fields(s.Balance + " x")[0] {
+	be.algo, be.hash, be.hdr = balancer(s.Balance)
+	if be.algo != strings.ToLower(strings.Fields(s.Balance + " x")[0]) {
 		warnings = append(warnings, s.Name+": balance "+strconv.Quote(s.Balance)+" is served as "+be.algo)
 	}
 	if s.Mode == "http" {
@@ -169,39 +171,58 @@ func seconds(r *edge.Rule, name string) time.Duration {
 type pickInfo struct {
 	src    string // client IP
 	path   string
-	header func(string) string
+	header http.Header
 	cookie string // the sticky cookie's value, if any
 	now    int64
 	skip   *server // a server that just failed
 }
 
+// hashKind is what a hashing algorithm hashes.
+type hashKind uint8
+
+const (
+	hashNone hashKind = iota
+	hashSource
+	hashURI
+	hashHeader
+)
+
 // balancer reads HAPROXY_{n}_BALANCE: the algorithm served and, for the
 // hashing ones, what is hashed. Algorithms the native engine lacks are
 // served round robin (as HAProxy does when a hash has no input).
-func balancer(spec string) (string, func(*pickInfo) (uint64, bool)) {
+func balancer(spec string) (string, hashKind, string) {
 	f := strings.Fields(spec)
 	if len(f) == 0 {
-		return "roundrobin", nil
+		return "roundrobin", hashNone, ""
 	}
 	algo := strings.ToLower(f[0])
 	switch {
 	case algo == "roundrobin", algo == "static-rr", algo == "leastconn", algo == "first", algo == "random":
-		return algo, nil
+		return algo, hashNone, ""
 	case algo == "source":
-		return algo, func(q *pickInfo) (uint64, bool) { return hashString(q.src), true }
+		return algo, hashSource, ""
 	case algo == "uri":
-		return algo, func(q *pickInfo) (uint64, bool) { return hashString(q.path), true }
+		return algo, hashURI, ""
 	case strings.HasPrefix(algo, "hdr(") && strings.HasSuffix(algo, ")"):
-		name := f[0][4 : len(f[0])-1]
-		return "hdr", func(q *pickInfo) (uint64, bool) {
-			if q.header == nil {
-				return 0, false
-			}
-			v := q.header(name)
-			return hashString(v), v != ""
+		return algo, hashHeader, http.CanonicalHeaderKey(f[0][4 : len(f[0])-1])
+	}
+	return "roundrobin", hashNone, ""
+}
+
+// hashOf is the request's hash for the backend's algorithm; false when
+// the algorithm does not hash or the request lacks what it hashes.
+func (be *backend) hashOf(q *pickInfo) (uint64, bool) {
+	switch be.hash {
+	case hashSource:
+		return hashString(q.src), true
+	case hashURI:
+		return hashString(q.path), true
+	case hashHeader:
+		if v := q.header.Get(be.hdr); v != "" {
+			return hashString(v), true
 		}
 	}
-	return "roundrobin", nil
+	return 0, false
 }
 
 func hashString(s string) uint64 {
@@ -239,8 +260,8 @@ func (be *backend) pick(q *pickInfo) *server {
 
 func (be *backend) choose(q *pickInfo, ok func(*server) bool) *server {
 	n := len(be.servers)
-	if be.hash != nil {
-		if h, has := be.hash(q); has {
+	if be.hash != hashNone {
+		if h, has := be.hashOf(q); has {
 			count := 0
 			for _, s := range be.servers {
 				if ok(s) {

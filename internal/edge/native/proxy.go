@@ -128,9 +128,9 @@ func (e *Engine) serveBackend(w http.ResponseWriter, r *http.Request, fe *fronte
 		return be.stats.resp(http.StatusMovedPermanently)
 	}
 	q := pickInfo{src: src, now: time.Now().UnixNano()}
-	if be.hash != nil {
+	if be.hash != hashNone {
 		q.path = rawPath(r.RequestURI)
-		q.header = r.Header.Get
+		q.header = r.Header
 	}
 	if be.sticky {
 		q.cookie = stickyValue(r)
@@ -256,7 +256,9 @@ func (e *Engine) relay(w http.ResponseWriter, r *http.Request, be *backend, srv 
 		h.Set("Cache-Control", "private")
 	}
 	noBody := r.Method == http.MethodHead || resp.status == http.StatusNoContent || resp.status == http.StatusNotModified
-	if resp.length >= 0 && !noBody {
+	if resp.chunked {
+		resp.length = -1
+	} else if resp.lengthValue != nil && resp.status != http.StatusNoContent && resp.status != http.StatusNotModified {
 		h["Content-Length"] = resp.lengthValue
 	}
 	w.WriteHeader(resp.status)

@@ -269,12 +269,14 @@ func readHead(uc *upConn, h http.Header, resp *respHead) error {
 		}
 		switch key {
 		case "Content-Length":
-			n, err := strconv.ParseInt(string(v), 10, 64)
-			if err != nil || n < 0 {
+			n, ok := atoi(v)
+			if !ok || resp.length >= 0 && resp.length != n {
 				return errMalformed
 			}
+			if resp.length >= 0 {
+				continue // a repeated, equal length
+			}
 			resp.length = n
-			continue
 		case "Transfer-Encoding":
 			if bytes.EqualFold(v, []byte("chunked")) || bytes.HasSuffix(bytes.ToLower(v), []byte("chunked")) {
 				resp.chunked = true
@@ -298,12 +300,6 @@ func readHead(uc *upConn, h http.Header, resp *respHead) error {
 		list = append(list, kv{key, start, len(vals)})
 	}
 	uc.scratch = vals[:0]
-	if resp.chunked {
-		resp.length = -1
-	}
-	if resp.length >= 0 {
-		resp.lengthValue = []string{strconv.FormatInt(resp.length, 10)}
-	}
 	if len(list) == 0 {
 		return nil
 	}
@@ -311,6 +307,11 @@ func readHead(uc *upConn, h http.Header, resp *respHead) error {
 	backing := make([]string, len(list))
 	for i, x := range list {
 		backing[i] = all[x.start:x.end]
+		if x.key == "Content-Length" {
+			// Written by relay when the body has that length.
+			resp.lengthValue = backing[i : i+1 : i+1]
+			continue
+		}
 		if old, dup := h[x.key]; dup {
 			h[x.key] = append(old, backing[i])
 			continue
@@ -318,6 +319,21 @@ func readHead(uc *upConn, h http.Header, resp *respHead) error {
 		h[x.key] = backing[i : i+1 : i+1]
 	}
 	return nil
+}
+
+// atoi reads a decimal length without allocating.
+func atoi(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 func atoi3(b []byte) (int, bool) {
