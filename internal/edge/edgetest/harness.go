@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -61,7 +62,7 @@ type Env struct {
 func NewEnv(t *testing.T, f Factory) *Env {
 	t.Helper()
 	e := &Env{T: t, Addrs: Addrs{HTTP: FreeAddr(t), HTTPS: FreeAddr(t), AppID: FreeAddr(t)}}
-	e.CertFile, e.CertPool = writeCert(t)
+	e.CertFile, e.CertPool = WriteCert(t)
 	e.Options = edge.Options{Groups: []string{"external"}, SSLCerts: []string{e.CertFile}}
 	e.Target = f(t, e.Addrs)
 	return e
@@ -89,15 +90,22 @@ func (e *Env) generation(apps []model.App) (*edge.Generation, error) {
 	return haproxy.Generate(apps, e.Options, haproxy.Default())
 }
 
-// FreeAddr is a loopback address with a port free a moment ago.
+// FreeAddr is a loopback address with a port free a moment ago. The
+// port is drawn at random below the kernel's ephemeral range, where a
+// port just closed is not handed out again at once (the kernel's own
+// choice for port 0 often is).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		addr := "127.0.0.1:" + strconv.Itoa(20000+mrand.IntN(12000))
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			l.Close()
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free loopback port in 20000-31999")
+	return ""
 }
 
 // FreePort is the port of FreeAddr.
@@ -107,9 +115,9 @@ func FreePort(t testing.TB) uint16 {
 	return uint16(n)
 }
 
-// writeCert writes a self-signed certificate for example.com and
+// WriteCert writes a self-signed certificate for example.com and
 // *.example.com, chain and key in one PEM file as HAProxy's crt wants.
-func writeCert(t testing.TB) (string, *x509.CertPool) {
+func WriteCert(t testing.TB) (string, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
