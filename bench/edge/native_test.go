@@ -163,8 +163,8 @@ func natHAProxy(b *testing.B, apps []model.App, httpAddr string) bool {
 	}
 	dir := b.TempDir()
 	env := map[string]string{
-		"HAPROXY_HEAD":               natHead(dir),
-		"HAPROXY_HTTP_FRONTEND_HEAD": "\nfrontend marathon_http_in\n  bind " + httpAddr + "\n  mode http\n",
+		"HAPROXY_HEAD":                     natHead(dir),
+		"HAPROXY_HTTP_FRONTEND_HEAD":       "\nfrontend marathon_http_in\n  bind " + httpAddr + "\n  mode http\n",
 		"HAPROXY_HTTP_FRONTEND_APPID_HEAD": "\nfrontend marathon_http_appid_in\n  bind " + natFreeAddr(b) + "\n  mode http\n",
 		"HAPROXY_HTTPS_FRONTEND_HEAD":      "\nfrontend marathon_https_in\n  bind " + natFreeAddr(b) + "\n  mode http\n",
 	}

@@ -2,9 +2,9 @@ package native
 
 import (
 	"hash/fnv"
-	"net/http"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"

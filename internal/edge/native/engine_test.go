@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,13 +118,14 @@ func TestPassiveHealth(t *testing.T) {
 // out and brings it back when it recovers.
 func TestActiveHealth(t *testing.T) {
 	r := newRig(t, nil)
-	healthy := true
+	var healthy atomic.Bool
+	healthy.Store(true)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	flaky := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
-		if q.URL.Path == "/health" && !healthy {
+		if q.URL.Path == "/health" && !healthy.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
@@ -151,14 +153,14 @@ func TestActiveHealth(t *testing.T) {
 		}
 	}
 	eventually(t, "checked up", status("UP"))
-	healthy = false
+	healthy.Store(false)
 	eventually(t, "checked down", status("DOWN"))
 	for range 6 {
 		if b := get(t, r.addr.HTTP, "hc.example.com", "/").Header.Get("X-Backend"); b != "steady" {
 			t.Fatalf("a down server answered: %q", b)
 		}
 	}
-	healthy = true
+	healthy.Store(true)
 	eventually(t, "back up", status("UP"))
 }
 
