@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/sextantdc/sextant/internal/edge"
 	"github.com/sextantdc/sextant/internal/edge/haproxy"
@@ -103,4 +104,56 @@ func BenchmarkHandler(b *testing.B) {
 			b.Fatalf("status %d", w.code)
 		}
 	}
+}
+
+// BenchmarkApplyOneChange is one change — an app of 1,000 scaled from
+// two tasks to three — applied to a running engine: Build and Render
+// (what either engine needs) and the native Apply (compile, swap, no
+// listener change), reported together and Apply alone.
+//
+//	go test -run '^$' -bench ApplyOneChange -benchtime 20x ./internal/edge/native/
+func BenchmarkApplyOneChange(b *testing.B) {
+	const n = 1000
+	apps := make([]model.App, n)
+	for i := range apps {
+		id := "/app" + strconv.Itoa(i)
+		apps[i] = model.App{ID: id, Network: model.NetworkHost, Labels: map[string]string{"HAPROXY_GROUP": "external",
+			"HAPROXY_0_VHOST": "app" + strconv.Itoa(i) + ".example.com", "HAPROXY_0_BIND_ADDR": "127.0.0.1"},
+			Ports: []model.AppPort{{ServicePort: uint16(22000 + i), Protocol: "tcp"}}}
+		for k := range 2 {
+			apps[i].Tasks = append(apps[i].Tasks, model.AppTask{ID: id + "." + strconv.Itoa(k), Host: "127.0.0.1",
+				State: model.TaskRunning, Ports: []uint16{uint16(30000 + 2*i + k)}})
+		}
+	}
+	o := edge.Options{Groups: []string{"external"}}
+	e := New(Options{HTTPAddr: "127.0.0.1:0"})
+	b.Cleanup(func() { e.Close() })
+	g, err := haproxy.Generate(apps, o, haproxy.Default())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Apply(context.Background(), g); err != nil {
+		b.Fatal(err)
+	}
+	var apply time.Duration
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		a := &apps[500]
+		a.Tasks = a.Tasks[:2]
+		if i%2 == 0 {
+			a.Tasks = append(a.Tasks, model.AppTask{ID: "/app500.x", Host: "127.0.0.1", State: model.TaskRunning, Ports: []uint16{29999}})
+		}
+		i++
+		g, err := haproxy.Generate(apps, o, haproxy.Default())
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := e.Apply(context.Background(), g); err != nil {
+			b.Fatal(err)
+		}
+		apply += time.Since(start)
+	}
+	b.ReportMetric(float64(apply.Microseconds())/float64(b.N)/1000, "apply-ms/op")
 }
