@@ -3,12 +3,14 @@
 //
 //	go test -run '^$' -bench Native -benchtime 1x ./bench/edge/
 //
-// BenchmarkNativeVsHAProxy runs, in alternating rounds, the native
-// engine and a plain HAProxy on marathon-lb's rendered configuration
-// (its frontends, backend and defaults; the global section reduced to
-// what runs here), both in front of two nginx workers, with wrk keeping
-// connections alive and with a new connection per request. It reports
-// requests/s and the 99th percentile latency of each.
+// BenchmarkNativeVsHAProxy runs, in turn and for several rounds, the
+// native engine, a plain HAProxy on marathon-lb's rendered
+// configuration (its frontends, backend and defaults with
+// http-server-close; the global section reduced to what runs here), the
+// same HAProxy with http-keep-alive to the servers, and a naive Go proxy
+// (httputil.ReverseProxy), all in front of the same nginx, under wrk
+// with connections kept alive and with a new connection per request. It
+// reports the median requests/s and 99th percentile latency of each.
 package edge
 
 import (
@@ -16,6 +18,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +28,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -131,7 +137,7 @@ func natApps(servicePort int, ports []int) []model.App {
 // (syslog, the state file, the Lua endpoints, :9090) left out and the
 // worker threads and fd budget of this machine; the defaults and their
 // options are marathon-lb's.
-func natHead(dir string) string {
+func natHead(dir, serverSide string) string {
 	return `global
   maxconn 4096
   nbthread 2
@@ -149,21 +155,21 @@ defaults
   timeout queue           30s
   timeout tarpit          60s
   option            dontlognull
-  option            http-server-close
+  option            ` + serverSide + `
   option            redispatch
 `
 }
 
 // natHAProxy starts a plain HAProxy on marathon-lb's configuration for
 // apps, :80 on httpAddr; it returns false when haproxy is missing.
-func natHAProxy(b *testing.B, apps []model.App, httpAddr string) bool {
+func natHAProxy(b *testing.B, apps []model.App, httpAddr, serverSide string) bool {
 	b.Helper()
 	if _, err := exec.LookPath("haproxy"); err != nil {
 		return false
 	}
 	dir := b.TempDir()
 	env := map[string]string{
-		"HAPROXY_HEAD":                     natHead(dir),
+		"HAPROXY_HEAD":                     natHead(dir, serverSide),
 		"HAPROXY_HTTP_FRONTEND_HEAD":       "\nfrontend marathon_http_in\n  bind " + httpAddr + "\n  mode http\n",
 		"HAPROXY_HTTP_FRONTEND_APPID_HEAD": "\nfrontend marathon_http_appid_in\n  bind " + natFreeAddr(b) + "\n  mode http\n",
 		"HAPROXY_HTTPS_FRONTEND_HEAD":      "\nfrontend marathon_https_in\n  bind " + natFreeAddr(b) + "\n  mode http\n",
@@ -258,45 +264,85 @@ func natMedian(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
+// natNaive is the naive Go proxy of TOOLS.md's baseline:
+// httputil.ReverseProxy over net/http's Transport, two upstreams.
+func natNaive(b *testing.B, ports []int, addr string) {
+	b.Helper()
+	var targets []*url.URL
+	for _, p := range ports {
+		u, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(p))
+		targets = append(targets, u)
+	}
+	var n atomic.Uint64
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(targets[n.Add(1)%uint64(len(targets))])
+			r.Out.Host = r.In.Host
+		},
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256},
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: rp}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { srv.Close() })
+}
+
+type natContender struct {
+	name string
+	addr string
+	rate []float64
+	p99  []float64
+}
+
+// BenchmarkNativeVsHAProxy runs each contender natRounds times, in
+// turn, for each client mode, and reports the medians.
 func BenchmarkNativeVsHAProxy(b *testing.B) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		b.Skip("wrk not installed")
 	}
 	ports := natNginx(b, 2)
-	// The same app, on its own service port for each (both bind it).
-	nat := natFreeAddr(b)
-	natNative(b, natApps(natPort(natFreeAddr(b)), ports), nat)
-	hap := natFreeAddr(b)
-	hasHAP := natHAProxy(b, natApps(natPort(natFreeAddr(b)), ports), hap)
+	var cs []*natContender
+	add := func(name string) string {
+		c := &natContender{name: name, addr: natFreeAddr(b)}
+		cs = append(cs, c)
+		return c.addr
+	}
+	// The same app, on its own service port for each (all bind it).
+	natNative(b, natApps(natPort(natFreeAddr(b)), ports), add("native"))
+	if _, err := exec.LookPath("haproxy"); err == nil {
+		natHAProxy(b, natApps(natPort(natFreeAddr(b)), ports), add("haproxy-mlb"), "http-server-close")
+		natHAProxy(b, natApps(natPort(natFreeAddr(b)), ports), add("haproxy-keepalive"), "http-keep-alive")
+	}
+	natNaive(b, ports, add("naive-go"))
+	for _, c := range cs {
+		natWaitListen(b, c.addr)
+	}
 	for _, ka := range []bool{true, false} {
 		name := "keepalive"
 		if !ka {
 			name = "close"
 		}
 		b.Run(name, func(b *testing.B) {
-			var nr, hr, np, hp []float64
+			for _, c := range cs {
+				c.rate, c.p99 = nil, nil
+			}
 			for range natRounds {
-				r, p, failed := natWrk(b, nat, ka, natSeconds)
-				if failed {
-					b.Errorf("native engine: failed requests")
-				}
-				nr, np = append(nr, r), append(np, float64(p.Microseconds()))
-				if hasHAP {
-					r, p, failed := natWrk(b, hap, ka, natSeconds)
+				for _, c := range cs {
+					r, p, failed := natWrk(b, c.addr, ka, natSeconds)
 					if failed {
-						b.Errorf("haproxy: failed requests")
+						b.Logf("%s: failed requests in this round", c.name)
 					}
-					hr, hp = append(hr, r), append(hp, float64(p.Microseconds()))
+					c.rate, c.p99 = append(c.rate, r), append(c.p99, float64(p.Microseconds()))
 				}
 			}
-			b.ReportMetric(natMedian(nr), "native-req/s")
-			b.ReportMetric(natMedian(np), "native-p99-µs")
-			if hasHAP {
-				b.ReportMetric(natMedian(hr), "haproxy-req/s")
-				b.ReportMetric(natMedian(hp), "haproxy-p99-µs")
-				b.ReportMetric(natMedian(nr)/natMedian(hr), "native/haproxy")
+			for _, c := range cs {
+				b.ReportMetric(natMedian(c.rate), c.name+"-req/s")
+				b.ReportMetric(natMedian(c.p99), c.name+"-p99-µs")
+				b.Logf("%-18s req/s %v  p99 µs %v", c.name, c.rate, c.p99)
 			}
-			b.Logf("native req/s %v p99 µs %v; haproxy req/s %v p99 µs %v", nr, np, hr, hp)
 		})
 	}
 }
