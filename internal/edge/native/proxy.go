@@ -195,15 +195,16 @@ func (e *Engine) exchange(w http.ResponseWriter, r *http.Request, fe *frontend, 
 			// The client's body failed: nothing for a server to answer.
 			sc.cliAbrt.Add(1)
 			return errorPage(w, http.StatusBadRequest, ""), nil
+		case isTimeout(err):
+			// The server may be working on it: never send it twice.
+			sc.eresp.Add(1)
+			return errorPage(w, http.StatusGatewayTimeout, page504), nil
 		case reused && replay:
 			reused = false // a keep-alive connection the server had closed
 			continue
 		case replay:
 			sc.eresp.Add(1)
 			return 0, errRetry
-		case isTimeout(err):
-			sc.eresp.Add(1)
-			return errorPage(w, http.StatusGatewayTimeout, page504), nil
 		}
 		sc.eresp.Add(1)
 		return errorPage(w, http.StatusBadGateway, page502), nil
