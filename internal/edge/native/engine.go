@@ -5,11 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -270,16 +267,20 @@ func (e *Engine) Addr(addr string) string {
 
 // listener is one listening socket, kept across configurations while
 // some frontend binds its address. Its connections are served by the
-// frontend of the table current when they are accepted (tcp, or http
-// through the listener's http.Server).
+// frontend of the table current when they are accepted (tcp, or http by
+// the engine's HTTP/1.1 server, server.go).
 type listener struct {
-	e    *Engine
-	addr string
-	ln   net.Listener
-	srv  *http.Server
-	done chan struct{}
-	tcp  sync.WaitGroup
-	once sync.Once
+	e       *Engine
+	addr    string
+	ln      net.Listener
+	h       *handler
+	done    chan struct{}
+	once    sync.Once
+	closing atomic.Bool
+
+	mu     sync.Mutex
+	conns  map[*clientConn]struct{}
+	active atomic.Int64
 }
 
 func (e *Engine) listen(addr string) (*listener, error) {
@@ -287,65 +288,68 @@ func (e *Engine) listen(addr string) (*listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &listener{e: e, addr: addr, ln: ln, done: make(chan struct{})}
-	l.srv = &http.Server{
-		Handler:           &handler{e: e, addr: addr},
-		ReadHeaderTimeout: e.o.RequestTimeout,
-		IdleTimeout:       e.o.KeepAliveTimeout,
-		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	go func() {
-		_ = l.srv.Serve(&acceptor{l: l})
-		close(l.done)
-	}()
+	l := &listener{e: e, addr: addr, ln: ln, h: &handler{e: e, addr: addr}, done: make(chan struct{}),
+		conns: map[*clientConn]struct{}{}}
+	go l.accept()
 	return l, nil
 }
 
-// close stops accepting, then waits up to grace for the requests and
-// tcp connections in flight.
-func (l *listener) close(grace time.Duration) {
-	l.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), grace)
-		defer cancel()
-		if err := l.srv.Shutdown(ctx); err != nil {
-			_ = l.srv.Close()
-		}
-		<-l.done
-	})
-}
-
-// acceptor hands the http.Server the connections of http frontends and
-// serves tcp frontends itself.
-type acceptor struct{ l *listener }
-
-func (a *acceptor) Accept() (net.Conn, error) {
+// accept serves the listener's connections with the frontend bound
+// at its address when each arrives.
+func (l *listener) accept() {
+	defer close(l.done)
+	var backoff time.Duration
 	for {
-		c, err := a.l.ln.Accept()
+		c, err := l.ln.Accept()
 		if err != nil {
-			return nil, err
+			if l.closing.Load() {
+				return
+			}
+			// Out of descriptors and the like: wait a little, as
+			// net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.e.log.Warn("native engine: accept", "addr", l.addr, "err", err)
+			time.Sleep(backoff)
+			continue
 		}
-		fe := a.l.e.cur.Load().byAddr[a.l.addr]
+		backoff = 0
+		fe := l.e.cur.Load().byAddr[l.addr]
 		if fe == nil {
 			c.Close() // the frontend left; the listener closes soon
 			continue
 		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
 		st := fe.stats
 		st.open()
 		cc := &countedConn{Conn: c, c: st}
-		if fe.mode == "tcp" {
-			go a.l.e.serveTCP(cc, fe)
-			continue
+		switch {
+		case fe.mode == "tcp":
+			go l.e.serveTCP(cc, fe)
+		case fe.certs != nil:
+			go l.serveHTTP(tls.Server(cc, fe.certs.config()))
+		default:
+			go l.serveHTTP(cc)
 		}
-		if fe.certs != nil {
-			return tls.Server(cc, fe.certs.config()), nil
-		}
-		return cc, nil
 	}
 }
 
-func (a *acceptor) Close() error   { return a.l.ln.Close() }
-func (a *acceptor) Addr() net.Addr { return a.l.ln.Addr() }
+// close stops accepting, ends idle connections at once and waits up to
+// grace for the requests in flight; what is left is then cut.
+func (l *listener) close(grace time.Duration) {
+	l.once.Do(func() {
+		l.closing.Store(true)
+		_ = l.ln.Close()
+		<-l.done
+		deadline := time.Now().Add(grace)
+		for l.active.Load() > 0 && time.Now().Before(deadline) {
+			l.closeIdle(false)
+			time.Sleep(10 * time.Millisecond)
+		}
+		l.closeIdle(true)
+	})
+}
 
 // countedConn counts a frontend session until it closes.
 type countedConn struct {

@@ -121,7 +121,7 @@ func (e *Engine) serveBackend(w http.ResponseWriter, r *http.Request, fe *fronte
 	if !be.allows(src) {
 		return be.stats.resp(errorPage(w, http.StatusForbidden, page403))
 	}
-	if be.hasRedir && (r.URL.Path == "/" || rawPath(r.RequestURI) == "/") && lower(r.Host) == be.redirHost {
+	if be.hasRedir && rawPath(r.RequestURI) == "/" && lower(r.Host) == be.redirHost {
 		w.Header().Set("Location", be.redirPath)
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusMovedPermanently)
