@@ -40,8 +40,8 @@ import (
 )
 
 const (
-	natRounds  = 3
-	natSeconds = 5
+	natRounds  = 5
+	natSeconds = 3
 	natVhost   = "bench.example.com"
 )
 
@@ -161,12 +161,9 @@ defaults
 }
 
 // natHAProxy starts a plain HAProxy on marathon-lb's configuration for
-// apps, :80 on httpAddr; it returns false when haproxy is missing.
-func natHAProxy(b *testing.B, apps []model.App, httpAddr, serverSide string) bool {
+// apps, :80 on httpAddr, and returns the master's pid.
+func natHAProxy(b *testing.B, apps []model.App, httpAddr, serverSide string) int {
 	b.Helper()
-	if _, err := exec.LookPath("haproxy"); err != nil {
-		return false
-	}
 	dir := b.TempDir()
 	env := map[string]string{
 		"HAPROXY_HEAD":                     natHead(dir, serverSide),
@@ -201,7 +198,7 @@ func natHAProxy(b *testing.B, apps []model.App, httpAddr, serverSide string) boo
 	b.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
 	natWaitListen(b, httpAddr)
 	_ = stderr
-	return true
+	return cmd.Process.Pid
 }
 
 func natNative(b *testing.B, apps []model.App, httpAddr string) {
@@ -219,14 +216,15 @@ func natNative(b *testing.B, apps []model.App, httpAddr string) {
 }
 
 var (
-	natRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	natRate  = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	natTotal = regexp.MustCompile(`(\d+) requests in`)
 	natP99  = regexp.MustCompile(`\s99%\s+([0-9.]+)(us|ms|s)`)
 	natErrs = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)|Non-2xx or 3xx responses: (\d+)`)
 )
 
 // natWrk runs wrk for d and returns requests/s, p99 and whether any
 // request failed.
-func natWrk(b *testing.B, addr string, keepAlive bool, d int) (float64, time.Duration, bool) {
+func natWrk(b *testing.B, addr string, keepAlive bool, d int) (float64, time.Duration, int64, bool) {
 	b.Helper()
 	args := []string{"-t2", "-c50", "-d" + strconv.Itoa(d) + "s", "--latency", "-H", "Host: " + natVhost}
 	if !keepAlive {
@@ -241,6 +239,10 @@ func natWrk(b *testing.B, addr string, keepAlive bool, d int) (float64, time.Dur
 		b.Fatalf("wrk report without a rate:\n%s", out)
 	}
 	rate, _ := strconv.ParseFloat(string(m[1]), 64)
+	var total int64
+	if m := natTotal.FindSubmatch(out); m != nil {
+		total, _ = strconv.ParseInt(string(m[1]), 10, 64)
+	}
 	var p99 time.Duration
 	if m := natP99.FindSubmatch(out); m != nil {
 		v, _ := strconv.ParseFloat(string(m[1]), 64)
@@ -255,7 +257,7 @@ func natWrk(b *testing.B, addr string, keepAlive bool, d int) (float64, time.Dur
 			}
 		}
 	}
-	return rate, p99, failed
+	return rate, p99, total, failed
 }
 
 func natMedian(xs []float64) float64 {
@@ -293,30 +295,72 @@ func natNaive(b *testing.B, ports []int, addr string) {
 type natContender struct {
 	name string
 	addr string
+	// pids are the processes whose CPU time the contender uses (and
+	// their children: HAProxy's worker); 0 is this process.
+	pid  int
 	rate []float64
 	p99  []float64
+	cpu  []float64 // µs of CPU per request
+	vs   []float64 // native's rate / this rate, per round
 }
 
-// BenchmarkNativeVsHAProxy runs each contender natRounds times, in
-// turn, for each client mode, and reports the medians.
+// natCPU is the user+system time of pid and its children, from /proc
+// (0: this process).
+func natCPU(pid int) time.Duration {
+	if pid == 0 {
+		pid = os.Getpid()
+	}
+	var ticks int64
+	read := func(p string) {
+		b, err := os.ReadFile("/proc/" + p + "/stat")
+		if err != nil {
+			return
+		}
+		// Fields after the ")" that closes the command name.
+		i := bytes.LastIndexByte(b, ')')
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 13 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	p := strconv.Itoa(pid)
+	read(p)
+	if b, err := os.ReadFile("/proc/" + p + "/task/" + p + "/children"); err == nil {
+		for _, c := range strings.Fields(string(b)) {
+			read(c)
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ 100
+}
+
+// BenchmarkNativeVsHAProxy runs every contender once per round, in
+// turn, natRounds rounds for each client mode, and reports the medians;
+// on a shared machine the ratio of runs seconds apart (native/other,
+// per round) and the CPU per request are steadier than the rates.
 func BenchmarkNativeVsHAProxy(b *testing.B) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		b.Skip("wrk not installed")
 	}
 	ports := natNginx(b, 2)
 	var cs []*natContender
-	add := func(name string) string {
+	add := func(name string) *natContender {
 		c := &natContender{name: name, addr: natFreeAddr(b)}
 		cs = append(cs, c)
-		return c.addr
+		return c
 	}
 	// The same app, on its own service port for each (all bind it).
-	natNative(b, natApps(natPort(natFreeAddr(b)), ports), add("native"))
+	n := add("native")
+	natNative(b, natApps(natPort(natFreeAddr(b)), ports), n.addr)
 	if _, err := exec.LookPath("haproxy"); err == nil {
-		natHAProxy(b, natApps(natPort(natFreeAddr(b)), ports), add("haproxy-mlb"), "http-server-close")
-		natHAProxy(b, natApps(natPort(natFreeAddr(b)), ports), add("haproxy-keepalive"), "http-keep-alive")
+		c := add("haproxy-mlb")
+		c.pid = natHAProxy(b, natApps(natPort(natFreeAddr(b)), ports), c.addr, "http-server-close")
+		c = add("haproxy-keepalive")
+		c.pid = natHAProxy(b, natApps(natPort(natFreeAddr(b)), ports), c.addr, "http-keep-alive")
 	}
-	natNaive(b, ports, add("naive-go"))
+	c := add("naive-go")
+	natNaive(b, ports, c.addr)
 	for _, c := range cs {
 		natWaitListen(b, c.addr)
 	}
@@ -327,21 +371,32 @@ func BenchmarkNativeVsHAProxy(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			for _, c := range cs {
-				c.rate, c.p99 = nil, nil
+				c.rate, c.p99, c.cpu, c.vs = nil, nil, nil, nil
 			}
 			for range natRounds {
 				for _, c := range cs {
-					r, p, failed := natWrk(b, c.addr, ka, natSeconds)
+					before := natCPU(c.pid)
+					r, p, total, failed := natWrk(b, c.addr, ka, natSeconds)
+					used := natCPU(c.pid) - before
 					if failed {
 						b.Logf("%s: failed requests in this round", c.name)
 					}
 					c.rate, c.p99 = append(c.rate, r), append(c.p99, float64(p.Microseconds()))
+					if total > 0 {
+						c.cpu = append(c.cpu, float64(used.Microseconds())/float64(total))
+					}
+					c.vs = append(c.vs, n.rate[len(n.rate)-1]/r)
 				}
 			}
 			for _, c := range cs {
 				b.ReportMetric(natMedian(c.rate), c.name+"-req/s")
 				b.ReportMetric(natMedian(c.p99), c.name+"-p99-µs")
-				b.Logf("%-18s req/s %v  p99 µs %v", c.name, c.rate, c.p99)
+				b.ReportMetric(natMedian(c.cpu), c.name+"-cpu-µs/req")
+				if c != n {
+					b.ReportMetric(natMedian(c.vs), "native/"+c.name)
+				}
+				b.Logf("%-18s req/s %v  p99 µs %v  cpu µs/req %.1f  native/this %.2f", c.name, c.rate, c.p99,
+					c.cpu, c.vs)
 			}
 		})
 	}
