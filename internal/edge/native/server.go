@@ -139,7 +139,7 @@ func (cc *clientConn) serveOne(keep bool) (ok bool) {
 var requestHeaders = func() map[string]string {
 	m := map[string]string{}
 	for _, k := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
-		"Connection", "Content-Length", "Content-Type", "Cookie", "Expect", "If-Modified-Since", "If-None-Match",
+		"Connection", "Content-Length", "Content-Type", "Cookie", "Expect", "Host", "If-Modified-Since", "If-None-Match",
 		"Keep-Alive", "Origin", "Pragma", "Referer", "Te", "Transfer-Encoding", "Upgrade", "User-Agent",
 		"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Marathon-App-Id", "X-Requested-With",
 		"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Protocol"} {
