@@ -56,6 +56,7 @@ func (l *listener) serveHTTP(c net.Conn) {
 		if err := tc.Handshake(); err != nil {
 			return
 		}
+		_ = tc.SetDeadline(time.Time{})
 		st := tc.ConnectionState()
 		cc.tls = &st
 	}
