@@ -447,3 +447,33 @@ func TestStatsRows(t *testing.T) {
 		t.Errorf("server row %+v", sv)
 	}
 }
+
+// A request in flight on a port the new configuration drops finishes.
+func TestRemovedPortFinishesInFlight(t *testing.T) {
+	r := newRig(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{}, 1)
+	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
+		started <- struct{}{}
+		time.Sleep(500 * time.Millisecond)
+		w.Header().Set("X-Backend", "slow")
+		io.WriteString(w, "done")
+	})}
+	go slow.Serve(ln)
+	t.Cleanup(func() { slow.Close() })
+	keep := edgetest.StartBackend(t, "keep")
+	sp := edgetest.FreePort(t)
+	appKeep := edgetest.App("/keep", edgetest.FreePort(t), map[string]string{"HAPROXY_0_MODE": "http"}, keep.Port)
+	r.apply(appKeep, edgetest.App("/slow", sp, map[string]string{"HAPROXY_0_MODE": "http"}, uint16(ln.Addr().(*net.TCPAddr).Port)))
+	got := make(chan *http.Response, 1)
+	go func() { got <- get(t, "127.0.0.1:"+strconv.Itoa(int(sp)), "x", "/") }()
+	<-started
+	r.apply(appKeep)
+	resp := <-got
+	if resp.StatusCode != 200 || resp.Header.Get("X-Body") != "done" {
+		t.Fatalf("in-flight request: %d %q", resp.StatusCode, resp.Header.Get("X-Body"))
+	}
+}
