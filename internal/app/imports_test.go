@@ -61,7 +61,7 @@ func layerOf(pkg string) layer {
 	case strings.HasPrefix(p, "internal/mesosdns/"), p == "internal/dcosdns", p == "internal/directory", p == "internal/vip",
 		p == "internal/zonepub", p == "internal/edge", p == "internal/edge/haproxy", p == "internal/l4lb":
 		return consumer
-	case p == "internal/edge/admin":
+	case p == "internal/edge/admin", p == "internal/edge/zdd":
 		return consumer
 	}
 	return unknown

@@ -89,6 +89,14 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.RunDir == "" {
 		o.RunDir = filepath.Dir(o.ConfigFile)
 	}
+	// HAProxy reads a relative socket path as host:port.
+	for _, p := range []*string{&o.ConfigFile, &o.RunDir} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return nil, fmt.Errorf("haproxy engine: %w", err)
+		}
+		*p = abs
+	}
 	if o.Binary == "" {
 		o.Binary = "haproxy"
 	}
@@ -122,7 +130,8 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 }
 
 func (e *Engine) runFile(g *edge.Generation) *runFile {
-	return makeRunFile(g.HAProxyCfg, e.o.RunDir, e.o.Rebind, e.maxconn)
+	_, err := os.Stat("/dev/log")
+	return makeRunFile(g.HAProxyCfg, e.o.RunDir, e.o.Rebind, e.maxconn, err != nil)
 }
 
 func (e *Engine) path(name string) string { return filepath.Join(e.o.RunDir, name) }

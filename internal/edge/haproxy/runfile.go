@@ -50,8 +50,9 @@ var sectionKeywords = []string{"global", "defaults", "frontend", "backend", "lis
 // holds the sockets and server state; rebind, when set, maps a bind
 // address as written (say "*:80") to the one to use; a global maxconn
 // above maxconnCap (when > 0) is lowered to it, since HAProxy refuses to
-// start when the file-descriptor limit cannot hold two per connection.
-func makeRunFile(text, runDir string, rebind func(string) string, maxconnCap int) *runFile {
+// start when the file-descriptor limit cannot hold two per connection;
+// noSyslog drops the global "log /dev/log" lines (nothing listens there).
+func makeRunFile(text, runDir string, rebind func(string) string, maxconnCap int, noSyslog bool) *runFile {
 	rf := &runFile{backends: map[string][]serverLine{}}
 	var out, skel strings.Builder
 	section, name := "", ""
@@ -76,6 +77,8 @@ func makeRunFile(text, runDir string, rebind func(string) string, maxconnCap int
 		switch {
 		case section == "global" && f[0] == "lua-load":
 			continue
+		case section == "global" && f[0] == "log" && len(f) > 1 && f[1] == "/dev/log" && noSyslog:
+			continue // nothing listens there: HAProxy would log an alert per line
 		case section == "global" && f[0] == "stats" && len(f) > 1 && f[1] == "socket":
 			line = "  stats socket " + filepath.Join(runDir, "admin.sock") + " mode 600 level admin expose-fd listeners\n"
 		case section == "global" && f[0] == "maxconn" && len(f) == 2 && maxconnCap > 0:
