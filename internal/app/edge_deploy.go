@@ -15,4 +15,6 @@ const DefaultEdgeConfigFile = edge.DefaultConfigFile
 
 // EdgeDeploy runs one blue/green deployment of the app definition def
 // (marathon-lb's zdd).
-func EdgeDeploy(ctx context.Context, def []byte, o DeployOptions) error { return zdd.Deploy(ctx, def, o) }
+func EdgeDeploy(ctx context.Context, def []byte, o DeployOptions) error {
+	return zdd.Deploy(ctx, def, o)
+}
