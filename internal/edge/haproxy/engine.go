@@ -632,6 +632,9 @@ func logWriter(log *slog.Logger) io.WriteCloser {
 		for sc.Scan() {
 			line := sc.Text()
 			switch {
+			case strings.Contains(line, " CLI : "):
+				// Our own runtime commands, echoed.
+				log.Debug("haproxy", "line", line)
 			case strings.Contains(line, "[ALERT]"):
 				log.Error("haproxy", "line", line)
 			case strings.Contains(line, "[WARNING]"):
