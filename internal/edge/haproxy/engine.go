@@ -73,7 +73,7 @@ type Engine struct {
 
 	stop    chan struct{}
 	stopped chan struct{}
-	maxconn int
+	fdLimit int
 }
 
 type pendingServer struct {
@@ -123,7 +123,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Max < 1<<30 {
-		e.maxconn = int(lim.Max-200) / 2
+		e.fdLimit = int(lim.Max)
 	}
 	go e.reaper()
 	return e, nil
@@ -131,7 +131,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 
 func (e *Engine) runFile(g *edge.Generation) *runFile {
 	_, err := os.Stat("/dev/log")
-	return makeRunFile(g.HAProxyCfg, e.o.RunDir, e.o.Rebind, e.maxconn, err != nil)
+	return makeRunFile(g.HAProxyCfg, e.o.RunDir, e.o.Rebind, e.fdLimit, err != nil)
 }
 
 func (e *Engine) path(name string) string { return filepath.Join(e.o.RunDir, name) }

@@ -27,7 +27,7 @@ backend web_10000
 `
 
 func TestRunFile(t *testing.T) {
-	rf := makeRunFile(sampleCfg, "/run/e", func(a string) string { return strings.Replace(a, "*", "127.0.0.1", 1) }, 9000, true)
+	rf := makeRunFile(sampleCfg, "/run/e", func(a string) string { return strings.Replace(a, "*", "127.0.0.1", 1) }, 18202, true)
 	for _, want := range []string{"  maxconn 9000\n", "  stats socket /run/e/admin.sock mode 600 level admin expose-fd listeners\n",
 		"  server-state-base /run/e/state/\n", "  bind /run/e/stats.sock mode 600\n", "  bind 127.0.0.1:10000\n",
 		"  acl getpid path /_haproxy_getpids\n"} {
