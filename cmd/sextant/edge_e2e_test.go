@@ -163,17 +163,19 @@ func TestEdgeDeploy(t *testing.T) {
 	def["healthChecks"] = []map[string]any{{"protocol": "HTTP", "path": "/health", "portIndex": 0,
 		"gracePeriodSeconds": 10, "intervalSeconds": 1, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}}
 	file := filepath.Join(t.TempDir(), "twit.json")
-	deploy := func(version string) {
+	run := func(version, maxWait string) ([]byte, error) {
 		t.Helper()
 		def["env"].(map[string]any)["VERSION"] = version
 		b, _ := json.Marshal(def)
 		if err := os.WriteFile(file, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(testutil.Binary(t), "edge", "deploy", "--state-dir", u.stateDir, "--step-delay", "1s",
-			"--max-wait", "120s", file)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
+		return exec.Command(testutil.Binary(t), "edge", "deploy", "--state-dir", u.stateDir, "--step-delay", "1s",
+			"--max-wait", maxWait, file).CombinedOutput()
+	}
+	deploy := func(version string) {
+		t.Helper()
+		if out, err := run(version, "120s"); err != nil {
 			t.Fatalf("edge deploy %s: %v\n%s", version, err, out)
 		}
 	}
@@ -218,5 +220,21 @@ func TestEdgeDeploy(t *testing.T) {
 	t.Logf("requests during the deployment: %d ok, %d failed", ok.Load(), failed.Load())
 	if failed.Load() > 0 || ok.Load() == 0 {
 		t.Fatalf("%d requests failed during the deployment (last: %v), %d ok", failed.Load(), lastFail.Load(), ok.Load())
+	}
+
+	// A version that never turns healthy rolls back: the green app keeps
+	// serving at its size, the new blue one is gone.
+	def["cmd"] = "exec sleep 600" // never listens: its health check fails
+	if out, err := run("3", "20s"); err == nil || !strings.Contains(string(out), "rolled back") {
+		t.Fatalf("a deployment that cannot become healthy: %v\n%s", err, out)
+	}
+	if code, _ := u.do("GET", "/v2/apps/twit-blue", ""); code != 404 {
+		t.Errorf("/twit-blue left behind by the rollback: %d", code)
+	}
+	if code, b := u.do("GET", "/v2/apps/twit-green", ""); code != 200 || !strings.Contains(string(b), `"instances":2`) {
+		t.Errorf("/twit-green after the rollback: %d %s", code, b)
+	}
+	if code, _ := edgeGet(u, "twit.example.com", "/"); code != 200 {
+		t.Errorf("the edge after the rollback: %d", code)
 	}
 }

@@ -118,6 +118,67 @@ type deployer struct {
 	o Options
 }
 
+// definition is an app definition zdd can deploy.
+type definition struct {
+	spec      map[string]any
+	id, group string
+	labels    map[string]string
+	alt, port int
+	instances int
+}
+
+// parseDefinition reads the app definition: an id, string labels with
+// HAPROXY_DEPLOYMENT_GROUP and a port in HAPROXY_DEPLOYMENT_ALT_PORT,
+// and one service port. Errors name the field.
+func parseDefinition(def []byte) (*definition, error) {
+	var spec map[string]any
+	if err := json.Unmarshal(def, &spec); err != nil {
+		return nil, fmt.Errorf("app definition: %w", err)
+	}
+	if spec == nil {
+		return nil, errors.New("app definition: not a JSON object")
+	}
+	id, _ := spec["id"].(string)
+	if id == "" {
+		return nil, errors.New("app definition: id: missing or not a string")
+	}
+	labels := map[string]string{}
+	if raw, ok := spec["labels"]; ok && raw != nil {
+		l, ok := raw.(map[string]any)
+		if !ok {
+			return nil, errors.New("app definition: labels: not an object")
+		}
+		for k, v := range l {
+			s, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("app definition: labels.%s: not a string", k)
+			}
+			labels[k] = s
+		}
+	}
+	group := labels[LabelGroup]
+	if group == "" {
+		return nil, fmt.Errorf("app definition: labels.%s: required", LabelGroup)
+	}
+	alt, err := strconv.Atoi(labels[LabelAltPort])
+	if err != nil || alt <= 0 || alt > 65535 {
+		return nil, fmt.Errorf("app definition: labels.%s: %q is not a port", LabelAltPort, labels[LabelAltPort])
+	}
+	port, err := servicePort(spec)
+	if err != nil {
+		return nil, err
+	}
+	instances := 1
+	if raw, ok := spec["instances"]; ok {
+		n, ok := raw.(float64)
+		if !ok || n < 0 || n != float64(int(n)) {
+			return nil, errors.New("app definition: instances: not a count")
+		}
+		instances = int(n)
+	}
+	return &definition{spec: spec, id: id, group: group, labels: labels, alt: alt, port: port, instances: instances}, nil
+}
+
 // Deploy runs one deployment of the app definition def.
 func Deploy(ctx context.Context, def []byte, o Options) error {
 	if o.InitialInstances <= 0 {
@@ -139,40 +200,11 @@ func Deploy(ctx context.Context, def []byte, o Options) error {
 		o.Now = time.Now
 	}
 	d := &deployer{o: o}
-	var spec map[string]any
-	if err := json.Unmarshal(def, &spec); err != nil {
-		return fmt.Errorf("app definition: %w", err)
-	}
-	id, _ := spec["id"].(string)
-	if id == "" {
-		return errors.New("app definition: no id")
-	}
-	labels := map[string]string{}
-	if l, ok := spec["labels"].(map[string]any); ok {
-		for k, v := range l {
-			s, ok := v.(string)
-			if !ok {
-				return fmt.Errorf("app definition: label %s is not a string", k)
-			}
-			labels[k] = s
-		}
-	}
-	group := labels[LabelGroup]
-	if group == "" {
-		return fmt.Errorf("app definition: label %s is required", LabelGroup)
-	}
-	alt, err := strconv.Atoi(labels[LabelAltPort])
-	if err != nil {
-		return fmt.Errorf("app definition: label %s: %q is not a port", LabelAltPort, labels[LabelAltPort])
-	}
-	port, err := servicePort(spec)
+	def0, err := parseDefinition(def)
 	if err != nil {
 		return err
 	}
-	instances := 1
-	if n, ok := spec["instances"].(float64); ok {
-		instances = int(n)
-	}
+	spec, id, labels, group, alt, port, instances := def0.spec, def0.id, def0.labels, def0.group, def0.alt, def0.port, def0.instances
 
 	apps, err := d.apps(ctx)
 	if err != nil {
@@ -429,14 +461,17 @@ func parseCSV(body, backend string) ([]row, error) {
 	for i, c := range recs[0] {
 		idx[c] = i
 	}
+	need := 0
 	for _, c := range []string{"pxname", "svname", "status", "qcur", "scur"} {
-		if _, ok := idx[c]; !ok {
+		i, ok := idx[c]
+		if !ok {
 			return nil, fmt.Errorf("stats: no %s column", c)
 		}
+		need = max(need, i+1)
 	}
 	var out []row
 	for _, rec := range recs[1:] {
-		if len(rec) < len(recs[0])-1 || rec[idx["pxname"]] != backend {
+		if len(rec) < need || rec[idx["pxname"]] != backend {
 			continue
 		}
 		sv := rec[idx["svname"]]
@@ -556,14 +591,14 @@ func servicePort(spec map[string]any) (int, error) {
 	if pd, ok := spec["portDefinitions"].([]any); ok && len(pd) > 0 {
 		if m, ok := pd[0].(map[string]any); ok {
 			if p, ok := m["port"].(float64); ok {
-				return int(p), nil
+				return checkPort("portDefinitions[0].port", p)
 			}
 		}
 	}
 	if pm := portMappings(spec); len(pm) > 0 {
 		if m, ok := pm[0].(map[string]any); ok {
 			if p, ok := m["servicePort"].(float64); ok {
-				return int(p), nil
+				return checkPort("portMappings[0].servicePort", p)
 			}
 		}
 	}
@@ -596,4 +631,11 @@ func setServicePort(spec map[string]any, port int) {
 			m["servicePort"] = port
 		}
 	}
+}
+
+func checkPort(field string, p float64) (int, error) {
+	if p < 0 || p > 65535 || p != float64(int(p)) {
+		return 0, fmt.Errorf("app definition: %s: %v is not a port", field, p)
+	}
+	return int(p), nil
 }
