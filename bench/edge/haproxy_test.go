@@ -3,9 +3,9 @@ package edge
 import (
 	"context"
 	"fmt"
-	"os"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
