@@ -74,6 +74,15 @@ type Engine struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	fdLimit int
+	// rejected are the apps the last search left out, for the skeleton
+	// of the generation they were left out of.
+	rejected *rejection
+}
+
+type rejection struct {
+	skeleton string
+	apps     []string
+	problems []edge.Problem
 }
 
 type pendingServer struct {
@@ -152,6 +161,17 @@ func (e *Engine) Apply(ctx context.Context, g *edge.Generation) error {
 	}
 	start := time.Now()
 	rf := e.runFile(g)
+	// The same apps HAProxy rejected last time, with other servers: leave
+	// them out again without searching (a bad app must not turn every
+	// task change into a reload and k·log₂n checks).
+	if rj := e.rejected; rj != nil && rj.skeleton == rf.skeleton && g.Without != nil {
+		if ng, err := g.Without(rj.apps); err == nil {
+			cfg := *ng.Config
+			cfg.Problems = append(slices.Clone(cfg.Problems), rj.problems...)
+			ng.Config = &cfg
+			g, rf = ng, e.runFile(ng)
+		}
+	}
 	mapsSame := e.cur != nil && e.cur.DomainMap == g.DomainMap && e.cur.AppMap == g.AppMap
 	if e.running() && mapsSame && e.run.text == rf.text {
 		e.cur = g
@@ -210,9 +230,12 @@ func (e *Engine) Reload(ctx context.Context) error {
 func (e *Engine) validate(ctx context.Context, g *edge.Generation, rf *runFile) (*edge.Generation, *runFile, error) {
 	msg, err := e.check(ctx, rf.text)
 	if err == nil {
+		// A stale rejection is harmless: it only ever matches its own
+		// skeleton.
 		return g, rf, nil
 	}
 	e.m.checkFailures.Inc()
+	skeleton := rf.skeleton
 	if g.Without == nil {
 		return nil, nil, fmt.Errorf("haproxy -c rejected the configuration: %s", msg)
 	}
@@ -276,6 +299,7 @@ func (e *Engine) validate(ctx context.Context, g *edge.Generation, rf *runFile) 
 	cfg := *ng.Config
 	cfg.Problems = append(slices.Clone(cfg.Problems), probs...)
 	ng.Config = &cfg
+	e.rejected = &rejection{skeleton: skeleton, apps: bad, problems: probs}
 	return ng, nrf, nil
 }
 

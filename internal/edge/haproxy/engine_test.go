@@ -259,6 +259,23 @@ func TestEngineLeavesOutRejectedApps(t *testing.T) {
 		t.Fatal("the running configuration still has the rejected app")
 	}
 
+	// A task change of the good app, the bad one unchanged: no new search,
+	// no reload.
+	checks := r.counter("sextant_edge_haproxy_check_failures_total", "")
+	b2 := r.backend("b2")
+	r.apply(bad, webApp("/good", 10001, map[string]string{"HAPROXY_0_VHOST": "good.example.com"}, b0, b2))
+	r.eventually("good.example.com", "b0", "b2")
+	if got := r.counter("sextant_edge_haproxy_check_failures_total", ""); got != checks {
+		t.Fatalf("check failures %v → %v: the unchanged bad app was searched again", checks, got)
+	}
+	if got := r.counter("sextant_edge_haproxy_applies_total", "runtime"); got != 1 {
+		t.Fatalf("runtime applies = %v, want 1", got)
+	}
+	if p := r.e.Current().Config.Problems; len(p) == 0 || p[len(p)-1].App != "/bad" {
+		t.Fatalf("problems after the runtime change: %v", p)
+	}
+	cur = r.e.Current()
+
 	// A wholly bad generation leaves the last good one serving.
 	g, err := haproxy.Generate([]model.App{good}, r.opts, r.tm)
 	if err != nil {
@@ -269,7 +286,7 @@ func TestEngineLeavesOutRejectedApps(t *testing.T) {
 	if err := r.e.Apply(t.Context(), g); err == nil {
 		t.Fatal("a configuration HAProxy rejects was applied")
 	}
-	r.eventually("good.example.com", "b0")
+	r.eventually("good.example.com", "b0", "b2")
 	if r.e.Current().HAProxyCfg != cur.HAProxyCfg {
 		t.Fatal("Current changed after a rejected generation")
 	}
