@@ -34,6 +34,10 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&c.PublishHealth, "publish-health", true, "also publish Marathon-level health results as Mesos task health (healthy)")
 	fs.IntVar(&c.MaxTasks, "max-tasks", 256, "most tasks running at once (more instances stay queued, like an agent out of resources)")
 	fs.DurationVar(&c.Heartbeat, "operator-heartbeat", 15*time.Second, "heartbeat interval of Mesos operator API SUBSCRIBE streams")
+	fs.StringVar(&c.EdgeHTTPAddr, "edge-http-addr", "", "edge (marathon-lb :80) listen address `host:port` (default: a free port, in endpoints.json)")
+	fs.StringVar(&c.EdgeHTTPSAddr, "edge-https-addr", "", "edge (marathon-lb :443) listen address `host:port` (default: a free port)")
+	fs.StringVar(&c.EdgeAdminAddr, "edge-admin-addr", "", "edge admin and stats (marathon-lb :9090) listen address `host:port` (default: a free port)")
+	fs.StringVar(&c.EdgeEngine, "edge-engine", "", "edge `engine`: haproxy or native (default: haproxy when installed)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&verbose, "v", 0, "verbosity (1 = debug)")
 	if err := parseFlags(fs, args); err != nil {

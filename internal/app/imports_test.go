@@ -65,7 +65,7 @@ func layerOf(pkg string) layer {
 		return consumer
 	case p == "internal/edge/native":
 		return consumer
-	case p == "internal/edge/admin":
+	case p == "internal/edge/admin", p == "internal/edge/zdd":
 		return consumer
 	}
 	return unknown

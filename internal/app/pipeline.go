@@ -24,6 +24,9 @@ type pipeline struct {
 	log  *slog.Logger
 	reg  prometheus.Registerer
 	runs []namedRun
+	// marathonSrc is the Marathon source, once added (the edge's
+	// /_mlb_signal/hup asks it for a re-read).
+	marathonSrc *marathonsrc.Source
 }
 
 type namedRun struct {
@@ -74,6 +77,7 @@ func (p *pipeline) marathon(o marathonsrc.Options) (*marathonsrc.Source, error) 
 		return nil, err
 	}
 	p.hub.Register(hub.Marathon)
+	p.marathonSrc = src
 	p.runs = append(p.runs, namedRun{"marathon source", src.Run})
 	return src, nil
 }

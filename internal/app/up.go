@@ -73,6 +73,10 @@ type UpConfig struct {
 	Heartbeat time.Duration
 	// Version is reported by the roles' version endpoints.
 	Version string
+	// The edge (--edge-http-addr, --edge-https-addr, --edge-admin-addr;
+	// empty: a free port) and its engine (--edge-engine).
+	EdgeHTTPAddr, EdgeHTTPSAddr, EdgeAdminAddr string
+	EdgeEngine                                 string
 }
 
 // upRefresh is the Mesos source's poll interval in `sextant up`, the

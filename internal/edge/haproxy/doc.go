@@ -64,7 +64,11 @@
 // by binary search over the apps in order (Generation.Without renders
 // without them), left out with their reason in Config.Problems, and the
 // rest is loaded; when nothing is left the last good generation keeps
-// serving. Backends with sticky cookies change by reload (HAProxy 2.6
+// serving. A service port HAProxy cannot bind (taken by another
+// process: haproxy -c cannot know) leaves out its app the same way, from
+// the start or reload's alerts; a failed reload is seen at once in the
+// master's "[failed: N]" count. The apps left out stay out, with no new
+// search, while later generations differ from theirs in servers only. Backends with sticky cookies change by reload (HAProxy 2.6
 // refuses "cookie" on servers added at run time).
 //
 // # Config

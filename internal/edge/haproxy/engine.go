@@ -73,7 +73,42 @@ type Engine struct {
 
 	stop    chan struct{}
 	stopped chan struct{}
-	maxconn int
+	fdLimit int
+	// rejected are the apps the last search left out, for the skeleton
+	// of the generation they were left out of.
+	rejected *rejection
+
+	alertMu sync.Mutex
+	alerts  []string // HAProxy's latest [ALERT] lines
+}
+
+// leftOut are the apps one Apply leaves out, and why.
+type leftOut struct {
+	apps  []string
+	probs []edge.Problem
+}
+
+func (l *leftOut) add(apps []string, probs []edge.Problem) {
+	l.apps = append(l.apps, apps...)
+	l.probs = append(l.probs, probs...)
+}
+
+// withProblems is g with probs added to its configuration's problems.
+func withProblems(g *edge.Generation, probs []edge.Problem) *edge.Generation {
+	if len(probs) == 0 || g == nil || g.Config == nil {
+		return g
+	}
+	ng := *g
+	cfg := *g.Config
+	cfg.Problems = append(slices.Clone(cfg.Problems), probs...)
+	ng.Config = &cfg
+	return &ng
+}
+
+type rejection struct {
+	skeleton string
+	apps     []string
+	problems []edge.Problem
 }
 
 type pendingServer struct {
@@ -88,6 +123,14 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	}
 	if o.RunDir == "" {
 		o.RunDir = filepath.Dir(o.ConfigFile)
+	}
+	// HAProxy reads a relative socket path as host:port.
+	for _, p := range []*string{&o.ConfigFile, &o.RunDir} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return nil, fmt.Errorf("haproxy engine: %w", err)
+		}
+		*p = abs
 	}
 	if o.Binary == "" {
 		o.Binary = "haproxy"
@@ -115,14 +158,15 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Max < 1<<30 {
-		e.maxconn = int(lim.Max-200) / 2
+		e.fdLimit = int(lim.Max)
 	}
 	go e.reaper()
 	return e, nil
 }
 
 func (e *Engine) runFile(g *edge.Generation) *runFile {
-	return makeRunFile(g.HAProxyCfg, e.o.RunDir, e.o.Rebind, e.maxconn)
+	_, err := os.Stat("/dev/log")
+	return makeRunFile(g.HAProxyCfg, e.o.RunDir, e.o.Rebind, e.fdLimit, err != nil)
 }
 
 func (e *Engine) path(name string) string { return filepath.Join(e.o.RunDir, name) }
@@ -143,6 +187,17 @@ func (e *Engine) Apply(ctx context.Context, g *edge.Generation) error {
 	}
 	start := time.Now()
 	rf := e.runFile(g)
+	// The same apps HAProxy rejected last time, with other servers: leave
+	// them out again without searching (a bad app must not turn every
+	// task change into a reload and k·log₂n checks).
+	orig := rf.skeleton
+	var out leftOut
+	if rj := e.rejected; rj != nil && rj.skeleton == rf.skeleton && g.Without != nil {
+		if ng, err := g.Without(rj.apps); err == nil {
+			out.add(rj.apps, rj.problems)
+			g, rf = ng, e.runFile(ng)
+		}
+	}
 	mapsSame := e.cur != nil && e.cur.DomainMap == g.DomainMap && e.cur.AppMap == g.AppMap
 	if e.running() && mapsSame && e.run.text == rf.text {
 		e.cur = g
@@ -152,7 +207,7 @@ func (e *Engine) Apply(ctx context.Context, g *edge.Generation) error {
 		if p, ok := planRuntime(e.run.backends, rf.backends, e.pendingLines()); ok {
 			err := e.applyRuntime(p)
 			if err == nil {
-				e.run, e.cur = rf, g
+				e.run, e.cur = rf, withProblems(g, out.probs)
 				// The file follows, so that a later reload or restart starts
 				// from these servers; it needs no check (HAProxy took them).
 				if err := writeAtomic(e.o.ConfigFile, []byte(rf.text)); err != nil {
@@ -165,14 +220,18 @@ func (e *Engine) Apply(ctx context.Context, g *edge.Generation) error {
 			e.log.Warn("runtime API change failed; reloading instead", "err", err)
 		}
 	}
-	g, rf, err := e.validate(ctx, g, rf)
+	g, rf, err := e.validate(ctx, g, rf, &out)
 	if err != nil {
 		e.m.applied.WithLabelValues("rejected").Inc()
 		return err
 	}
-	if err := e.install(ctx, g, rf); err != nil {
+	if err := e.installLeavingOut(ctx, g, rf, &out); err != nil {
 		e.m.applied.WithLabelValues("failed").Inc()
 		return err
+	}
+	e.cur = withProblems(e.cur, out.probs)
+	if len(out.apps) > 0 {
+		e.rejected = &rejection{skeleton: orig, apps: out.apps, problems: out.probs}
 	}
 	e.m.applied.WithLabelValues("reload").Inc()
 	e.m.applySeconds.WithLabelValues("reload").Observe(time.Since(start).Seconds())
@@ -198,9 +257,11 @@ func (e *Engine) Reload(ctx context.Context) error {
 // apps one by one, here a binary search finds the first app whose
 // services make the check fail, so k bad apps among n cost about
 // k·log₂n checks instead of n).
-func (e *Engine) validate(ctx context.Context, g *edge.Generation, rf *runFile) (*edge.Generation, *runFile, error) {
+func (e *Engine) validate(ctx context.Context, g *edge.Generation, rf *runFile, out *leftOut) (*edge.Generation, *runFile, error) {
 	msg, err := e.check(ctx, rf.text)
 	if err == nil {
+		// A stale rejection is harmless: it only ever matches its own
+		// skeleton.
 		return g, rf, nil
 	}
 	e.m.checkFailures.Inc()
@@ -264,9 +325,7 @@ func (e *Engine) validate(ctx context.Context, g *edge.Generation, rf *runFile) 
 	if m, err := e.check(ctx, nrf.text); err != nil {
 		return nil, nil, fmt.Errorf("haproxy -c rejects the configuration even without apps %v: %s", bad, firstAlert(m))
 	}
-	cfg := *ng.Config
-	cfg.Problems = append(slices.Clone(cfg.Problems), probs...)
-	ng.Config = &cfg
+	out.add(bad, probs)
 	return ng, nrf, nil
 }
 
@@ -295,6 +354,45 @@ func (e *Engine) check(ctx context.Context, text string) (string, error) {
 		out = []byte(err.Error())
 	}
 	return string(out), err
+}
+
+// installLeavingOut installs g; when HAProxy cannot bind a service's
+// frontend (its port is taken), the service's app is left out and the
+// install tried again, a few times: haproxy -c cannot see a taken port,
+// and one such app must not stop every other change.
+func (e *Engine) installLeavingOut(ctx context.Context, g *edge.Generation, rf *runFile, out *leftOut) error {
+	e.takeAlerts()
+	var probs []edge.Problem
+	var bad []string
+	for attempt := 0; ; attempt++ {
+		err := e.install(ctx, g, rf)
+		if err == nil {
+			out.add(bad, probs)
+			return nil
+		}
+		// The alerts arrive through a pipe: give the last ones a moment.
+		time.Sleep(100 * time.Millisecond)
+		fails := bindFailures(e.takeAlerts())
+		if len(fails) == 0 || g.Without == nil || attempt >= 5 {
+			return err
+		}
+		n := len(bad)
+		for _, s := range g.Config.Services {
+			if reason, ok := fails[s.Name]; ok && !slices.Contains(bad, s.AppID) {
+				bad = append(bad, s.AppID)
+				probs = append(probs, edge.Problem{App: s.AppID, Index: s.Index, Reason: "HAProxy cannot bind frontend " + s.Name + ": " + reason})
+				e.log.Warn("app left out: HAProxy cannot bind its frontend", "app", s.AppID, "frontend", s.Name, "haproxy", reason)
+			}
+		}
+		if len(bad) == n {
+			return err
+		}
+		ng, werr := g.Without(bad)
+		if werr != nil {
+			return err
+		}
+		g, rf = ng, e.runFile(ng)
+	}
 }
 
 // install writes the files and starts or reloads HAProxy.
@@ -342,7 +440,7 @@ func (e *Engine) running() bool {
 func (e *Engine) start(ctx context.Context) error {
 	_ = os.Remove(e.path("master.sock"))
 	cmd := exec.Command(e.o.Binary, "-W", "-S", e.path("master.sock"), "-f", e.o.ConfigFile)
-	lw := logWriter(e.log)
+	lw := logWriter(e.log, e.alert)
 	cmd.Stdout, cmd.Stderr = lw, lw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	started, exited := make(chan error, 1), make(chan struct{})
@@ -403,6 +501,7 @@ func (e *Engine) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	failedBefore := e.failedReloads()
 	if err := e.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
 		return err
 	}
@@ -414,6 +513,9 @@ func (e *Engine) reload(ctx context.Context) error {
 		case <-e.exited:
 			return errors.New("haproxy exited during a reload")
 		case <-time.After(20 * time.Millisecond):
+		}
+		if f := e.failedReloads(); f > failedBefore {
+			return errors.New("haproxy reload failed (the previous worker keeps serving; see the log)")
 		}
 		w, err := e.workers()
 		if err != nil || len(w) == 0 || slices.Contains(before, w[0]) {
@@ -541,6 +643,24 @@ func (e *Engine) procs() (int, []int, error) {
 	return master, workers, nil
 }
 
+// failedReloads is the master's count of reloads that failed ("show
+// proc": "<reloads> [failed: N]"), -1 when unknown.
+func (e *Engine) failedReloads() int {
+	out, err := sockCommand(e.path("master.sock"), "show proc")
+	if err != nil {
+		return -1
+	}
+	_, rest, ok := strings.Cut(out, "[failed: ")
+	if !ok {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(rest, "]", 2)[0]))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 // Pids implements edge.Engine: master, current worker, old workers.
 func (e *Engine) Pids() []int {
 	e.mu.Lock()
@@ -607,6 +727,39 @@ func (e *Engine) Close() error {
 	return nil
 }
 
+func (e *Engine) alert(line string) {
+	e.alertMu.Lock()
+	defer e.alertMu.Unlock()
+	e.alerts = append(e.alerts, line)
+	if len(e.alerts) > 50 {
+		e.alerts = slices.Delete(e.alerts, 0, len(e.alerts)-50)
+	}
+}
+
+// takeAlerts returns and forgets the alerts logged so far.
+func (e *Engine) takeAlerts() []string {
+	e.alertMu.Lock()
+	defer e.alertMu.Unlock()
+	a := e.alerts
+	e.alerts = nil
+	return a
+}
+
+// bindFailures are the frontends HAProxy could not bind, from its alerts
+// ("Binding [file:line] for frontend NAME: cannot bind socket …").
+func bindFailures(alerts []string) map[string]string {
+	out := map[string]string{}
+	for _, a := range alerts {
+		_, rest, ok := strings.Cut(a, " for frontend ")
+		if !ok || !strings.Contains(rest, "cannot bind") {
+			continue
+		}
+		name, reason, _ := strings.Cut(rest, ": ")
+		out[name] = reason
+	}
+	return out
+}
+
 func writeAtomic(path string, b []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
@@ -616,14 +769,18 @@ func writeAtomic(path string, b []byte) error {
 }
 
 // logWriter turns HAProxy's output lines into log records.
-func logWriter(log *slog.Logger) io.WriteCloser {
+func logWriter(log *slog.Logger, alert func(string)) io.WriteCloser {
 	pr, pw := io.Pipe()
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
 			switch {
+			case strings.Contains(line, " CLI : "):
+				// Our own runtime commands, echoed.
+				log.Debug("haproxy", "line", line)
 			case strings.Contains(line, "[ALERT]"):
+				alert(line)
 				log.Error("haproxy", "line", line)
 			case strings.Contains(line, "[WARNING]"):
 				log.Warn("haproxy", "line", line)

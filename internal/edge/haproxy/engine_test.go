@@ -69,8 +69,8 @@ func newEngineRig(t *testing.T) *engineRig {
 func (r *engineRig) rebind(addr string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || (host != "*" && host != "") {
 		return addr
 	}
 	if a, ok := r.binds[port]; ok {
@@ -259,6 +259,23 @@ func TestEngineLeavesOutRejectedApps(t *testing.T) {
 		t.Fatal("the running configuration still has the rejected app")
 	}
 
+	// A task change of the good app, the bad one unchanged: no new search,
+	// no reload.
+	checks := r.counter("sextant_edge_haproxy_check_failures_total", "")
+	b2 := r.backend("b2")
+	r.apply(bad, webApp("/good", 10001, map[string]string{"HAPROXY_0_VHOST": "good.example.com"}, b0, b2))
+	r.eventually("good.example.com", "b0", "b2")
+	if got := r.counter("sextant_edge_haproxy_check_failures_total", ""); got != checks {
+		t.Fatalf("check failures %v → %v: the unchanged bad app was searched again", checks, got)
+	}
+	if got := r.counter("sextant_edge_haproxy_applies_total", "runtime"); got != 1 {
+		t.Fatalf("runtime applies = %v, want 1", got)
+	}
+	if p := r.e.Current().Config.Problems; len(p) == 0 || p[len(p)-1].App != "/bad" {
+		t.Fatalf("problems after the runtime change: %v", p)
+	}
+	cur = r.e.Current()
+
 	// A wholly bad generation leaves the last good one serving.
 	g, err := haproxy.Generate([]model.App{good}, r.opts, r.tm)
 	if err != nil {
@@ -269,7 +286,7 @@ func TestEngineLeavesOutRejectedApps(t *testing.T) {
 	if err := r.e.Apply(t.Context(), g); err == nil {
 		t.Fatal("a configuration HAProxy rejects was applied")
 	}
-	r.eventually("good.example.com", "b0")
+	r.eventually("good.example.com", "b0", "b2")
 	if r.e.Current().HAProxyCfg != cur.HAProxyCfg {
 		t.Fatal("Current changed after a rejected generation")
 	}
@@ -280,4 +297,41 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestEngineLeavesOutUnbindableApps: a service port another process holds
+// (which haproxy -c cannot see) leaves out its app only, at start and on
+// later reloads.
+func TestEngineLeavesOutUnbindableApps(t *testing.T) {
+	r := newEngineRig(t)
+	b0, b1 := r.backend("b0"), r.backend("b1")
+	taken, err := net.Listen("tcp", testutil.FreeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	_, tp, _ := net.SplitHostPort(taken.Addr().String())
+	port, _ := strconv.Atoi(tp)
+	good := webApp("/good", 10001, map[string]string{"HAPROXY_0_VHOST": "good.example.com"}, b0)
+	busy := webApp("/busy", port, map[string]string{"HAPROXY_0_VHOST": "busy.example.com", "HAPROXY_0_BIND_ADDR": "127.0.0.1"}, b1)
+	r.apply(good, busy)
+	r.eventually("good.example.com", "b0")
+	hasProblem := func() bool {
+		for _, p := range r.e.Current().Config.Problems {
+			if p.App == "/busy" && strings.Contains(p.Reason, "cannot bind") {
+				return true
+			}
+		}
+		return false
+	}
+	if !hasProblem() {
+		t.Fatalf("problems %v: want /busy left out for its port", r.e.Current().Config.Problems)
+	}
+	// A reload (a new app) with the port still taken.
+	r.apply(good, busy, webApp("/api", 10003, map[string]string{"HAPROXY_0_VHOST": "api.example.com"}, b1))
+	r.eventually("api.example.com", "b1")
+	r.eventually("good.example.com", "b0")
+	if !hasProblem() {
+		t.Fatal("/busy is no longer reported after the reload")
+	}
 }

@@ -49,10 +49,24 @@ var sectionKeywords = []string{"global", "defaults", "frontend", "backend", "lis
 // makeRunFile derives the engine's file from marathon-lb's text. runDir
 // holds the sockets and server state; rebind, when set, maps a bind
 // address as written (say "*:80") to the one to use; a global maxconn
-// above maxconnCap (when > 0) is lowered to it, since HAProxy refuses to
-// start when the file-descriptor limit cannot hold two per connection.
-func makeRunFile(text, runDir string, rebind func(string) string, maxconnCap int) *runFile {
+// that the descriptor limit fdLimit (when > 0) cannot hold — two per
+// connection, one per listener — is lowered, since HAProxy
+// refuses to start otherwise;
+// noSyslog drops the global "log /dev/log" lines (nothing listens there).
+func makeRunFile(text, runDir string, rebind func(string) string, fdLimit int, noSyslog bool) *runFile {
 	rf := &runFile{backends: map[string][]serverLine{}}
+	maxconnCap := 0
+	if fdLimit > 0 {
+		fds := 200
+		for line := range strings.Lines(text) {
+			// Servers are left out of the count so that a server change
+			// keeps the skeleton (HAProxy's own budget counts listeners).
+			if f := strings.Fields(line); len(f) > 0 && f[0] == "bind" {
+				fds++
+			}
+		}
+		maxconnCap = max(1, (fdLimit-fds)/2)
+	}
 	var out, skel strings.Builder
 	section, name := "", ""
 	for line := range strings.Lines(text) {
@@ -76,6 +90,8 @@ func makeRunFile(text, runDir string, rebind func(string) string, maxconnCap int
 		switch {
 		case section == "global" && f[0] == "lua-load":
 			continue
+		case section == "global" && f[0] == "log" && len(f) > 1 && f[1] == "/dev/log" && noSyslog:
+			continue // nothing listens there: HAProxy would log an alert per line
 		case section == "global" && f[0] == "stats" && len(f) > 1 && f[1] == "socket":
 			line = "  stats socket " + filepath.Join(runDir, "admin.sock") + " mode 600 level admin expose-fd listeners\n"
 		case section == "global" && f[0] == "maxconn" && len(f) == 2 && maxconnCap > 0:

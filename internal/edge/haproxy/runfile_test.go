@@ -27,7 +27,7 @@ backend web_10000
 `
 
 func TestRunFile(t *testing.T) {
-	rf := makeRunFile(sampleCfg, "/run/e", func(a string) string { return strings.Replace(a, "*", "127.0.0.1", 1) }, 9000)
+	rf := makeRunFile(sampleCfg, "/run/e", func(a string) string { return strings.Replace(a, "*", "127.0.0.1", 1) }, 18202, true)
 	for _, want := range []string{"  maxconn 9000\n", "  stats socket /run/e/admin.sock mode 600 level admin expose-fd listeners\n",
 		"  server-state-base /run/e/state/\n", "  bind /run/e/stats.sock mode 600\n", "  bind 127.0.0.1:10000\n",
 		"  acl getpid path /_haproxy_getpids\n"} {
@@ -85,7 +85,7 @@ func FuzzRunFile(f *testing.F) {
 	f.Add(sampleCfg)
 	f.Add("backend x\n  server a b\nlisten stats\n  bind :1\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		rf := makeRunFile(s, "/r", nil, 100)
+		rf := makeRunFile(s, "/r", nil, 100, false)
 		n := 0
 		for _, ss := range rf.backends {
 			n += len(ss)
