@@ -63,6 +63,7 @@ type edgeRole struct {
 	tm     *haproxy.Templates
 	resync func()
 	ready  func()
+	health http.Handler
 }
 
 // chooseEngine resolves "" to haproxy when it is installed.
@@ -186,7 +187,7 @@ func (r *edgeRole) run(ctx context.Context, sub *hub.Subscription) error {
 }
 
 func (r *edgeRole) handler() http.Handler {
-	return admin.Handler(admin.Options{Engine: r.eng, Gatherer: r.reg, Logger: r.log,
+	return admin.Handler(admin.Options{Engine: r.eng, Gatherer: r.reg, Logger: r.log, Health: r.health,
 		Resync: func() error { r.resync(); return nil }})
 }
 
@@ -235,6 +236,10 @@ func Edge(ctx context.Context, c EdgeConfig, log *slog.Logger) error {
 		return err
 	}
 	r.resync = src.Resync
+	health := &obs.Health{}
+	health.SetSources(pl.hub)
+	r.ready = readinessCheck(health, "edge", "no configuration applied yet")
+	r.health = health
 	pl.consumer("edge", r.run)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -27,7 +27,10 @@ type Options struct {
 	// Gatherer is served on /metrics beside the stats series; nil serves
 	// the stats series alone.
 	Gatherer prometheus.Gatherer
-	Logger   *slog.Logger
+	// Health, when set, serves /health (the role's readiness and its
+	// sources).
+	Health http.Handler
+	Logger *slog.Logger
 }
 
 // StatsPager is an engine with its own HTML stats page (HAProxy's).
@@ -110,6 +113,9 @@ func Handler(o Options) http.Handler {
 		gs = append(gs, o.Gatherer)
 	}
 	mux.Handle("/metrics", promhttp.HandlerFor(gs, promhttp.HandlerOpts{}))
+	if o.Health != nil {
+		mux.Handle("/health", o.Health)
+	}
 	return mux
 }
 

@@ -20,13 +20,14 @@
 //	    /_mlb_signal/usr1       re-validate and reload the running generation (Engine.Reload)
 //	    /_sextant_problems      JSON: the services and apps left out, and why
 //	GET /metrics                Prometheus: the registry given, and haproxy_* series from the stats rows
+//	GET /health                 the role's health (Options.Health), when given
 //
 // Like marathon-lb's, these answer any method without authentication;
 // bind the listener where only operators reach it.
 //
 // # Config
 //
-// Options: Engine, Resync, Gatherer, Logger.
+// Options: Engine, Resync, Gatherer, Health, Logger.
 //
 // # Metrics
 //

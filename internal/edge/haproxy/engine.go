@@ -200,7 +200,7 @@ func (e *Engine) Apply(ctx context.Context, g *edge.Generation) error {
 	}
 	mapsSame := e.cur != nil && e.cur.DomainMap == g.DomainMap && e.cur.AppMap == g.AppMap
 	if e.running() && mapsSame && e.run.text == rf.text {
-		e.cur = g
+		e.cur = withProblems(g, out.probs)
 		return nil
 	}
 	if e.running() && mapsSame && e.run.skeleton == rf.skeleton {

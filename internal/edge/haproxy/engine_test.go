@@ -334,4 +334,9 @@ func TestEngineLeavesOutUnbindableApps(t *testing.T) {
 	if !hasProblem() {
 		t.Fatal("/busy is no longer reported after the reload")
 	}
+	// The same apps again: nothing to do, and still reported.
+	r.apply(good, busy, webApp("/api", 10003, map[string]string{"HAPROXY_0_VHOST": "api.example.com"}, b1))
+	if !hasProblem() {
+		t.Fatal("/busy is no longer reported after an unchanged generation")
+	}
 }
