@@ -48,8 +48,9 @@
 // (level admin, expose-fd listeners), the server-state base and the
 // stats listener move into the run directory, the Lua services are
 // dropped (the 9090 endpoints are Go's, package edge/admin), a global
-// maxconn the descriptor limit cannot hold is lowered, and binds may be
-// moved (Rebind). Apply compares the new file with the running one:
+// maxconn the descriptor limit cannot hold is lowered, http backends
+// retry requests a killed task closed without an answer (POST excluded),
+// and binds may be moved (Rebind). Apply compares the new file with the running one:
 //
 //	same file                         → nothing
 //	same file apart from server lines → runtime API: add server, enable

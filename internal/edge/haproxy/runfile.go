@@ -109,6 +109,11 @@ func makeRunFile(text, runDir string, rebind func(string) string, fdLimit int, n
 				f[1] = to
 				line = "  " + strings.Join(f, " ") + "\n"
 			}
+		case section == "backend" && f[0] == "mode" && len(f) == 2 && f[1] == "http":
+			// A task killed while it answers (Marathon kills at once, without
+			// draining) closes the connection with nothing sent: retry such
+			// requests, those that can be repeated, on another server.
+			line += "  retry-on conn-failure empty-response\n  http-request disable-l7-retry if METH_POST\n"
 		case (section == "backend" || section == "listen") && f[0] == "server" && len(f) > 2:
 			rf.backends[name] = append(rf.backends[name], serverLine{Name: f[1], Args: strings.Join(f[2:], " ")})
 			out.WriteString(line)
