@@ -22,6 +22,7 @@ frontend web_10000
   use_backend web_10000
 backend web_10000
   balance roundrobin
+  mode http
   server 10_0_0_1_31000 10.0.0.1:31000 id 7 check inter 2s
   server 10_0_0_2_31000 10.0.0.2:31000 id 8 disabled
 `
@@ -30,7 +31,8 @@ func TestRunFile(t *testing.T) {
 	rf := makeRunFile(sampleCfg, "/run/e", func(a string) string { return strings.Replace(a, "*", "127.0.0.1", 1) }, 18202, true)
 	for _, want := range []string{"  maxconn 9000\n", "  stats socket /run/e/admin.sock mode 600 level admin expose-fd listeners\n",
 		"  server-state-base /run/e/state/\n", "  bind /run/e/stats.sock mode 600\n", "  bind 127.0.0.1:10000\n",
-		"  acl getpid path /_haproxy_getpids\n"} {
+		"  acl getpid path /_haproxy_getpids\n",
+		"  mode http\n  retry-on conn-failure empty-response\n  http-request disable-l7-retry if METH_POST\n"} {
 		if !strings.Contains(rf.text, want) {
 			t.Errorf("run file lacks %q:\n%s", want, rf.text)
 		}
