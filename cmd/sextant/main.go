@@ -29,6 +29,7 @@ func commands() []command {
 		{"agent", "node roles: DNS forwarder (dcos-dns)", runAgent},
 		{"master", "master roles: zone building and distribution, DNS", runMaster},
 		{"app", "manage apps on a Marathon API: add, list, show, rm, scale, logs", runApp},
+		{"edge", "drop-in marathon-lb: --marathon URL --group G; edge deploy APP.json (blue/green)", runEdge},
 		{"dig", "ask Sextant's DNS: dig NAME [TYPE]", runDig},
 		{"vip", "list the VIPs a node serves, where to connect, and their backends' state: vip list", runVIP},
 		{"version", "print the version", func(_ context.Context, args []string, w io.Writer, _ io.Writer) error {

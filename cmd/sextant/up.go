@@ -37,6 +37,10 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.Heartbeat, "operator-heartbeat", 15*time.Second, "heartbeat interval of Mesos operator API SUBSCRIBE streams")
 	fs.StringVar(&c.L4LBPlane, "l4lb-plane", app.PlaneAuto, "VIP load balancer data plane: "+app.L4LBPlanes+" (auto: eBPF socket LB with nftables when root and loadable, nftables when root, userspace otherwise)")
 	fs.BoolVar(&c.L4LBLoopback, "l4lb-loopback", false, "userspace plane: serve VIP 11.a.b.c on 127.a.b.c, adding no address or rule to the host (the default without root)")
+	fs.StringVar(&c.EdgeHTTPAddr, "edge-http-addr", "", "edge (marathon-lb :80) listen address `host:port` (default: a free port, in endpoints.json)")
+	fs.StringVar(&c.EdgeHTTPSAddr, "edge-https-addr", "", "edge (marathon-lb :443) listen address `host:port` (default: a free port)")
+	fs.StringVar(&c.EdgeAdminAddr, "edge-admin-addr", "", "edge admin and stats (marathon-lb :9090) listen address `host:port` (default: a free port)")
+	fs.StringVar(&c.EdgeEngine, "edge-engine", "", "edge `engine`: haproxy or native (default: haproxy when installed)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&verbose, "v", 0, "verbosity (1 = debug)")
 	if err := parseFlags(fs, args); err != nil {

@@ -59,6 +59,8 @@ func layerOf(pkg string) layer {
 		return wire
 	case p == "internal/l4lb/l4lbtest":
 		return other
+	case p == "internal/edge/edgetest":
+		return other
 	case p == "internal/dnsserver", p == "internal/forward", p == "internal/gossip", strings.HasPrefix(p, "internal/l4lb/"):
 		return plane
 	case strings.HasPrefix(p, "internal/mesosdns/records/synth"), strings.HasPrefix(p, "internal/testutil"),
@@ -66,6 +68,10 @@ func layerOf(pkg string) layer {
 		return other
 	case strings.HasPrefix(p, "internal/mesosdns/"), p == "internal/dcosdns", p == "internal/directory", p == "internal/vip",
 		p == "internal/zonepub", p == "internal/edge", p == "internal/edge/haproxy", p == "internal/l4lb":
+		return consumer
+	case p == "internal/edge/native":
+		return consumer
+	case p == "internal/edge/admin", p == "internal/edge/zdd":
 		return consumer
 	}
 	return unknown

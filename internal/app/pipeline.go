@@ -32,6 +32,9 @@ type pipeline struct {
 	apiRoutes map[string]http.Handler
 	apiReg    *prometheus.Registry
 	nodeReady []func(dcosdns.Ready)
+	// marathonSrc is the Marathon source, once added (the edge's
+	// /_mlb_signal/hup asks it for a re-read).
+	marathonSrc *marathonsrc.Source
 }
 
 type namedRun struct {
@@ -82,6 +85,7 @@ func (p *pipeline) marathon(o marathonsrc.Options) (*marathonsrc.Source, error) 
 		return nil, err
 	}
 	p.hub.Register(hub.Marathon)
+	p.marathonSrc = src
 	p.runs = append(p.runs, namedRun{"marathon source", src.Run})
 	return src, nil
 }

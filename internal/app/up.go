@@ -81,6 +81,10 @@ type UpConfig struct {
 	// 127.x mapping, adding nothing to the host (--l4lb-loopback).
 	L4LBPlane    string
 	L4LBLoopback bool
+	// The edge (--edge-http-addr, --edge-https-addr, --edge-admin-addr;
+	// empty: a free port) and its engine (--edge-engine).
+	EdgeHTTPAddr, EdgeHTTPSAddr, EdgeAdminAddr string
+	EdgeEngine                                 string
 }
 
 // upRefresh is the Mesos source's poll interval in `sextant up`, the

@@ -50,6 +50,11 @@
 // labels cannot be read is left out whole. marathon-lb stops generating
 // on the first such label, freezing every app behind it (§9.4).
 //
+// Engine (engine.go) is the contract of the engines that run a
+// Generation — the Config with marathon-lb's haproxy.cfg and map bodies —
+// and report HAProxy's stats rows and pids for the :9090 endpoints
+// (edge/haproxy's Engine, edge/native).
+//
 // # Config
 //
 // Options mirror marathon-lb's flags: Groups (required), StrictMode,

@@ -40,18 +40,53 @@
 // http-response rules with the same effect, for the HAProxy versions
 // distributions ship now.
 //
+// # Engine
+//
+// Engine is the HAProxy engine (an edge.Engine): it runs Debian's HAProxy
+// in master-worker mode (haproxy -W -S master.sock) as a child process,
+// on a file derived from marathon-lb's text (runFile): the admin socket
+// (level admin, expose-fd listeners), the server-state base and the
+// stats listener move into the run directory, the Lua services are
+// dropped (the 9090 endpoints are Go's, package edge/admin), a global
+// maxconn the descriptor limit cannot hold is lowered, http backends
+// retry requests a killed task closed without an answer (POST excluded),
+// and binds may be moved (Rebind). Apply compares the new file with the running one:
+//
+//	same file                         → nothing
+//	same file apart from server lines → runtime API: add server, enable
+//	                                    health/server, disable server; a
+//	                                    removed server drains in MAINT and
+//	                                    is deleted once its sessions end
+//	anything else                     → haproxy -c, then SIGUSR2 to the
+//	                                    master (server state saved first;
+//	                                    the new worker takes the sockets)
+//
+// A file haproxy -c rejects is never loaded: the apps at fault are found
+// by binary search over the apps in order (Generation.Without renders
+// without them), left out with their reason in Config.Problems, and the
+// rest is loaded; when nothing is left the last good generation keeps
+// serving. A service port HAProxy cannot bind (taken by another
+// process: haproxy -c cannot know) leaves out its app the same way, from
+// the start or reload's alerts; a failed reload is seen at once in the
+// master's "[failed: N]" count. The apps left out stay out, with no new
+// search, while later generations differ from theirs in servers only. Backends with sticky cookies change by reload (HAProxy 2.6
+// refuses "cookie" on servers added at run time).
+//
 // # Config
 //
-// LoadOptions: Dir, LookupEnv, Dialect.
+// LoadOptions: Dir, LookupEnv, Dialect. EngineOptions: ConfigFile,
+// RunDir, Binary, Rebind, ReloadTimeout, DrainTimeout, Logger,
+// Registerer.
 //
 // # Metrics
 //
-// None: Load and Render are pure (Load reads files). Running haproxy -c,
-// writing the files and reloading belong to the engine.
+// Render is pure. The engine counts applies by how
+// (sextant_edge_haproxy_applies_total{how=runtime|reload|rejected|failed}),
+// their duration, reloads, runtime commands and check failures.
 //
 // # Readiness
 //
-// Not applicable.
+// The engine serves once its first Apply returned nil (Current is set).
 //
 // # Examples
 //
@@ -65,5 +100,5 @@
 // The tests compare every fixture and many generated app sets with
 // marathon-lb's own generator; see docs/compat/edge.md.
 //
-// Imports of Sextant's own packages: internal/edge, internal/edge/pystr; nothing else of Sextant.
+// Imports of Sextant's own packages: internal/edge, internal/edge/pystr, internal/model; nothing else of Sextant.
 package haproxy
