@@ -189,12 +189,23 @@ func (e *Engine) apply(_ context.Context, g *edge.Generation) error {
 }
 
 // retire stops the health checks and idle connections of servers the
-// new table no longer has.
+// new table no longer has, and forgets the counters of what left.
 func (e *Engine) retire(t *table) {
 	live := map[*serverState]bool{}
+	counted := map[*counters]bool{}
 	for _, be := range t.backends {
+		counted[be.stats] = true
 		for _, s := range be.servers {
 			live[s.st] = true
+			counted[s.st.stats] = true
+		}
+	}
+	for _, fe := range t.byAddr {
+		counted[fe.stats] = true
+	}
+	for k, c := range e.counters {
+		if !counted[c] {
+			delete(e.counters, k)
 		}
 	}
 	for k, st := range e.states {
