@@ -161,7 +161,7 @@ defaults
 }
 
 // natHAProxy starts a plain HAProxy on marathon-lb's configuration for
-// apps, :80 on httpAddr, and returns the master's pid.
+// apps (option http-server-close, as marathon-lb ships), :80 on httpAddr.
 func natHAProxy(b *testing.B, apps []model.App, httpAddr string) bool {
 	natHAProxyWith(b, apps, httpAddr, "http-server-close")
 	return true
