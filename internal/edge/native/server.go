@@ -43,7 +43,8 @@ var errHeaderTooLarge = errors.New("request header too large")
 // serveHTTP serves one connection until it closes, the client asks
 // for the end, or the listener closes.
 func (l *listener) serveHTTP(c net.Conn) {
-	cc := &clientConn{l: l, c: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 4<<10)}
+	cc := &clientConn{l: l, c: c, br: bufio.NewReaderSize(c, 8<<10),
+		bw: bufio.NewWriterSize(deadlineWriter{c, l.e.o.ClientTimeout}, 4<<10)}
 	l.track(cc, true)
 	defer func() {
 		l.track(cc, false)
@@ -425,7 +426,21 @@ func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	cc.hijak = true
+	_ = cc.c.SetWriteDeadline(time.Time{}) // a tunnel may idle: its own rules apply
 	return cc.c, bufio.NewReadWriter(cc.br, cc.bw), nil
+}
+
+// deadlineWriter gives every write to a client the client timeout:
+// HAProxy's timeout client is inactivity, so a client that stops
+// reading is cut, one that reads slowly is not.
+type deadlineWriter struct {
+	c net.Conn
+	d time.Duration
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	_ = w.c.SetWriteDeadline(time.Now().Add(w.d))
+	return w.c.Write(p)
 }
 
 // track registers a connection with its listener, for closing.
