@@ -79,7 +79,8 @@ type Engine struct {
 	cur atomic.Pointer[table]
 
 	mu        sync.Mutex // serialises Apply, Reload and Close
-	gen       *edge.Generation
+	gen       *edge.Generation // served, with the engine's own problems
+	given     *edge.Generation // as applied
 	listeners map[string]*listener
 	states    map[string]*serverState
 	counters  map[string]*counters
@@ -115,7 +116,7 @@ func (e *Engine) Apply(ctx context.Context, g *edge.Generation) error {
 	if e.closed {
 		return errors.New("native engine: closed")
 	}
-	if e.gen != nil && same(e.gen, g) {
+	if e.given != nil && same(e.given, g) {
 		return nil
 	}
 	return e.apply(ctx, g)
@@ -179,7 +180,7 @@ func (e *Engine) apply(_ context.Context, g *edge.Generation) error {
 		c.Problems = append(slices.Clone(c.Problems), problems...)
 		gen.Config = &c
 	}
-	e.gen = &gen
+	e.gen, e.given = &gen, g
 	e.m.applies.Inc()
 	e.m.applySeconds.Observe(time.Since(start).Seconds())
 	e.m.listeners.Set(float64(len(e.listeners)))
@@ -230,7 +231,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 		return errors.New("native engine: nothing applied yet")
 	}
 	e.certs.reset()
-	return e.apply(ctx, e.gen)
+	return e.apply(ctx, e.given)
 }
 
 // Current is the running generation.
