@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -475,5 +477,38 @@ func TestRemovedPortFinishesInFlight(t *testing.T) {
 	resp := <-got
 	if resp.StatusCode != 200 || resp.Header.Get("X-Body") != "done" {
 		t.Fatalf("in-flight request: %d %q", resp.StatusCode, resp.Header.Get("X-Body"))
+	}
+}
+
+// Reload (/_mlb_signal/usr1) reads the certificate files again.
+func TestReloadReadsCertificates(t *testing.T) {
+	r := newRig(t, nil)
+	certA, poolA := edgetest.WriteCert(t)
+	certB, poolB := edgetest.WriteCert(t)
+	live := filepath.Join(t.TempDir(), "live.pem")
+	copyFile := func(from string) {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(live, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(certA)
+	r.o.SSLCerts = []string{live}
+	b := edgetest.StartBackend(t, "tls")
+	r.apply(edgetest.App("/tls", edgetest.FreePort(t), map[string]string{"HAPROXY_0_VHOST": "tls.example.com"}, b.Port))
+	e := &edgetest.Env{T: t, Addrs: r.addr, CertPool: poolA}
+	q := edgetest.Req{Addr: r.addr.HTTPS, TLS: true, SNI: "tls.example.com"}
+	e.Await(q, "first certificate", edgetest.Routed("tls"))
+	copyFile(certB)
+	if err := r.e.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.CertPool = poolB
+	e.Await(q, "certificate after reload", edgetest.Routed("tls"))
+	if len(r.e.Current().Config.Problems) != 0 {
+		t.Errorf("problems after reload: %v", r.e.Current().Config.Problems)
 	}
 }
