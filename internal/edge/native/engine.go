@@ -78,7 +78,7 @@ type Engine struct {
 	m   *metrics
 	cur atomic.Pointer[table]
 
-	mu        sync.Mutex // serialises Apply, Reload and Close
+	mu        sync.Mutex       // serialises Apply, Reload and Close
 	gen       *edge.Generation // served, with the engine's own problems
 	given     *edge.Generation // as applied
 	listeners map[string]*listener
