@@ -3,6 +3,7 @@ package native_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -510,5 +511,32 @@ func TestReloadReadsCertificates(t *testing.T) {
 	e.Await(q, "certificate after reload", edgetest.Routed("tls"))
 	if len(r.e.Current().Config.Problems) != 0 {
 		t.Errorf("problems after reload: %v", r.e.Current().Config.Problems)
+	}
+}
+
+// HAPROXY_{n}_SSL_CERT terminates TLS on the service port, in http and
+// in tcp mode.
+func TestServicePortTLS(t *testing.T) {
+	r := newRig(t, nil)
+	cert, pool := edgetest.WriteCert(t)
+	b := edgetest.StartBackend(t, "svc-tls")
+	tb := edgetest.StartTCPBackend(t, "tcp-tls")
+	sh, st := edgetest.FreePort(t), edgetest.FreePort(t)
+	r.apply(edgetest.App("/h", sh, map[string]string{"HAPROXY_0_MODE": "http", "HAPROXY_0_SSL_CERT": cert}, b.Port),
+		edgetest.App("/t", st, map[string]string{"HAPROXY_0_MODE": "tcp", "HAPROXY_0_SSL_CERT": cert}, tb.Port))
+	e := &edgetest.Env{T: t, Addrs: r.addr, CertPool: pool}
+	res := e.Await(edgetest.Req{Addr: "127.0.0.1:" + strconv.Itoa(int(sh)), TLS: true, SNI: "svc.example.com"}, "http service port",
+		edgetest.Routed("svc-tls"))
+	if res.Header.Get("X-Seen-Proto") != "https" {
+		t.Errorf("X-Forwarded-Proto %q", res.Header.Get("X-Seen-Proto"))
+	}
+	c, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(int(st)), &tls.Config{ServerName: "db.example.com", RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "tcp-tls\n" {
+		t.Errorf("tcp over TLS: %q %v", line, err)
 	}
 }
