@@ -18,8 +18,8 @@ import (
 // The client side is the engine's own HTTP/1.1 server, not net/http's:
 // one goroutine per connection reads a request into a *http.Request
 // reused for the connection's life, the handler runs on it, and the
-// response is written with the connection's bufio.Writer, flushed when
-// no pipelined request is waiting. net/http's server would allocate a
+// response is written with the connection's bufio.Writer and flushed
+// once. net/http's server would allocate a
 // request, a context, a response and header maps per request and watch
 // each idle connection with a second read.
 
@@ -130,10 +130,9 @@ func (cc *clientConn) serveOne(keep bool) (ok bool) {
 			return false
 		}
 	}
-	if cc.br.Buffered() == 0 {
-		return cc.bw.Flush() == nil
-	}
-	return true // pipelined: flushed with the next response
+	// Flushed even when a pipelined request waits: its server may be
+	// slow, and this response must not wait for it.
+	return cc.bw.Flush() == nil
 }
 
 // request header names, canonical, so that reading them allocates
