@@ -161,8 +161,16 @@ defaults
 }
 
 // natHAProxy starts a plain HAProxy on marathon-lb's configuration for
-// apps, :80 on httpAddr, and returns the master's pid.
-func natHAProxy(b *testing.B, apps []model.App, httpAddr, serverSide string) int {
+// apps (option http-server-close, as marathon-lb ships), :80 on httpAddr.
+func natHAProxy(b *testing.B, apps []model.App, httpAddr string) bool {
+	natHAProxyWith(b, apps, httpAddr, "http-server-close")
+	return true
+}
+
+// natHAProxyWith is natHAProxy with the server-side connection option
+// (http-server-close, marathon-lb's, or http-keep-alive); it returns the
+// master's pid.
+func natHAProxyWith(b *testing.B, apps []model.App, httpAddr, serverSide string) int {
 	b.Helper()
 	dir := b.TempDir()
 	env := map[string]string{
@@ -218,13 +226,19 @@ func natNative(b *testing.B, apps []model.App, httpAddr string) {
 var (
 	natRate  = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 	natTotal = regexp.MustCompile(`(\d+) requests in`)
-	natP99  = regexp.MustCompile(`\s99%\s+([0-9.]+)(us|ms|s)`)
-	natErrs = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)|Non-2xx or 3xx responses: (\d+)`)
+	natP99   = regexp.MustCompile(`\s99%\s+([0-9.]+)(us|ms|s)`)
+	natErrs  = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)|Non-2xx or 3xx responses: (\d+)`)
 )
 
 // natWrk runs wrk for d and returns requests/s, p99 and whether any
 // request failed.
-func natWrk(b *testing.B, addr string, keepAlive bool, d int) (float64, time.Duration, int64, bool) {
+func natWrk(b *testing.B, addr string, keepAlive bool, d int) (float64, time.Duration, bool) {
+	r, p, _, failed := natWrkN(b, addr, keepAlive, d)
+	return r, p, failed
+}
+
+// natWrkN is natWrk that also returns the requests completed.
+func natWrkN(b *testing.B, addr string, keepAlive bool, d int) (float64, time.Duration, int64, bool) {
 	b.Helper()
 	args := []string{"-t2", "-c50", "-d" + strconv.Itoa(d) + "s", "--latency", "-H", "Host: " + natVhost}
 	if !keepAlive {
@@ -355,9 +369,9 @@ func BenchmarkNativeVsHAProxy(b *testing.B) {
 	natNative(b, natApps(natPort(natFreeAddr(b)), ports), n.addr)
 	if _, err := exec.LookPath("haproxy"); err == nil {
 		c := add("haproxy-mlb")
-		c.pid = natHAProxy(b, natApps(natPort(natFreeAddr(b)), ports), c.addr, "http-server-close")
+		c.pid = natHAProxyWith(b, natApps(natPort(natFreeAddr(b)), ports), c.addr, "http-server-close")
 		c = add("haproxy-keepalive")
-		c.pid = natHAProxy(b, natApps(natPort(natFreeAddr(b)), ports), c.addr, "http-keep-alive")
+		c.pid = natHAProxyWith(b, natApps(natPort(natFreeAddr(b)), ports), c.addr, "http-keep-alive")
 	}
 	c := add("naive-go")
 	natNaive(b, ports, c.addr)
@@ -376,7 +390,7 @@ func BenchmarkNativeVsHAProxy(b *testing.B) {
 			for range natRounds {
 				for _, c := range cs {
 					before := natCPU(c.pid)
-					r, p, total, failed := natWrk(b, c.addr, ka, natSeconds)
+					r, p, total, failed := natWrkN(b, c.addr, ka, natSeconds)
 					used := natCPU(c.pid) - before
 					if failed {
 						b.Logf("%s: failed requests in this round", c.name)

@@ -46,9 +46,10 @@
 // Neither side is net/http's. Clients are served by the engine's own
 // HTTP/1.1 server (server.go): a goroutine per connection, one request
 // object reused for the connection's life, the response written with
-// the connection's buffer and flushed once no pipelined request waits
-// (net/http allocates a request, a context and a response per request
-// and watches every connection with a second read). Towards servers,
+// the connection's buffer and flushed once (net/http allocates a
+// request, a context and a response per request and watches every
+// connection with a second read); writes to a client are under the
+// client timeout. Towards servers,
 // each has a pool of keep-alive connections with their buffers; a
 // request is written and its response read on the calling goroutine,
 // header values are copied in one string, bodies are written from the

@@ -78,8 +78,9 @@ type Engine struct {
 	m   *metrics
 	cur atomic.Pointer[table]
 
-	mu        sync.Mutex // serialises Apply, Reload and Close
-	gen       *edge.Generation
+	mu        sync.Mutex       // serialises Apply, Reload and Close
+	gen       *edge.Generation // served, with the engine's own problems
+	given     *edge.Generation // as applied
 	listeners map[string]*listener
 	states    map[string]*serverState
 	counters  map[string]*counters
@@ -115,7 +116,7 @@ func (e *Engine) Apply(ctx context.Context, g *edge.Generation) error {
 	if e.closed {
 		return errors.New("native engine: closed")
 	}
-	if e.gen != nil && same(e.gen, g) {
+	if e.given != nil && same(e.given, g) {
 		return nil
 	}
 	return e.apply(ctx, g)
@@ -179,7 +180,7 @@ func (e *Engine) apply(_ context.Context, g *edge.Generation) error {
 		c.Problems = append(slices.Clone(c.Problems), problems...)
 		gen.Config = &c
 	}
-	e.gen = &gen
+	e.gen, e.given = &gen, g
 	e.m.applies.Inc()
 	e.m.applySeconds.Observe(time.Since(start).Seconds())
 	e.m.listeners.Set(float64(len(e.listeners)))
@@ -189,12 +190,23 @@ func (e *Engine) apply(_ context.Context, g *edge.Generation) error {
 }
 
 // retire stops the health checks and idle connections of servers the
-// new table no longer has.
+// new table no longer has, and forgets the counters of what left.
 func (e *Engine) retire(t *table) {
 	live := map[*serverState]bool{}
+	counted := map[*counters]bool{}
 	for _, be := range t.backends {
+		counted[be.stats] = true
 		for _, s := range be.servers {
 			live[s.st] = true
+			counted[s.st.stats] = true
+		}
+	}
+	for _, fe := range t.byAddr {
+		counted[fe.stats] = true
+	}
+	for k, c := range e.counters {
+		if !counted[c] {
+			delete(e.counters, k)
 		}
 	}
 	for k, st := range e.states {
@@ -219,7 +231,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 		return errors.New("native engine: nothing applied yet")
 	}
 	e.certs.reset()
-	return e.apply(ctx, e.gen)
+	return e.apply(ctx, e.given)
 }
 
 // Current is the running generation.

@@ -3,10 +3,13 @@ package native_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -475,5 +478,65 @@ func TestRemovedPortFinishesInFlight(t *testing.T) {
 	resp := <-got
 	if resp.StatusCode != 200 || resp.Header.Get("X-Body") != "done" {
 		t.Fatalf("in-flight request: %d %q", resp.StatusCode, resp.Header.Get("X-Body"))
+	}
+}
+
+// Reload (/_mlb_signal/usr1) reads the certificate files again.
+func TestReloadReadsCertificates(t *testing.T) {
+	r := newRig(t, nil)
+	certA, poolA := edgetest.WriteCert(t)
+	certB, poolB := edgetest.WriteCert(t)
+	live := filepath.Join(t.TempDir(), "live.pem")
+	copyFile := func(from string) {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(live, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(certA)
+	r.o.SSLCerts = []string{live}
+	b := edgetest.StartBackend(t, "tls")
+	r.apply(edgetest.App("/tls", edgetest.FreePort(t), map[string]string{"HAPROXY_0_VHOST": "tls.example.com"}, b.Port))
+	e := &edgetest.Env{T: t, Addrs: r.addr, CertPool: poolA}
+	q := edgetest.Req{Addr: r.addr.HTTPS, TLS: true, SNI: "tls.example.com"}
+	e.Await(q, "first certificate", edgetest.Routed("tls"))
+	copyFile(certB)
+	if err := r.e.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.CertPool = poolB
+	e.Await(q, "certificate after reload", edgetest.Routed("tls"))
+	if len(r.e.Current().Config.Problems) != 0 {
+		t.Errorf("problems after reload: %v", r.e.Current().Config.Problems)
+	}
+}
+
+// HAPROXY_{n}_SSL_CERT terminates TLS on the service port, in http and
+// in tcp mode.
+func TestServicePortTLS(t *testing.T) {
+	r := newRig(t, nil)
+	cert, pool := edgetest.WriteCert(t)
+	b := edgetest.StartBackend(t, "svc-tls")
+	tb := edgetest.StartTCPBackend(t, "tcp-tls")
+	sh, st := edgetest.FreePort(t), edgetest.FreePort(t)
+	r.apply(edgetest.App("/h", sh, map[string]string{"HAPROXY_0_MODE": "http", "HAPROXY_0_SSL_CERT": cert}, b.Port),
+		edgetest.App("/t", st, map[string]string{"HAPROXY_0_MODE": "tcp", "HAPROXY_0_SSL_CERT": cert}, tb.Port))
+	e := &edgetest.Env{T: t, Addrs: r.addr, CertPool: pool}
+	res := e.Await(edgetest.Req{Addr: "127.0.0.1:" + strconv.Itoa(int(sh)), TLS: true, SNI: "svc.example.com"}, "http service port",
+		edgetest.Routed("svc-tls"))
+	if res.Header.Get("X-Seen-Proto") != "https" {
+		t.Errorf("X-Forwarded-Proto %q", res.Header.Get("X-Seen-Proto"))
+	}
+	c, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(int(st)), &tls.Config{ServerName: "db.example.com", RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "tcp-tls\n" {
+		t.Errorf("tcp over TLS: %q %v", line, err)
 	}
 }

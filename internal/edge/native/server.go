@@ -18,8 +18,8 @@ import (
 // The client side is the engine's own HTTP/1.1 server, not net/http's:
 // one goroutine per connection reads a request into a *http.Request
 // reused for the connection's life, the handler runs on it, and the
-// response is written with the connection's bufio.Writer, flushed when
-// no pipelined request is waiting. net/http's server would allocate a
+// response is written with the connection's bufio.Writer and flushed
+// once. net/http's server would allocate a
 // request, a context, a response and header maps per request and watch
 // each idle connection with a second read.
 
@@ -43,7 +43,8 @@ var errHeaderTooLarge = errors.New("request header too large")
 // serveHTTP serves one connection until it closes, the client asks
 // for the end, or the listener closes.
 func (l *listener) serveHTTP(c net.Conn) {
-	cc := &clientConn{l: l, c: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 4<<10)}
+	cc := &clientConn{l: l, c: c, br: bufio.NewReaderSize(c, 8<<10),
+		bw: bufio.NewWriterSize(deadlineWriter{c, l.e.o.ClientTimeout}, 4<<10)}
 	l.track(cc, true)
 	defer func() {
 		l.track(cc, false)
@@ -129,10 +130,9 @@ func (cc *clientConn) serveOne(keep bool) (ok bool) {
 			return false
 		}
 	}
-	if cc.br.Buffered() == 0 {
-		return cc.bw.Flush() == nil
-	}
-	return true // pipelined: flushed with the next response
+	// Flushed even when a pipelined request waits: its server may be
+	// slow, and this response must not wait for it.
+	return cc.bw.Flush() == nil
 }
 
 // request header names, canonical, so that reading them allocates
@@ -425,7 +425,21 @@ func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	cc.hijak = true
+	_ = cc.c.SetWriteDeadline(time.Time{}) // a tunnel may idle: its own rules apply
 	return cc.c, bufio.NewReadWriter(cc.br, cc.bw), nil
+}
+
+// deadlineWriter gives every write to a client the client timeout:
+// HAProxy's timeout client is inactivity, so a client that stops
+// reading is cut, one that reads slowly is not.
+type deadlineWriter struct {
+	c net.Conn
+	d time.Duration
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	_ = w.c.SetWriteDeadline(time.Now().Add(w.d))
+	return w.c.Write(p)
 }
 
 // track registers a connection with its listener, for closing.
