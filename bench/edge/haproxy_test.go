@@ -86,7 +86,7 @@ func BenchmarkHAProxyEngineVsPlain(b *testing.B) {
 	eng := natFreeAddr(b)
 	hapEngine(b, natApps(natPort(natFreeAddr(b)), ports), eng)
 	plain := natFreeAddr(b)
-	natHAProxy(b, natApps(natPort(natFreeAddr(b)), ports), plain, "http-server-close")
+	natHAProxyWith(b, natApps(natPort(natFreeAddr(b)), ports), plain, "http-server-close")
 	for _, ka := range []bool{true, false} {
 		name := "keepalive"
 		if !ka {
@@ -95,12 +95,12 @@ func BenchmarkHAProxyEngineVsPlain(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var er, pr, ep, pp []float64
 			for range natRounds {
-				r, p, _, failed := natWrk(b, plain, ka, natSeconds)
+				r, p, _, failed := natWrkN(b, plain, ka, natSeconds)
 				if failed {
 					b.Errorf("plain haproxy: failed requests")
 				}
 				pr, pp = append(pr, r), append(pp, float64(p.Microseconds()))
-				r, p, _, failed = natWrk(b, eng, ka, natSeconds)
+				r, p, _, failed = natWrkN(b, eng, ka, natSeconds)
 				if failed {
 					b.Errorf("haproxy engine: failed requests")
 				}

@@ -295,10 +295,12 @@ func upWithout(t *testing.T, mode, reason string) {
 		}
 		return strings.Contains(app.App.LastTaskFailure.Message, "container networks are unavailable: "+reason)
 	})
-	if err := getJSON("http://127.0.0.1:8080/health", &health); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(health.Notes["container-networks"], "unavailable: "+reason) || health.Status == "unhealthy" {
+	// The other roles (load balancer, edge, gateway) may still be
+	// starting when the app fails: wait for them, then the note must stay.
+	testutil.Eventually(t, 60*time.Second, "/health healthy with the container-networks note", func() bool {
+		return getJSON("http://127.0.0.1:8080/health", &health) == nil && health.Status != "unhealthy"
+	})
+	if !strings.HasPrefix(health.Notes["container-networks"], "unavailable: "+reason) {
 		t.Errorf("/health notes %+v", health)
 	}
 }
