@@ -61,6 +61,10 @@ func layerOf(pkg string) layer {
 	case strings.HasPrefix(p, "internal/mesosdns/"), p == "internal/dcosdns", p == "internal/directory", p == "internal/vip",
 		p == "internal/zonepub", p == "internal/edge", p == "internal/edge/haproxy", p == "internal/l4lb":
 		return consumer
+	case p == "internal/gateway/auth", p == "internal/gateway/ui":
+		return leaf
+	case p == "internal/gateway":
+		return consumer
 	}
 	return unknown
 }
