@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -97,16 +98,19 @@ func newUpstream(t *testing.T, name string) *upstream {
 	return u
 }
 
-func (u *upstream) addr() netip.AddrPort { return netip.MustParseAddrPort(u.srv.Listener.Addr().String()) }
+func (u *upstream) addr() netip.AddrPort {
+	return netip.MustParseAddrPort(u.srv.Listener.Addr().String())
+}
 
 type fixture struct {
-	t     *testing.T
-	gw    *Gateway
-	srv   *httptest.Server
-	ups   map[string]*upstream
-	snap  atomic.Pointer[model.Snapshot]
-	auth  *auth.Service
-	token string
+	t       *testing.T
+	gw      *Gateway
+	srv     *httptest.Server
+	ups     map[string]*upstream
+	snap    atomic.Pointer[model.Snapshot]
+	auth    *auth.Service
+	authKey *rsa.PrivateKey
+	token   string
 }
 
 // cluster builds a snapshot naming the fixture's upstreams: the Mesos
@@ -176,6 +180,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.auth = auth.New(store, auth.Options{})
+	f.authKey = store.Key()
 	f.token, _ = f.auth.Issue("admin", 0)
 	w := NewWatch(WatchOptions{})
 	f.gw = New(Options{Current: f.snap.Load, Mesos: f.ups["mesos"].srv.URL, MesosDNS: mdns.URL, Net: f.ups["net"].srv.URL,
