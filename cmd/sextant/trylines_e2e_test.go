@@ -159,7 +159,7 @@ func TestTryLines(t *testing.T) {
 
 	addrs := map[string]string{}
 	args := []string{"up", "--apps", filepath.Join(root, "examples")}
-	for _, f := range []string{"marathon-addr", "mesos-addr", "dns-addr", "mesos-dns-http-addr", "node-dns-addr", "net-api-addr"} {
+	for _, f := range []string{"marathon-addr", "mesos-addr", "dns-addr", "mesos-dns-http-addr", "node-dns-addr", "net-api-addr", "gateway-addr"} {
 		addrs[f] = testutil.FreeAddr(t)
 		args = append(args, "--"+f, addrs[f])
 	}
@@ -187,6 +187,7 @@ func TestTryLines(t *testing.T) {
 		{regexp.MustCompile(`127\.0\.0\.1:5050\b`), addrs["mesos-addr"]},
 		{regexp.MustCompile(`127\.0\.0\.1:8123\b`), addrs["mesos-dns-http-addr"]},
 		{regexp.MustCompile(`127\.0\.0\.1:62080\b`), addrs["net-api-addr"]},
+		{regexp.MustCompile(`127\.0\.0\.1:8000\b`), addrs["gateway-addr"]},
 	}
 	hostPort := func(app string) (string, bool) {
 		resp, err := http.Get(eps["marathon"] + "/v2/apps" + app + "/tasks")

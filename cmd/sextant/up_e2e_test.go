@@ -39,6 +39,7 @@ func startUp(t *testing.T, stateDir string, extra ...string) *upInstance {
 	args := []string{"up", "--state-dir", stateDir, "--no-examples",
 		"--marathon-addr", fa(), "--mesos-addr", fa(), "--dns-addr", fa(),
 		"--mesos-dns-http-addr", fa(), "--node-dns-addr", fa(), "--net-api-addr", fa(),
+		"--gateway-addr", fa(),
 		"--max-tasks", "8"}
 	args = append(args, extra...)
 	_ = os.Remove(filepath.Join(stateDir, "endpoints.json"))
@@ -814,7 +815,7 @@ func TestUpClosedLogAndHangup(t *testing.T) {
 	dir, pidDir := t.TempDir(), t.TempDir()
 	fa := func() string { return testutil.FreeAddr(t) }
 	cmd := exec.Command(testutil.Binary(t), "up", "--state-dir", dir, "--no-examples", "--marathon-addr", fa(), "--mesos-addr", fa(),
-		"--dns-addr", fa(), "--mesos-dns-http-addr", fa(), "--node-dns-addr", fa(), "--net-api-addr", fa())
+		"--dns-addr", fa(), "--mesos-dns-http-addr", fa(), "--node-dns-addr", fa(), "--net-api-addr", fa(), "--gateway-addr", fa())
 	cmd.Stdout = io.Discard
 	logs, err := cmd.StderrPipe()
 	if err != nil {

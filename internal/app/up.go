@@ -73,6 +73,9 @@ type UpConfig struct {
 	Heartbeat time.Duration
 	// Version is reported by the roles' version endpoints.
 	Version string
+	// GatewayAddr is the gateway's (Admin Router's) listen address
+	// (--gateway-addr).
+	GatewayAddr string
 }
 
 // upRefresh is the Mesos source's poll interval in `sextant up`, the
@@ -378,6 +381,7 @@ func printBanner(w io.Writer, f UpConfig, eps map[string]string, rt *runtime.Run
 		fmt.Fprintf(&b, "  %-16s %s\n", k, eps[k])
 	}
 	fmt.Fprintf(&b, "  %-16s %s\n", "state", f.StateDir)
+	b.WriteString(gatewayBanner(f.StateDir, eps))
 	// The hints must work when pasted: the binary as it was started (say
 	// ./bin/sextant after make run) and the state directory when it is
 	// not the default one the other commands look in.

@@ -21,6 +21,7 @@
 //
 // Imports: internal/model, internal/vip (the VIP table of the watch API),
 // internal/directory (task DNS names), internal/directory/label,
+// internal/edge (the edge routes the apps' labels configure),
 // internal/gateway/auth, internal/gateway/ui (the dashboard's files),
 // internal/obs.
 package gateway

@@ -34,6 +34,10 @@ type Options struct {
 	// (dcos-net's, /net/); OverlayMaster the overlay master's API, ""
 	// when it does not run; Edge the edge's admin API, "" when none.
 	MesosDNS, Net, OverlayMaster, Edge string
+	// Components lists the running components' addresses (sextant up's
+	// endpoints.json), read per request; it also finds the edge's admin
+	// API when Edge is empty. Nil: none.
+	Components func() map[string]string
 	// Auth checks tokens and serves the IAM routes; nil turns every
 	// check off (DC/OS' oauth_enabled=false).
 	Auth *auth.Service
@@ -249,8 +253,20 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
 			return "Overlay"
 		}
 		return g.fixed(w, r, "Overlay", g.o.OverlayMaster, raw, tok, false)
-	case strings.HasPrefix(raw, "/edge/") && g.o.Edge != "":
-		return g.fixed(w, r, "Edge", g.o.Edge, raw[len("/edge"):], tok, true)
+	case raw == "/gateway/v1/components":
+		comps := map[string]string{}
+		if g.o.Components != nil {
+			comps = g.o.Components()
+		}
+		writeJSON(w, map[string]any{"components": comps, "edge": g.edgeURL(), "version": g.o.Version})
+		return "components"
+	case strings.HasPrefix(raw, "/edge/"):
+		e := g.edgeURL()
+		if e == "" {
+			plain(w, http.StatusServiceUnavailable, "503 Service Unavailable: the edge is not running")
+			return "Edge"
+		}
+		return g.fixed(w, r, "Edge", e, raw[len("/edge"):], tok, true)
 	case strings.HasPrefix(raw, "/agent/") || strings.HasPrefix(raw, "/slave/"):
 		g.agent(w, r, raw, tok)
 		return "Agent"
@@ -313,6 +329,27 @@ func (g *Gateway) serveUI(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", "max-age=30")
 	}
 	g.ui.ServeHTTP(w, r)
+}
+
+// edgeKeys are the endpoints.json keys an edge's admin API may go by.
+var edgeKeys = []string{"edge_admin", "edge_api", "edge_stats", "edge"}
+
+// edgeURL is the edge's admin API: Options.Edge, else what the running
+// components list, else "".
+func (g *Gateway) edgeURL() string {
+	if g.o.Edge != "" {
+		return g.o.Edge
+	}
+	if g.o.Components == nil {
+		return ""
+	}
+	comps := g.o.Components()
+	for _, k := range edgeKeys {
+		if v := comps[k]; strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
+			return v
+		}
+	}
+	return ""
 }
 
 // mesosURL is the leader the snapshot names, re-read per request, else

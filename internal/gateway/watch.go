@@ -154,6 +154,8 @@ func (w *Watch) Update(s *model.Snapshot) {
 	}
 	vb, _ := json.Marshal(vipDocs(t))
 	next["vips"] = vb
+	eb, _ := json.Marshal(edgeRoutes(s))
+	next["edge"] = eb
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -323,14 +325,16 @@ func whole(body []byte, ok bool) (int, []byte) {
 	return http.StatusOK, body
 }
 
-// ServeDiscovery serves /discovery/v1<path>: /vips, /services and
-// /services/<name>.
+// ServeDiscovery serves /discovery/v1<path>: /vips, /services,
+// /services/<name> and /edge.
 func (w *Watch) ServeDiscovery(rw http.ResponseWriter, r *http.Request, path string) {
 	switch {
 	case path == "/vips":
 		w.serve(rw, r, "vips", "vips", whole)
 	case path == "/services":
 		w.serve(rw, r, "services", "services", whole)
+	case path == "/edge":
+		w.serve(rw, r, "edge", "edge", whole)
 	case strings.HasPrefix(path, "/services/"):
 		name := strings.Trim(path[len("/services/"):], "/")
 		w.serve(rw, r, "services/"+name, "endpoints", whole)
