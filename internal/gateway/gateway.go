@@ -96,7 +96,7 @@ func New(o Options) *Gateway {
 		// A proxy passes the client's Accept-Encoding and the upstream's
 		// encoding through untouched.
 		t.DisableCompression = true
-		tr = t
+		tr = newDirectTransport(t)
 	}
 	reg := o.Registry
 	if reg == nil {
@@ -104,7 +104,7 @@ func New(o Options) *Gateway {
 	}
 	g := &Gateway{o: o, log: o.Logger, dns: &http.Client{Timeout: 5 * time.Second, Transport: tr}, metrics: newMetrics(reg)}
 	g.proxy = &httputil.ReverseProxy{Rewrite: g.rewrite, Transport: tr, ModifyResponse: g.modifyResponse,
-		ErrorHandler: g.proxyError, ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)}
+		ErrorHandler: g.proxyError, ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug), BufferPool: newBufferPool()}
 	if o.UI != nil {
 		g.ui = http.FileServerFS(o.UI)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,3 +104,14 @@ func (m *metrics) observe(label string, code int, d time.Duration) {
 	m.requests.WithLabelValues(label, strconv.Itoa(code)).Inc()
 	m.duration.WithLabelValues(label).Observe(d.Seconds())
 }
+
+// bufferPool recycles the proxy's copy buffers: without it every
+// response allocates 32 KiB.
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }

@@ -23,6 +23,7 @@ type Service struct {
 	kid      string
 	log      *slog.Logger
 	now      func() time.Time
+	cache    *verified
 }
 
 // Options configure a Service.
@@ -49,7 +50,7 @@ func New(store *Store, o Options) *Service {
 	}
 	pub := &store.Key().PublicKey
 	sum := sha256.Sum256(pub.N.Bytes())
-	return &Service{store: store, log: log, now: now, kid: hex.EncodeToString(sum[:8]),
+	return &Service{store: store, log: log, now: now, kid: hex.EncodeToString(sum[:8]), cache: newVerified(verifiedCacheSize),
 		verifier: &Verifier{RSA: append([]*rsa.PublicKey{pub}, o.ExtraKeys...), HS256: o.HS256Secret, Now: now}}
 }
 
@@ -68,10 +69,14 @@ func (s *Service) Authenticate(r *http.Request) (*Claims, string, Where, error) 
 	if where == NoToken {
 		return nil, "", NoToken, errors.New("no token")
 	}
+	if c, ok := s.cache.get(tok, s.now()); ok {
+		return c, tok, where, nil
+	}
 	c, err := s.verifier.Verify(tok)
 	if err != nil {
 		return nil, "", where, err
 	}
+	s.cache.put(tok, c, s.now())
 	return c, tok, where, nil
 }
 

@@ -172,3 +172,25 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifiedCacheHonoursExp: a cached token stops working at its exp.
+func TestVerifiedCacheHonoursExp(t *testing.T) {
+	st, _ := OpenStore(t.TempDir())
+	now := time.Now()
+	clock := func() time.Time { return now }
+	svc := New(st, Options{Now: clock})
+	tok, _ := svc.Issue("admin", 30*time.Second)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Authorization", "token="+tok)
+	if _, _, _, err := svc.Authenticate(r); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(10 * time.Second)
+	if _, _, _, err := svc.Authenticate(r); err != nil {
+		t.Fatalf("cached, before exp: %v", err)
+	}
+	now = now.Add(time.Minute)
+	if _, _, _, err := svc.Authenticate(r); err == nil {
+		t.Fatal("a cached token was accepted past its exp")
+	}
+}
