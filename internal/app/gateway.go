@@ -153,3 +153,52 @@ func gatewayBanner(stateDir string, eps map[string]string) string {
 	return fmt.Sprintf("dashboard: %s/#token=%s\n  (admin token in %s; API clients send Authorization: token=<it>)\n",
 		url, tok, filepath.Join(stateDir, gatewayTokenFile))
 }
+
+// MasterGatewayConfig is the gateway on a master (`sextant master
+// --gateway-addr`): off while Addr is empty.
+type MasterGatewayConfig struct {
+	// Addr is the listen address (--gateway-addr); StateDir holds the
+	// accounts, the signing key and a first admin token
+	// (--gateway-state-dir).
+	Addr, StateDir string
+	// MesosDNS is the Mesos-DNS HTTP API for /mesos_dns/ and the /service
+	// resolver's SRV fallback (--gateway-mesos-dns).
+	MesosDNS string
+	// OverlayMaster is the overlay master's API, "" when none
+	// (--gateway-overlay-master).
+	OverlayMaster string
+}
+
+// masterGateway adds the gateway to a master's pipeline: it routes to the
+// Mesos leader the snapshots name, the masters' Marathon (through its
+// framework's webui_url), Mesos-DNS and this node's DNS API.
+func masterGateway(pl *pipeline, c MasterGatewayConfig, mesos, netAPI, version string, log *slog.Logger) error {
+	dir := c.StateDir
+	if dir == "" {
+		dir = filepath.Join(defaultStateDir(), "gateway")
+	}
+	store, err := auth.OpenStore(dir)
+	if err != nil {
+		return fmt.Errorf("--gateway-state-dir: %w", err)
+	}
+	log = log.With("role", "gateway")
+	svc := auth.New(store, auth.Options{Logger: log})
+	tok, err := svc.Issue("admin", 0)
+	if err != nil {
+		return err
+	}
+	tokFile := filepath.Join(dir, gatewayTokenFile)
+	if err := writeFileAtomic(tokFile, []byte(tok+"\n"), 0o600); err != nil {
+		return fmt.Errorf("gateway token: %w", err)
+	}
+	log.Info("gateway admin token written", "file", tokFile)
+	health := &obs.Health{}
+	health.SetSources(pl.hub)
+	o := gatewayOptions{addr: c.Addr, gw: gateway.Options{Mesos: mesos, MesosDNS: c.MesosDNS, Net: netAPI, OverlayMaster: c.OverlayMaster,
+		Auth: svc, Health: health, Version: version, Logger: log, Registry: obs.NewRegistry()}, ready: func() {}, log: log}
+	pl.consumer("gateway", func(ctx context.Context, sub *hub.Subscription) error {
+		o.gw.Current = pl.hub.Current
+		return runGateway(ctx, sub, o)
+	})
+	return nil
+}

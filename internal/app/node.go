@@ -189,6 +189,8 @@ type MasterConfig struct {
 	// ZonePushInterval is the leader's minimum time between two pushes of
 	// a zone (--zone-push-interval).
 	ZonePushInterval time.Duration
+	// Gateway is the optional gateway (--gateway-addr and its flags).
+	Gateway MasterGatewayConfig
 }
 
 // Master runs the master roles: the Mesos (and Marathon) sources, the hub,
@@ -234,5 +236,14 @@ func Master(ctx context.Context, c MasterConfig, log *slog.Logger, ready func(Re
 		pi = zonepub.StandalonePublishInterval
 	}
 	pl.nodeDNS(o, &zonepub.Options{IgnoreHealth: c.DNS.IgnoreHealth, PublishInterval: pi})
+	if c.Gateway.Addr != "" {
+		mesos := "" // with ZooKeeper, only the leader the snapshots name
+		if len(so.Masters) > 0 {
+			mesos = "http://" + so.Masters[0]
+		}
+		if err := masterGateway(pl, c.Gateway, mesos, "http://"+o.APIAddr, c.DNS.Version, log); err != nil {
+			return err
+		}
+	}
 	return pl.run(ctx)
 }
