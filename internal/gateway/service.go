@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -236,14 +237,32 @@ func (g *Gateway) mesosDNSLookup(ctx context.Context, name string) (*url.URL, er
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("Mesos-DNS: %s", resp.Status)
 	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	return parseSRVAnswer(b)
+}
+
+// parseSRVAnswer reads Mesos-DNS' /v1/services answer: the first record
+// wins, as in Admin Router; an empty ip means no such service (nil, nil).
+func parseSRVAnswer(b []byte) (*url.URL, error) {
 	var recs []srvRecord
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&recs); err != nil {
+	if err := json.Unmarshal(b, &recs); err != nil {
 		return nil, fmt.Errorf("Mesos-DNS answer: %w", err)
 	}
 	if len(recs) == 0 || recs[0].IP == "" {
 		return nil, nil
 	}
-	return &url.URL{Scheme: "http", Host: net.JoinHostPort(recs[0].IP, recs[0].Port)}, nil
+	ip, err := netip.ParseAddr(recs[0].IP)
+	if err != nil {
+		return nil, fmt.Errorf("Mesos-DNS answer: [0].ip: %q is not an IP address", recs[0].IP)
+	}
+	port, err := strconv.ParseUint(recs[0].Port, 10, 16)
+	if err != nil || port == 0 {
+		return nil, fmt.Errorf("Mesos-DNS answer: [0].port: %q is not a port", recs[0].Port)
+	}
+	return &url.URL{Scheme: "http", Host: netip.AddrPortFrom(ip, uint16(port)).String()}, nil
 }
 
 // splitService splits the escaped path after /service/ into its decoded

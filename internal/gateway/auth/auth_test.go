@@ -194,3 +194,68 @@ func TestVerifiedCacheHonoursExp(t *testing.T) {
 		t.Fatal("a cached token was accepted past its exp")
 	}
 }
+
+// FuzzLoginBody: any login body is answered with 400 or 401 (never a
+// token, never a panic) when no account matches.
+func FuzzLoginBody(f *testing.F) {
+	st, err := OpenStore(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	u := User{UID: "alice"}
+	u.SetPassword("right-pw")
+	if err := st.Put(u, true); err != nil {
+		f.Fatal(err)
+	}
+	svc := New(st, Options{})
+	f.Add(`{"uid":"alice","password":"wrong"}`)
+	f.Add(`{"uid":"alice","token":"a.b.c"}`)
+	f.Add(`{"token":"x"}`)
+	f.Add(`[`)
+	f.Fuzz(func(t *testing.T, body string) {
+		if strings.Contains(body, "right-pw") {
+			return
+		}
+		rec := httptest.NewRecorder()
+		svc.ServeOpen(rec, httptest.NewRequest("POST", "/acs/api/v1/auth/login", strings.NewReader(body)))
+		if rec.Code == 200 {
+			t.Fatalf("logged in with %q", body)
+		}
+		if rec.Code != 400 && rec.Code != 401 {
+			t.Fatalf("%q: %d", body, rec.Code)
+		}
+	})
+}
+
+func TestUsersAPIBadInput(t *testing.T) {
+	st, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(st, Options{})
+	for _, tc := range []struct {
+		method, path, body string
+		code               int
+		names              string
+	}{
+		{"PUT", "/acs/api/v1/users/bob", `{`, 400, "body"},
+		{"PUT", "/acs/api/v1/users/bob", `{}`, 400, "password or public_key"},
+		{"PUT", "/acs/api/v1/users/bob", `{"password":"x","public_key":"y"}`, 400, "password or public_key"},
+		{"PUT", "/acs/api/v1/users/bob", `{"password":"abc"}`, 400, "password"},
+		{"PUT", "/acs/api/v1/users/bob", `{"public_key":"not pem"}`, 400, "public_key"},
+		{"PUT", "/acs/api/v1/users/b%20b", `{"password":"long enough"}`, 400, "uid"},
+		{"PATCH", "/acs/api/v1/users/nobody", `{"description":"x"}`, 404, "nobody"},
+		{"DELETE", "/acs/api/v1/users/nobody", ``, 404, "nobody"},
+		{"POST", "/acs/api/v1/users", ``, 405, "GET"},
+		{"PUT", "/acs/api/v1/users/bob", `{"password":"long enough","description":"Bob"}`, 201, ""},
+		{"PUT", "/acs/api/v1/users/bob", `{"password":"long enough"}`, 409, "exists"},
+		{"PATCH", "/acs/api/v1/users/bob", `{"description":"Robert"}`, 204, ""},
+		{"DELETE", "/acs/api/v1/users/bob", ``, 204, ""},
+	} {
+		rec := httptest.NewRecorder()
+		svc.ServeUsers(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
+		if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.names) {
+			t.Errorf("%s %s %s: %d %s, want %d naming %q", tc.method, tc.path, tc.body, rec.Code, rec.Body, tc.code, tc.names)
+		}
+	}
+}
