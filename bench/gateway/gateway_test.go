@@ -35,14 +35,60 @@ import (
 type wrkResult struct {
 	rps   float64
 	p99ms float64
+	// cpuUS is the proxy's CPU time (user + system) per request, in µs;
+	// 0 for the direct path.
+	cpuUS float64
 }
 
 var (
 	reRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 	reP99 = regexp.MustCompile(`\s99%\s+([0-9.]+)(us|ms|s)`)
+	reN   = regexp.MustCompile(`([0-9]+) requests in`)
 )
 
-func runWrk(b *testing.B, wrk, url, token string) wrkResult {
+// cpuTicks sums the user and system time of the processes, in clock ticks
+// (100 a second on Linux).
+func cpuTicks(pids []int) int64 {
+	var n int64
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name may hold spaces: fields count from after ')'.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			st, _ := strconv.ParseInt(f[12], 10, 64)
+			n += u + st
+		}
+	}
+	return n
+}
+
+// children lists the processes whose parent is pid (nginx' workers).
+func children(pid int) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		c, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func runWrk(b *testing.B, wrk, url, token string, proxy []int) wrkResult {
+	t0 := cpuTicks(proxy)
 	args := []string{"-t2", "-c32", "-d3s", "--latency"}
 	if token != "" {
 		args = append(args, "-H", "Authorization: token="+token)
@@ -64,10 +110,16 @@ func runWrk(b *testing.B, wrk, url, token string) wrkResult {
 	case "s":
 		r.p99ms *= 1000
 	}
+	if n := reN.FindSubmatch(out); n != nil && len(proxy) > 0 {
+		reqs, _ := strconv.ParseFloat(string(n[1]), 64)
+		if reqs > 0 {
+			r.cpuUS = float64(cpuTicks(proxy)-t0) * 10000 / reqs
+		}
+	}
 	if strings.Contains(string(out), "Non-2xx") {
 		b.Fatalf("wrk saw errors:\n%s", out)
 	}
-	b.Logf("%s: %.0f req/s, p99 %.2f ms", url, r.rps, r.p99ms)
+	b.Logf("%s: %.0f req/s, p99 %.2f ms, proxy CPU %.0f µs/request", url, r.rps, r.p99ms, r.cpuUS)
 	return r
 }
 
@@ -100,15 +152,19 @@ func BenchmarkGateway(b *testing.B) {
 	// The gateway runs in a process of its own, as nginx does: in the
 	// bench's process it would share the upstream's two Ps, while nginx's
 	// workers get their own share of the machine.
-	gwAddr, tok := startGatewayChild(b, up)
+	gwAddr, tok, gwPid := startGatewayChild(b, up)
 	direct, through := "http://"+up+"/small", "http://"+gwAddr+"/service/bench/small"
-	nginx := startNginx(b, up)
+	nginx, nginxPid := startNginx(b, up)
+	var nginxWorkers []int
+	if nginxPid != 0 {
+		nginxWorkers = append(children(nginxPid), nginxPid)
+	}
 	var dr, gr, nr []wrkResult
 	for i := 0; i < rounds; i++ {
-		dr = append(dr, runWrk(b, wrk, direct, ""))
-		gr = append(gr, runWrk(b, wrk, through, tok))
+		dr = append(dr, runWrk(b, wrk, direct, "", nil))
+		gr = append(gr, runWrk(b, wrk, through, tok, []int{gwPid}))
 		if nginx != "" {
-			nr = append(nr, runWrk(b, wrk, "http://"+nginx+"/service/bench/small", ""))
+			nr = append(nr, runWrk(b, wrk, "http://"+nginx+"/service/bench/small", "", nginxWorkers))
 		}
 	}
 	med := func(rs []wrkResult, f func(wrkResult) float64) float64 {
@@ -131,6 +187,7 @@ func BenchmarkGateway(b *testing.B) {
 	b.ReportMetric(ratios[len(ratios)/2], "ratio")
 	b.ReportMetric(med(dr, p99), "direct-p99-ms")
 	b.ReportMetric(med(gr, p99), "gateway-p99-ms")
+	b.ReportMetric(med(gr, func(r wrkResult) float64 { return r.cpuUS }), "gateway-cpu-µs/req")
 	if len(nr) > 0 {
 		var nratios []float64
 		for i := range dr {
@@ -140,6 +197,7 @@ func BenchmarkGateway(b *testing.B) {
 		b.ReportMetric(med(nr, rps), "nginx-req/s")
 		b.ReportMetric(nratios[len(nratios)/2], "nginx-ratio")
 		b.ReportMetric(med(nr, p99), "nginx-p99-ms")
+		b.ReportMetric(med(nr, func(r wrkResult) float64 { return r.cpuUS }), "nginx-cpu-µs/req")
 	}
 }
 
@@ -147,12 +205,12 @@ func BenchmarkGateway(b *testing.B) {
 // /service/bench/ to the upstream, configured as Admin Router proxies
 // /service/ (HTTP/1.1 upstream keep-alive, no response buffering, the
 // same forwarded headers); "" when nginx is not installed.
-func startNginx(b *testing.B, upstream string) string {
+func startNginx(b *testing.B, upstream string) (string, int) {
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
 			b.Log("nginx is not installed: no peer row")
-			return ""
+			return "", 0
 		}
 		bin = "/usr/sbin/nginx"
 	}
@@ -210,13 +268,13 @@ http {
 		if resp, err := http.Get("http://" + addr + "/service/bench/small"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return addr
+				return addr, cmd.Process.Pid
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	b.Fatalf("nginx did not come up on %s", addr)
-	return ""
+	return "", 0
 }
 
 // childEnv names the upstream a child process serves the gateway for.
@@ -275,7 +333,7 @@ func runGatewayChild(up string) {
 	srv.Close()
 }
 
-func startGatewayChild(b *testing.B, up string) (addr, token string) {
+func startGatewayChild(b *testing.B, up string) (addr, token string, pid int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+up)
 	stdin, err := cmd.StdinPipe()
@@ -309,5 +367,5 @@ func startGatewayChild(b *testing.B, up string) (addr, token string) {
 	if len(f) != 2 {
 		b.Fatalf("gateway child said %q", line)
 	}
-	return f[0], f[1]
+	return f[0], f[1], cmd.Process.Pid
 }
