@@ -3,7 +3,7 @@
 // the rest is fetched when those streams say something changed.
 "use strict";
 
-const state = { vips: [], netVips: {}, services: {}, edge: null, components: null, records: [], mesos: null, overlay: null, overlayErr: "" };
+const state = { vips: [], netVips: {}, figures: {}, vipMeta: {}, services: {}, edge: null, components: null, records: [], mesos: null, overlay: null, overlayErr: "" };
 const streams = {};
 const $ = (id) => document.getElementById(id);
 
@@ -68,13 +68,30 @@ function status(msg) { $("status").textContent = msg; }
 
 // ---------- Service Addresses ----------
 
-const baseBackendKeys = new Set(["ip", "port", "weight", "agent_ip", "task_id"]);
+const baseBackendKeys = new Set(["ip", "port", "weight", "agent_ip", "task_id", "state", "target"]);
+
+// Known per-backend figures of /net/v1/vips, in display order, with
+// their headings; others are shown after them under their own names.
+const knownFigures = [
+  ["connections", "Connections"], ["connections_per_s", "Conns/s"], ["failures", "Failures"], ["failure_pct", "Failure %"],
+  ["active", "Active"], ["p99_latency_ms", "P99 Latency"], ["bytes_to_backend", "Bytes in"], ["bytes_from_backend", "Bytes out"],
+];
+const prevSample = {};
 
 // figures returns the extra per-backend fields /net/v1/vips reports
-// (counters, latencies, state), flattened one level.
-function figures(b) {
+// (counters, latencies), flattened one level, with the connection rate
+// since the last sample and the failure share added.
+function figures(b, key) {
   const out = {};
-  for (const [k, v] of Object.entries(b || {})) {
+  if (!b) return out;
+  if (typeof b.connections === "number") {
+    const now = Date.now();
+    const p = prevSample[key];
+    if (p && now > p.at && b.connections >= p.connections) out.connections_per_s = (b.connections - p.connections) * 1000 / (now - p.at);
+    prevSample[key] = { at: now, connections: b.connections };
+    if (typeof b.failures === "number" && b.connections + b.failures > 0) out.failure_pct = (100 * b.failures / (b.connections + b.failures)).toFixed(4);
+  }
+  for (const [k, v] of Object.entries(b)) {
     if (baseBackendKeys.has(k)) continue;
     if (v && typeof v === "object" && !Array.isArray(v)) {
       for (const [k2, v2] of Object.entries(v)) if (typeof v2 !== "object") out[k + "." + k2] = v2;
@@ -94,10 +111,14 @@ async function refreshNetVips() {
   try {
     const list = await api("/net/v1/vips");
     const m = {};
+    state.vipMeta = {};
     for (const v of list || []) {
+      state.vipMeta[v.vip + "|" + v.protocol] = v;
       for (const b of v.backend || []) m[v.vip + "|" + v.protocol + "|" + b.ip + ":" + b.port] = b;
     }
     state.netVips = m;
+    state.figures = {};
+    for (const [k, b] of Object.entries(m)) state.figures[k] = figures(b, k);
     renderVips();
   } catch (e) {
     if (e instanceof Unauthorized) return showLogin();
@@ -114,20 +135,43 @@ function renderVips() {
     return;
   }
   $("vips").innerHTML = list.map((v) => {
-    const rows = v.backend.map((b) => ({ b, f: figures(state.netVips[v.vip + "|" + v.protocol + "|" + b.ip + ":" + b.port]) }));
-    const cols = [...new Set(rows.flatMap((r) => Object.keys(r.f)))].sort();
+    const rows = v.backend.map((b) => {
+      const key = v.vip + "|" + v.protocol + "|" + b.ip + ":" + b.port;
+      return { b, n: state.netVips[key], f: state.figures[key] || {} };
+    });
+    const present = new Set(rows.flatMap((r) => Object.keys(r.f)));
+    const cols = knownFigures.filter(([k]) => present.has(k)).concat([...present].filter((k) => !knownFigures.some(([kk]) => kk === k)).sort().map((k) => [k, k]));
     const serving = v.backend.filter((b) => b.weight > 0).length;
     return `<div class="card" data-vip="${esc(v.vip)}">
       <h3>${esc(v.vip)} <span class="pill">${esc(v.protocol)}</span></h3>
       <div class="sub">${v.addrs.length ? "address " + v.addrs.map(esc).join(", ") + " · " : ""}declared by ${v.labels.map((l) => "<code>" + esc(l) + "</code>").join(", ")}
-        · <span class="${serving ? "ok" : "bad"}">${serving} of ${v.backend.length} backends serving</span></div>
-      ${v.backend.length ? `<table><thead><tr><th>Backend</th><th>Task</th><th>Agent</th><th>State</th>${cols.map((c) => `<th class="num">${esc(c)}</th>`).join("")}</tr></thead><tbody>
-      ${rows.map(({ b, f }) => `<tr data-backend="${esc(b.ip + ":" + b.port)}"><td class="mono">${esc(b.ip)}:${b.port}</td><td class="mono">${esc(b.task_id)}</td>
-        <td class="mono">${esc(b.agent_ip)}</td><td>${b.weight > 0 ? '<span class="ok">serving</span>' : '<span class="pill drain" title="weight 0: killing, unhealthy, or its health check has no result yet">not serving</span>'}</td>
-        ${cols.map((c) => `<td class="num">${c in f ? fmt(f[c]) : ""}</td>`).join("")}</tr>`).join("")}
+        · <span class="${serving ? "ok" : "bad"}">${serving} of ${v.backend.length} backends serving</span>${vipPlane(state.vipMeta[v.vip + "|" + v.protocol])}</div>
+      ${v.backend.length ? `<table><thead><tr><th>Backend</th><th>Task</th><th>Agent</th><th>State</th>${cols.map(([, h]) => `<th class="num">${esc(h)}</th>`).join("")}</tr></thead><tbody>
+      ${rows.map(({ b, n, f }) => `<tr data-backend="${esc(b.ip + ":" + b.port)}"><td class="mono">${esc(b.ip)}:${b.port}${n && n.target ? ' <span class="hint">→ ' + esc(n.target) + "</span>" : ""}</td><td class="mono">${esc(b.task_id)}</td>
+        <td class="mono">${esc(b.agent_ip)}</td><td>${backendState(b, n)}</td>
+        ${cols.map(([c]) => `<td class="num" data-figure="${esc(c)}">${c in f ? fmt(f[c]) : ""}</td>`).join("")}</tr>`).join("")}
       </tbody></table>` : '<div class="empty">No backends: no task of this VIP is running.</div>'}
     </div>`;
   }).join("");
+}
+
+// vipPlane describes how this node's load balancer serves a VIP, when
+// /net/v1/vips says.
+function vipPlane(m) {
+  if (!m || !m.plane) return "";
+  let s = " · load balancer: " + esc(m.plane) + (m.mode ? " (" + esc(m.mode) + ")" : "");
+  if (m.listen && m.listen.length) s += ", clients here connect to <code>" + m.listen.map(esc).join("</code>, <code>") + "</code>";
+  if (m.refused) s += ', <span class="bad">' + fmt(m.refused) + " refused (no backend)</span>";
+  return s;
+}
+
+// backendState is the load balancer's view of a backend when it reports
+// one (up, draining, unreachable), else the model's (its weight).
+function backendState(b, n) {
+  const st = n && n.state;
+  if (st === "up" || (!st && b.weight > 0)) return '<span class="ok">serving</span>';
+  if (st === "unreachable") return '<span class="pill drain">unreachable</span>';
+  return '<span class="pill drain" title="weight 0: killing, unhealthy, or its health check has no result yet">not serving</span>';
 }
 
 // ---------- Services ----------
