@@ -203,7 +203,9 @@ async function refreshNetworks() {
     status("/mesos/master/state: " + e.message);
   }
   try {
-    state.overlay = await api("/overlay-master/state");
+    // The overlay master answers through the Mesos master, as DC/OS'
+    // networks page reads it.
+    state.overlay = await api("/mesos/overlay-master/state");
     state.overlayErr = "";
   } catch (e) {
     if (e instanceof Unauthorized) return showLogin();
