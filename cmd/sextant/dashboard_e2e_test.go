@@ -95,7 +95,7 @@ func TestDashboardInChromium(t *testing.T) {
 
 	// The other pages render the same cluster.
 	checks := map[string]string{
-		"#/services": `document.querySelectorAll('[data-service="minitwit"]').length`,
+		"#/services": `document.querySelectorAll('[data-service="minitwit"]').length * document.querySelectorAll('tr[data-upstream="DCOSNet"]').length`,
 		"#/edge":     `document.querySelectorAll('[data-route="minitwit_10001"]').length`,
 		"#/networks": `document.querySelectorAll('[data-network="host"]').length`,
 	}

@@ -193,6 +193,43 @@ function renderServices() {
   }).join("") || '<div class="empty">No services.</div>';
 }
 
+// parseMetrics reads the gateway's Prometheus text: per upstream the
+// requests by status class and the summed latency.
+function parseMetrics(text) {
+  const out = {};
+  const row = (u) => (out[u] = out[u] || { n: 0, c: { 2: 0, 3: 0, 4: 0, 5: 0 }, sum: 0, count: 0 });
+  for (const line of text.split("\n")) {
+    let m = line.match(/^sextant_gateway_requests_total\{(.*)\} ([0-9.e+]+)$/);
+    if (m) {
+      const u = (m[1].match(/upstream="([^"]*)"/) || [])[1];
+      const code = (m[1].match(/code="(\d)/) || [])[1];
+      if (u === undefined) continue;
+      const r = row(u);
+      r.n += Number(m[2]);
+      if (code in r.c) r.c[code] += Number(m[2]);
+      continue;
+    }
+    m = line.match(/^sextant_gateway_request_duration_seconds_(sum|count)\{upstream="([^"]*)"\} ([0-9.e+]+)$/);
+    if (m) row(m[2])[m[1]] = Number(m[3]);
+  }
+  return out;
+}
+
+async function refreshRoutes() {
+  try {
+    const text = await api("/nginx/metrics");
+    const rows = parseMetrics(String(text));
+    const names = Object.keys(rows).filter((u) => !["metrics", "ui", "discovery", "components", "unauthorized"].includes(u)).sort();
+    $("routes-table").tBodies[0].innerHTML = names.map((u) => {
+      const r = rows[u];
+      return `<tr data-upstream="${esc(u)}"><td class="mono">${esc(u)}</td><td class="num">${fmt(r.n)}</td>${[2, 3, 4, 5].map((c) => `<td class="num${c === 5 && r.c[c] ? " bad" : ""}">${fmt(r.c[c])}</td>`).join("")}
+        <td class="num">${r.count ? (1000 * r.sum / r.count).toFixed(1) + " ms" : ""}</td></tr>`;
+    }).join("") || '<tr><td colspan="7" class="hint">No requests routed yet.</td></tr>';
+  } catch (e) {
+    if (e instanceof Unauthorized) return showLogin();
+  }
+}
+
 // ---------- Networks ----------
 
 async function refreshNetworks() {
@@ -326,6 +363,7 @@ function route() {
   if (page === "login") return showLogin();
   show(["vips", "services", "networks", "edge", "dns"].includes(page) ? page : "vips");
   if (page === "networks") renderNetworks();
+  if (page === "services") refreshRoutes();
 }
 
 function start() {
@@ -360,7 +398,11 @@ $("networks-filter").addEventListener("input", renderNetworks);
 $("dns-search").addEventListener("input", renderDNS);
 window.addEventListener("hashchange", route);
 // Per-backend figures change without the VIP table changing.
-setInterval(() => { if (!document.hidden && streams.vips) refreshNetVips(); }, 5000);
+setInterval(() => {
+  if (document.hidden || !streams.vips) return;
+  refreshNetVips();
+  if (/^#\/services/.test(location.hash)) refreshRoutes();
+}, 5000);
 
 takeTokenFromURL();
 if (/^#\/login/.test(location.hash)) showLogin(); else start();
