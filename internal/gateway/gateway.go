@@ -331,9 +331,6 @@ func (g *Gateway) serveUI(w http.ResponseWriter, r *http.Request) {
 	g.ui.ServeHTTP(w, r)
 }
 
-// edgeKeys are the endpoints.json keys an edge's admin API may go by.
-var edgeKeys = []string{"edge_admin", "edge_api", "edge_stats", "edge"}
-
 // edgeURL is the edge's admin API: Options.Edge, else what the running
 // components list, else "".
 func (g *Gateway) edgeURL() string {
@@ -344,7 +341,8 @@ func (g *Gateway) edgeURL() string {
 		return ""
 	}
 	comps := g.o.Components()
-	for _, k := range edgeKeys {
+	// The endpoints.json keys an edge's admin API may go by.
+	for _, k := range [...]string{"edge_admin", "edge_api", "edge_stats", "edge"} {
 		if v := comps[k]; strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
 			return v
 		}
