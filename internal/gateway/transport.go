@@ -26,6 +26,9 @@ type directTransport struct {
 
 	mu   sync.Mutex
 	idle map[string][]*pconn
+	// swept is when put last closed the expired connections of every
+	// host: a task that moved leaves its host's connections behind.
+	swept time.Time
 }
 
 type pconn struct {
@@ -58,15 +61,38 @@ func (t *directTransport) get(host string) *pconn {
 }
 
 func (t *directTransport) put(host string, pc *pconn) {
-	pc.lastUsed = time.Now()
+	now := time.Now()
+	pc.lastUsed = now
+	var expired []*pconn
 	t.mu.Lock()
 	if len(t.idle[host]) < t.maxIdle {
 		t.idle[host] = append(t.idle[host], pc)
 		pc = nil
 	}
+	if now.Sub(t.swept) > t.idleTime/3 {
+		t.swept = now
+		for h, list := range t.idle {
+			kept := list[:0]
+			for _, c := range list {
+				if now.Sub(c.lastUsed) < t.idleTime {
+					kept = append(kept, c)
+				} else {
+					expired = append(expired, c)
+				}
+			}
+			if len(kept) == 0 {
+				delete(t.idle, h)
+			} else {
+				t.idle[h] = kept
+			}
+		}
+	}
 	t.mu.Unlock()
 	if pc != nil {
 		pc.c.Close()
+	}
+	for _, c := range expired {
+		c.c.Close()
 	}
 }
 
