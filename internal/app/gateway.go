@@ -52,7 +52,7 @@ func gatewayRole(f UpConfig) upRole {
 				// The overlay master, when it runs, shares the Mesos listener
 				// (as the Mesos module did).
 				OverlayMaster: "http://" + f.MesosAddr,
-				Auth: svc, Health: health, Version: f.Version, PublicIP: f.IP, Logger: log, Registry: obs.NewRegistry(),
+				Auth:          svc, Health: health, Version: f.Version, PublicIP: f.IP, Logger: log, Registry: obs.NewRegistry(),
 				Components: endpointsReader(f.StateDir),
 			}, ready: ready, log: log}
 			pl.consumer("gateway", func(ctx context.Context, sub *hub.Subscription) error {
