@@ -48,12 +48,19 @@ func gatewayRole(f UpConfig) upRole {
 			}
 			ready := readinessCheck(health, "gateway", "not listening yet")
 			o := gatewayOptions{addr: f.GatewayAddr, stateDir: f.StateDir, gw: gateway.Options{
-				Mesos: "http://" + f.MesosAddr, MesosDNS: "http://" + f.MesosDNSHTTPAddr, Net: "http://" + f.NetAPIAddr,
+				Mesos:    "http://" + f.MesosAddr,
+				MesosDNS: "http://" + f.MesosDNSHTTPAddr,
+				Net:      "http://" + f.NetAPIAddr,
 				// The overlay master, when it runs, shares the Mesos listener
 				// (as the Mesos module did).
 				OverlayMaster: "http://" + f.MesosAddr,
-				Auth:          svc, Health: health, Version: f.Version, PublicIP: f.IP, Logger: log, Registry: obs.NewRegistry(),
-				Components: endpointsReader(f.StateDir),
+				Auth:          svc,
+				Health:        health,
+				Version:       f.Version,
+				PublicIP:      f.IP,
+				Logger:        log,
+				Registry:      obs.NewRegistry(),
+				Components:    endpointsReader(f.StateDir),
 			}, ready: ready, log: log}
 			pl.consumer("gateway", func(ctx context.Context, sub *hub.Subscription) error {
 				o.gw.Current = pl.hub.Current
