@@ -86,7 +86,7 @@ func TestAuthMatrix(t *testing.T) {
 		}
 	}
 	open := []string{"/", "/login", "/acs/api/v1/auth/jwks", "/dcos-metadata/dcos-version.json", "/dcos-metadata/ui-config.json",
-		"/nginx/metrics", "/metrics", "/health"}
+		"/nginx/metrics", "/metrics", "/health", "/cache/master/state-summary"}
 	for _, p := range open {
 		req, _ := http.NewRequest("GET", f.srv.URL+p, nil)
 		resp, err := noRedirect.Do(req)

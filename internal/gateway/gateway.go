@@ -71,6 +71,7 @@ type Gateway struct {
 	ui      http.Handler
 	metrics *metrics
 	gather  http.Handler
+	cache   *masterCache
 }
 
 // New builds a gateway.
@@ -102,7 +103,8 @@ func New(o Options) *Gateway {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	g := &Gateway{o: o, log: o.Logger, dns: &http.Client{Timeout: 5 * time.Second, Transport: tr}, metrics: newMetrics(reg)}
+	g := &Gateway{o: o, log: o.Logger, dns: &http.Client{Timeout: 5 * time.Second, Transport: tr}, metrics: newMetrics(reg),
+		cache: &masterCache{entries: map[string]*cached{}}}
 	g.proxy = &httputil.ReverseProxy{Rewrite: g.rewrite, Transport: tr, ModifyResponse: g.modifyResponse,
 		ErrorHandler: g.proxyError, ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug), BufferPool: newBufferPool()}
 	if o.UI != nil {
@@ -208,6 +210,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
 		}
 		g.o.Auth.ServeOpen(w, r)
 		return "IAM"
+	case strings.HasPrefix(raw, "/cache/master/"):
+		// Open, as in open DC/OS: the UI polls it before logging in.
+		g.serveCache(w, r, raw)
+		return "MesosCache"
 	case raw == "/" || strings.HasPrefix(raw, "/assets/") || raw == "/index.html" || strings.HasPrefix(raw, "/ui/"):
 		g.serveUI(w, r)
 		return "ui"

@@ -510,3 +510,36 @@ func TestNormalise(t *testing.T) {
 	}
 	_ = strconv.Itoa
 }
+
+// TestMasterCache: /cache/master/ is open, keeps the leader's 200s for
+// 5 s (X-Cache-Status MISS then HIT), and a Cache-Control header
+// bypasses it.
+func TestMasterCache(t *testing.T) {
+	f := newFixture(t)
+	c := &http.Client{Timeout: 30 * time.Second}
+	var statuses []string
+	for _, hdr := range []string{"", "", "no-cache"} {
+		f.ups["mesos"].last.Store(nil)
+		req, _ := http.NewRequest("GET", f.srv.URL+"/cache/master/state-summary?x=1", nil)
+		if hdr != "" {
+			req.Header.Set("Cache-Control", hdr)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"Path":"/master/state-summary"`) {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+		st := resp.Header.Get("X-Cache-Status")
+		if seen := f.ups["mesos"].last.Load() != nil; seen != (st != "HIT") {
+			t.Errorf("%s: upstream asked %v", st, seen)
+		}
+		statuses = append(statuses, st)
+	}
+	if strings.Join(statuses, ",") != "MISS,HIT,BYPASS" {
+		t.Errorf("X-Cache-Status %v, want MISS, HIT, BYPASS", statuses)
+	}
+}
