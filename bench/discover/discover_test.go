@@ -38,7 +38,7 @@ func startUp(b *testing.B) *cluster {
 	fa := func() string { return testutil.FreeAddr(b) }
 	cmd := exec.Command(bin, "up", "--state-dir", dir, "--no-examples", "--marathon-addr", fa(),
 		"--mesos-addr", fa(), "--dns-addr", fa(), "--mesos-dns-http-addr", fa(),
-		"--node-dns-addr", fa(), "--net-api-addr", fa(), "--log-level", "warn", "--l4lb-loopback")
+		"--node-dns-addr", fa(), "--net-api-addr", fa(), "--gateway-addr", fa(), "--log-level", "warn", "--l4lb-loopback")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	p := testutil.StartProcess(b, cmd)
 	c := &cluster{}

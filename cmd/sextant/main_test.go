@@ -16,7 +16,7 @@ func TestHelpExitsZero(t *testing.T) {
 	cases := map[string][]string{
 		"up": {"--state-dir", dir, "--no-examples", "--marathon-addr", "127.0.0.1:0", "--mesos-addr", "127.0.0.1:0",
 			"--dns-addr", "127.0.0.1:0", "--mesos-dns-http-addr", "127.0.0.1:0", "--node-dns-addr", "127.0.0.1:0",
-			"--net-api-addr", "127.0.0.1:0", "-h"},
+			"--net-api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "-h"},
 		"mesos-dns": {"-config", dir + "/missing.json", "-h"},
 		"agent":     {"--dns-listen", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "-h"},
 		"master":    {"--mesos", "127.0.0.1:1", "--dns-listen", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "-h"},

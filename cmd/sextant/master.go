@@ -21,6 +21,10 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.BoolVar(&c.NoStream, "no-stream", false, "poll only; do not follow the Mesos operator-API event stream")
 	fs.Var(&marathon, "marathon", "Marathon base URL (repeatable, tried in order): apps, labels, port names and health results join the model")
 	fs.DurationVar(&c.ZonePushInterval, "zone-push-interval", app.DefaultPublishInterval, "minimum time between two pushes of a zone by the leader (changes in between are coalesced)")
+	fs.StringVar(&c.Gateway.Addr, "gateway-addr", "", "run the gateway (Admin Router: routes, login, endpoints and watch APIs, dashboard) on `host:port`; off when empty")
+	fs.StringVar(&c.Gateway.StateDir, "gateway-state-dir", "", "`DIR` of the gateway's accounts, signing key and first admin token (default: the state directory's gateway/)")
+	fs.StringVar(&c.Gateway.MesosDNS, "gateway-mesos-dns", "http://127.0.0.1:8123", "Mesos-DNS HTTP API `URL` the gateway routes /mesos_dns/ to and asks for /service SRV fallbacks")
+	fs.StringVar(&c.Gateway.OverlayMaster, "gateway-overlay-master", "", "overlay master API `URL` for /overlay-master/ (none when empty)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -161,7 +161,7 @@ func TestTryLines(t *testing.T) {
 	// --l4lb-loopback: the host's addresses and rules stay as they are,
 	// even as root; the banner's VIP line then names the 127.x mapping.
 	args := []string{"up", "--apps", filepath.Join(root, "examples"), "--l4lb-loopback"}
-	for _, f := range []string{"marathon-addr", "mesos-addr", "dns-addr", "mesos-dns-http-addr", "node-dns-addr", "net-api-addr"} {
+	for _, f := range []string{"marathon-addr", "mesos-addr", "dns-addr", "mesos-dns-http-addr", "node-dns-addr", "net-api-addr", "gateway-addr"} {
 		addrs[f] = testutil.FreeAddr(t)
 		args = append(args, "--"+f, addrs[f])
 	}
@@ -189,6 +189,7 @@ func TestTryLines(t *testing.T) {
 		{regexp.MustCompile(`127\.0\.0\.1:5050\b`), addrs["mesos-addr"]},
 		{regexp.MustCompile(`127\.0\.0\.1:8123\b`), addrs["mesos-dns-http-addr"]},
 		{regexp.MustCompile(`127\.0\.0\.1:62080\b`), addrs["net-api-addr"]},
+		{regexp.MustCompile(`127\.0\.0\.1:8000\b`), addrs["gateway-addr"]},
 	}
 	hostPort := func(app string) (string, bool) {
 		resp, err := http.Get(eps["marathon"] + "/v2/apps" + app + "/tasks")

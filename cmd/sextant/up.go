@@ -29,6 +29,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The flag's earlier name, kept so that scripts written for it work.
 	fs.StringVar(&c.NodeDNSAddr, "directory-dns-addr", "127.0.0.1:1054", "deprecated: the same as --node-dns-addr")
 	fs.StringVar(&c.NetAPIAddr, "net-api-addr", "127.0.0.1:62080", "node DNS role HTTP API listen address `host:port`")
+	fs.StringVar(&c.GatewayAddr, "gateway-addr", "127.0.0.1:8000", "gateway (Admin Router: routes, login, endpoints and watch APIs, dashboard) listen address `host:port`")
 	fs.StringVar(&c.IP, "ip", "127.0.0.1", "this node's IP: tasks' address in Mesos state, DNS answers and HOST")
 	fs.StringVar(&c.HostPorts, "host-ports", "31000-32000", "host port `range` MIN-MAX for tasks")
 	fs.StringVar(&c.ContainerNetworks, "container-networks", "auto", "auto: tasks asking for the dcos container network get their own network namespace and a 9.0.0.0/8 address on the overlay (needs root; the first such task creates vtep1024, m-dcos and d-dcos here, removed when up stops); off: such tasks fail to launch")

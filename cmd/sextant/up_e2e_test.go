@@ -39,6 +39,7 @@ func startUp(t *testing.T, stateDir string, extra ...string) *upInstance {
 	args := []string{"up", "--state-dir", stateDir, "--no-examples",
 		"--marathon-addr", fa(), "--mesos-addr", fa(), "--dns-addr", fa(),
 		"--mesos-dns-http-addr", fa(), "--node-dns-addr", fa(), "--net-api-addr", fa(),
+		"--gateway-addr", fa(),
 		"--max-tasks", "8",
 		// On the host even as root: the VIPs on their 127.x mapping, no
 		// address or rule added (the kernel planes run in a netns test).
@@ -817,7 +818,7 @@ func TestUpClosedLogAndHangup(t *testing.T) {
 	dir, pidDir := t.TempDir(), t.TempDir()
 	fa := func() string { return testutil.FreeAddr(t) }
 	cmd := exec.Command(testutil.Binary(t), "up", "--state-dir", dir, "--no-examples", "--marathon-addr", fa(), "--mesos-addr", fa(),
-		"--dns-addr", fa(), "--mesos-dns-http-addr", fa(), "--node-dns-addr", fa(), "--net-api-addr", fa(), "--l4lb-loopback")
+		"--dns-addr", fa(), "--mesos-dns-http-addr", fa(), "--node-dns-addr", fa(), "--net-api-addr", fa(), "--gateway-addr", fa(), "--l4lb-loopback")
 	cmd.Stdout = io.Discard
 	logs, err := cmd.StderrPipe()
 	if err != nil {

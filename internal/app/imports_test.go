@@ -73,6 +73,10 @@ func layerOf(pkg string) layer {
 		return consumer
 	case p == "internal/edge/admin", p == "internal/edge/zdd":
 		return consumer
+	case p == "internal/gateway/auth", p == "internal/gateway/ui":
+		return leaf
+	case p == "internal/gateway":
+		return consumer
 	}
 	return unknown
 }

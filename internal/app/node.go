@@ -202,6 +202,8 @@ type MasterConfig struct {
 	// ZonePushInterval is the leader's minimum time between two pushes of
 	// a zone (--zone-push-interval).
 	ZonePushInterval time.Duration
+	// Gateway is the optional gateway (--gateway-addr and its flags).
+	Gateway MasterGatewayConfig
 }
 
 // Master runs the master roles: the Mesos (and Marathon) sources, the hub,
@@ -249,6 +251,15 @@ func Master(ctx context.Context, c MasterConfig, log *slog.Logger, ready func(Re
 	pl.nodeDNS(o, &zonepub.Options{IgnoreHealth: c.DNS.IgnoreHealth, PublishInterval: pi})
 	if err := pl.overlayRole(c.DNS.Overlay, true, c.DNS.NodeIP); err != nil {
 		return err
+	}
+	if c.Gateway.Addr != "" {
+		mesos := "" // with ZooKeeper, only the leader the snapshots name
+		if len(so.Masters) > 0 {
+			mesos = "http://" + so.Masters[0]
+		}
+		if err := masterGateway(pl, c.Gateway, mesos, "http://"+o.APIAddr, c.DNS.Version, log); err != nil {
+			return err
+		}
 	}
 	return pl.run(ctx)
 }

@@ -47,7 +47,7 @@ func readinessCheck(health *obs.Health, name, notYet string) func() {
 
 // upRoles lists the consumers of `sextant up`.
 func upRoles(f UpConfig) []upRole {
-	return []upRole{mesosDNSRole(f), nodeDNSRole(f), l4lbRole(f), edgeUpRole(f)}
+	return []upRole{mesosDNSRole(f), nodeDNSRole(f), l4lbRole(f), edgeUpRole(f), gatewayRole(f)}
 }
 
 // nodeDNSRole is the node DNS role (dcos-dns): thisdcos.directory zones

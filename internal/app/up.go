@@ -85,6 +85,9 @@ type UpConfig struct {
 	// empty: a free port) and its engine (--edge-engine).
 	EdgeHTTPAddr, EdgeHTTPSAddr, EdgeAdminAddr string
 	EdgeEngine                                 string
+	// GatewayAddr is the gateway's (Admin Router's) listen address
+	// (--gateway-addr).
+	GatewayAddr string
 }
 
 // upRefresh is the Mesos source's poll interval in `sextant up`, the
@@ -409,6 +412,7 @@ func printBanner(w io.Writer, f UpConfig, eps map[string]string, rt *runtime.Run
 	}
 	fmt.Fprintf(&b, "  %-16s %s\n", "state", f.StateDir)
 	fmt.Fprintf(&b, "  %-16s %s\n", "container nets", nets)
+	b.WriteString(gatewayBanner(f.StateDir, eps))
 	// The hints must work when pasted: the binary as it was started (say
 	// ./bin/sextant after make run) and the state directory when it is
 	// not the default one the other commands look in.
