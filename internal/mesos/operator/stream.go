@@ -75,7 +75,9 @@ type Options struct {
 	Authorization func() string
 	// UserAgent is sent with every request. Default "sextant".
 	UserAgent string
-	// MaxRecordSize bounds one event record. Default 256 MiB.
+	// MaxRecordSize bounds one event record read whole. Default 256 MiB.
+	// Records over 4 MiB (SUBSCRIBED of a large cluster) are decoded as
+	// they arrive and have no bound.
 	MaxRecordSize int
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
@@ -367,11 +369,20 @@ func (s *session) once(ctx context.Context, api *url.URL, onState func(*state.St
 
 	pending, batch := false, 0
 	for {
-		rec, err := rr.Next()
+		rec, body, err := rr.NextStream(wholeRecord)
 		if err != nil {
 			return fail(err)
 		}
-		typ, changed, err := m.applyRecord(rec)
+		var typ string
+		var changed bool
+		if body != nil {
+			typ, changed, err = m.applyStream(body)
+			if _, derr := io.Copy(io.Discard, body); derr != nil {
+				return fail(derr)
+			}
+		} else {
+			typ, changed, err = m.applyRecord(rec)
+		}
 		if !m.subscribed {
 			if err == nil {
 				err = fmt.Errorf("first event is %q", typ)
