@@ -6,7 +6,10 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sextantdc/sextant/internal/dnsserver"
 
 	"github.com/sextantdc/sextant/internal/mesos/state"
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
@@ -141,5 +144,44 @@ func TestIncrementalPrepareMatchesFresh(t *testing.T) {
 	}
 	if shared == 0 {
 		t.Fatal("no built entry was ever carried over across reloads")
+	}
+}
+
+// TestCacheBounded: past CacheEntries, built answers are dropped and built
+// again when asked for; every answer stays right and the cache stays
+// within its bound. Missing names are never cached.
+func TestCacheBounded(t *testing.T) {
+	rs := &records.RecordSet{Domain: "mesos", A: map[string][]string{}, AAAA: map[string][]string{},
+		SRV: map[string][]string{}}
+	for i := range 1000 {
+		name := fmt.Sprintf("app-%d.marathon.mesos.", i)
+		rs.A[name] = []string{fmt.Sprintf("10.1.%d.%d", i/250, i%250+1)}
+		rs.SRV["_app-"+fmt.Sprint(i)+"._tcp.marathon.mesos."] = []string{name[:len(name)-1] + ".:" + fmt.Sprint(31000+i)}
+	}
+	cfg := fakeConfig()
+	cfg.CacheEntries = 128
+	r := newResolver(t, cfg, rs)
+	for round := range 3 {
+		for i := range 1000 {
+			name := fmt.Sprintf("app-%d.marathon.mesos.", i)
+			m, fast := ask(t, r, q(name, dns.TypeA), dnsserver.UDP)
+			if !fast || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != rs.A[name][0] {
+				t.Fatalf("round %d: %s: fast %v, %v", round, name, fast, m.Answer)
+			}
+			srv := "_app-" + fmt.Sprint(i) + "._tcp.marathon.mesos."
+			m, fast = ask(t, r, q(srv, dns.TypeSRV), dnsserver.UDP)
+			if !fast || len(m.Answer) != 1 || len(m.Extra) != 1 || m.Answer[0].(*dns.SRV).Port != uint16(31000+i) {
+				t.Fatalf("round %d: %s: fast %v, %v %v", round, srv, fast, m.Answer, m.Extra)
+			}
+			if _, fast := ask(t, r, q(fmt.Sprintf("missing-%d.mesos.", i), dns.TypeA), dnsserver.UDP); !fast {
+				t.Fatal("NXDOMAIN not answered fast")
+			}
+		}
+		if n := r.cur.Load().cache.len(); n > cfg.CacheEntries {
+			t.Fatalf("round %d: %d cached entries, bound %d", round, n, cfg.CacheEntries)
+		}
+	}
+	if cached(r, "missing-1.mesos.") != nil {
+		t.Fatal("a missing name was cached")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
 )
@@ -27,6 +28,7 @@ type zone struct {
 	weight uint16
 	// cache holds the answers built so far (get); bounded.
 	cache *cache
+	built prometheus.Counter // answers built on demand
 
 	soaRR *dns.SOA // owner filled in per query (a copy)
 	nsRR  *dns.NS
@@ -142,7 +144,7 @@ var questionPtr = []byte{0xC0, 0x0C}
 func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 	cfg := &r.cfg
 	z := &zone{rs: rs, serial: serial, domain: cfg.domain, ttl: cfg.TTL, weight: cfg.SRVWeight,
-		cache: newCache(r.cacheEntries())}
+		cache: newCache(r.cacheEntries()), built: r.m.built}
 	z.soaRR = &dns.SOA{
 		Hdr:     dns.RR_Header{Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: cfg.TTL},
 		Ns:      cfg.SOAMname,
@@ -353,6 +355,7 @@ func (z *zone) get(name []byte) *entry {
 	}
 	key := string(name)
 	e = z.newEntry(key, a, aaaa, srv)
+	z.built.Inc()
 	z.cache.putIn(sh, key, e)
 	return e
 }
