@@ -232,3 +232,40 @@ func TestAnswerFastFollowsZones(t *testing.T) {
 		t.Fatal("y.sub answered fast after its zone went")
 	}
 }
+
+// TestAnswerFastCacheBounded: past the bound, fast replies are dropped
+// and built again when asked for, and stay right.
+func TestAnswerFastCacheBounded(t *testing.T) {
+	var recs []directory.Record
+	for i := range 500 {
+		recs = append(recs, directory.Record{Name: fmt.Sprintf("n%d.example.test", i), Type: dns.TypeA, TTL: directory.TTL,
+			Addr: netip.AddrFrom4([4]byte{192, 0, byte(2 + i/250), byte(i%250 + 1)})})
+	}
+	z, err := directory.NewZone("example.test", 1, append(directory.Apex("example.test"), recs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := testHandler(t, nil, nil, nil, nil, false)
+	h.fastEntries = 64
+	h.SetIndex(directory.NewIndex(directory.Options{}, z))
+	out := make([]byte, 65535)
+	for round := range 3 {
+		for i := range 500 {
+			name := fmt.Sprintf("n%d.example.test", i)
+			raw, _ := query(name, dns.TypeA).Pack()
+			n, ok := h.AnswerFast(raw, out, dnsserver.UDP)
+			m := new(dns.Msg)
+			if !ok || m.Unpack(out[:n]) != nil || len(m.Answer) != 1 {
+				t.Fatalf("round %d: %s: fast %v %v", round, name, ok, m)
+			}
+			if got, want := m.Answer[0].(*dns.A).A.String(), netip.AddrFrom4([4]byte{192, 0, byte(2 + i/250), byte(i%250 + 1)}).String(); got != want {
+				t.Fatalf("round %d: %s: %s, want %s", round, name, got, want)
+			}
+		}
+		cached := 0
+		h.served.Load().fast.each(func(string, fastEntry) { cached++ })
+		if cached > 64 {
+			t.Fatalf("round %d: %d cached replies, bound 64", round, cached)
+		}
+	}
+}

@@ -148,6 +148,9 @@ type Handler struct {
 	served atomic.Pointer[served]
 	// prepMu serialises SetIndex, which carries fast replies over.
 	prepMu sync.Mutex
+	// fastEntries bounds the fast replies kept (fastCacheEntries; tests
+	// lower it).
+	fastEntries int
 	// fwd forwards by route; wrapped by the cache when one is configured.
 	fwd forward.Forwarder
 	// mesos, zone forwarders and upstream, consulted by forwardRoute.
@@ -192,7 +195,7 @@ type HandlerConfig struct {
 
 // NewHandler builds a Handler with an empty zone set.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
-	h := &Handler{router: cfg.Router, mesos: cfg.Mesos, byZone: cfg.Zones, upstream: cfg.Upstream}
+	h := &Handler{router: cfg.Router, mesos: cfg.Mesos, byZone: cfg.Zones, upstream: cfg.Upstream, fastEntries: fastCacheEntries}
 	if h.router == nil {
 		h.router = NewRouter("", nil)
 	}
@@ -251,7 +254,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 func (h *Handler) SetIndex(ix *directory.Index) {
 	h.prepMu.Lock()
 	defer h.prepMu.Unlock()
-	next := &served{ix: ix, zones: ix.Zones(), fast: newFastCache(fastCacheEntries)}
+	next := &served{ix: ix, zones: ix.Zones(), fast: newFastCache(h.fastEntries)}
 	if prev := h.served.Load(); prev != nil && sameNames(prev.zones, next.zones) {
 		kept := make(map[*directory.Zone]bool, len(next.zones))
 		for _, z := range next.zones {
