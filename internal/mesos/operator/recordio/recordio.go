@@ -88,9 +88,10 @@ func (r *Reader) read(size uint64) ([]byte, error) {
 }
 
 // NextStream is Next for a stream whose records can be too large to hold:
-// a record of at most whole bytes is returned as a slice (valid until the
-// next call), a larger one as a reader of exactly its bytes, with no limit
-// on its size, for the caller to decode as it arrives. The caller must not
+// a record of at most whole bytes (and within the reader's maximum) is
+// returned as a slice (valid until the next call), a larger one as a
+// reader of exactly its bytes, with no limit on its size, for the caller
+// to decode as it arrives. The caller must not
 // read past that reader's end, and the part it did not read is skipped on
 // the next call. A record cut short gives io.ErrUnexpectedEOF from the
 // reader.
@@ -105,7 +106,7 @@ func (r *Reader) NextStream(whole int) ([]byte, io.Reader, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if size <= uint64(whole) {
+	if size <= uint64(whole) && size <= r.max {
 		b, err := r.read(size)
 		return b, nil, err
 	}
