@@ -76,8 +76,10 @@ type Options struct {
 	// UserAgent is sent with every request. Default "sextant".
 	UserAgent string
 	// MaxRecordSize bounds one event record read whole. Default 256 MiB.
-	// Records over 4 MiB (SUBSCRIBED of a large cluster) are decoded as
-	// they arrive and have no bound.
+	// Records over it or over 4 MiB (SUBSCRIBED of a large cluster) are
+	// decoded as they arrive instead: SUBSCRIBED item by item, whatever
+	// its size; any other event value by value (a master sends none that
+	// large).
 	MaxRecordSize int
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
