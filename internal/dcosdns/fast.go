@@ -2,6 +2,8 @@ package dcosdns
 
 import (
 	"encoding/binary"
+	"sort"
+	"strings"
 
 	"github.com/miekg/dns"
 
@@ -12,8 +14,12 @@ import (
 // The fast path answers the common local query — one A, AAAA or SRV
 // question for a name that has such records in a local zone, no EDNS or
 // plain EDNS0 without options and DO — from replies prepared when the
-// zones are installed, without parsing the query into a message or
-// allocating. Everything else (aliases, NXDOMAIN, NODATA, CNAMEs, DO,
+// name is first asked for, without parsing the query into a message or,
+// once prepared, allocating. Replies are built on demand and kept in a
+// bounded cache rather than prepared for every name when a zone is
+// installed: a node holding the zones of 100,000 tasks would otherwise
+// prepare (and hold twice, while a new zone replaces the old) answers for
+// hundreds of thousands of names it is never asked about. Everything else (aliases, NXDOMAIN, NODATA, CNAMEs, DO,
 // EDNS options, oversize answers, forwarded names) takes the parsed path,
 // which gives the same answers.
 
@@ -31,84 +37,116 @@ type prepared struct {
 	size    int // total bytes of answers
 }
 
-// fastTable maps the lower-case wire-format question name followed by
-// the big-endian qtype to prepared answers.
-type fastTable map[string]*prepared
-
-// served is what the handler answers from: the index and its fast table.
+// served is what the handler answers from: the index, its zones, and the
+// fast replies built so far.
 type served struct {
-	ix   *directory.Index
-	fast fastTable
+	ix    *directory.Index
+	zones []*directory.Zone
+	fast  *fastCache
 }
 
-// prepareZone prepares the A, AAAA and SRV answers of one zone's names
-// straight from its records, which is what the index answers for them:
-// a name inside a zone is answered by the nearest enclosing zone, so names
-// that a more specific installed zone shadows are skipped.
-func prepareZone(ix *directory.Index, z *directory.Zone) fastTable {
-	var children []string
-	for _, o := range ix.Zones() {
-		if o.Name != z.Name && dns.IsSubDomain(z.Name+".", o.Name+".") {
-			children = append(children, o.Name+".")
+// fastFor returns the fast reply for a lower-case wire-format question
+// name followed by the big-endian qtype, building it from the zones on
+// first use; nil when the question takes the parsed path.
+func (s *served) fastFor(key []byte) *prepared {
+	sh := s.fast.shard(key)
+	sh.mu.RLock()
+	e, ok := sh.m[string(key)]
+	sh.mu.RUnlock()
+	if ok {
+		return e.p
+	}
+	e = s.build(key)
+	s.fast.putIn(sh, string(key), e)
+	return e.p
+}
+
+// build prepares the A, AAAA or SRV answers of a question straight from
+// the records of the zone that answers the name, the nearest enclosing
+// one, which is what the index answers for it.
+func (s *served) build(key []byte) fastEntry {
+	wireName, qt := key[:len(key)-2], binary.BigEndian.Uint16(key[len(key)-2:])
+	name, ok := textName(wireName)
+	if !ok {
+		return fastEntry{}
+	}
+	var z *directory.Zone
+	for _, c := range s.zones {
+		if (name == c.Name || strings.HasSuffix(name, "."+c.Name)) && (z == nil || len(c.Name) > len(z.Name)) {
+			z = c
 		}
 	}
-	t := make(fastTable, len(z.Records))
-	wire := make([]byte, 256)
-	buf := make([]byte, 65535)
+	if z == nil {
+		return fastEntry{}
+	}
+	e := fastEntry{zone: z}
+	if qt != dns.TypeA && qt != dns.TypeAAAA && qt != dns.TypeSRV {
+		return e
+	}
 	recs := z.Records
-	for i := 0; i < len(recs); {
-		// Records are in canonical order: one run per (name, type).
-		j := i + 1
-		for j < len(recs) && recs[j].Name == recs[i].Name && recs[j].Type == recs[i].Type {
-			j++
-		}
-		run := recs[i:j]
-		i = j
-		qt := run[0].Type
-		if qt != dns.TypeA && qt != dns.TypeAAAA && qt != dns.TypeSRV || len(run) > maxFastAnswers {
-			continue
-		}
-		owner := dns.Fqdn(run[0].Name)
-		shadowed := false
-		for _, c := range children {
-			if dns.IsSubDomain(c, owner) {
-				shadowed = true
-			}
-		}
-		if shadowed {
-			continue
-		}
-		n, err := dns.PackDomainName(owner, wire, 0, nil, false)
-		if err != nil {
-			continue
-		}
-		p := &prepared{}
-		ok := true
-		for k := range run {
-			m, err := dns.PackRR(run[k].RR(), buf, 0, nil, false)
-			if err != nil || m <= n {
-				ok = false
-				break
-			}
-			block := make([]byte, 0, 2+m-n)
-			block = append(block, 0xC0, 0x0C)
-			block = append(block, buf[n:m]...)
-			p.answers = append(p.answers, block)
-			p.size += len(block)
-		}
-		if !ok {
-			continue
-		}
-		key := binary.BigEndian.AppendUint16(append([]byte(nil), wire[:n]...), qt)
-		t[string(key)] = p
+	// Records are in canonical order: by name, then type.
+	i := sort.Search(len(recs), func(i int) bool {
+		return recs[i].Name > name || recs[i].Name == name && recs[i].Type >= qt
+	})
+	j := i
+	for j < len(recs) && recs[j].Name == name && recs[j].Type == qt {
+		j++
 	}
-	return t
+	if j == i || j-i > maxFastAnswers {
+		return e
+	}
+	var wire [256]byte
+	n, err := dns.PackDomainName(dns.Fqdn(name), wire[:], 0, nil, false)
+	if err != nil || string(wire[:n]) != string(wireName) {
+		return e // the name's text form does not spell the question exactly
+	}
+	buf := make([]byte, 65535)
+	p := &prepared{}
+	for k := i; k < j; k++ {
+		m, err := dns.PackRR(recs[k].RR(), buf, 0, nil, false)
+		if err != nil || m <= n {
+			return e
+		}
+		block := make([]byte, 0, 2+m-n)
+		block = append(block, 0xC0, 0x0C)
+		block = append(block, buf[n:m]...)
+		p.answers = append(p.answers, block)
+		p.size += len(block)
+	}
+	e.p = p
+	return e
+}
+
+// textName is the text form (lower case, no trailing dot) of a wire-format
+// name made of plain labels; ok is false for anything else.
+func textName(wire []byte) (string, bool) {
+	var b strings.Builder
+	for off := 0; off < len(wire); {
+		l := int(wire[off])
+		if l == 0 {
+			return b.String(), off == len(wire)-1
+		}
+		if off+1+l > len(wire) {
+			return "", false
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		for _, c := range wire[off+1 : off+1+l] {
+			if c <= ' ' || c > '~' || c == '.' || c == '\\' {
+				return "", false
+			}
+			b.WriteByte(c)
+		}
+		off += 1 + l
+	}
+	return "", false
 }
 
 // AnswerFast implements dnsserver.Handler.
 func (h *Handler) AnswerFast(q, out []byte, network dnsserver.Network) (int, bool) {
 	s := h.served.Load()
-	if len(s.fast) == 0 || len(q) < 12+5 {
+	if len(s.zones) == 0 || len(q) < 12+5 {
 		return 0, false
 	}
 	// Header: a standard query (QR=0, opcode 0) with one question, no
@@ -163,7 +201,7 @@ func (h *Handler) AnswerFast(q, out []byte, network dnsserver.Network) (int, boo
 	} else if qEnd != len(q) {
 		return 0, false
 	}
-	p := s.fast[string(key[:n+2])]
+	p := s.fastFor(key[:n+2])
 	if p == nil {
 		return 0, false
 	}

@@ -3,6 +3,7 @@ package dcosdns
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -169,5 +170,102 @@ func BenchmarkSetIndex10k(b *testing.B) {
 		// A new zone value each time, as a gossiped version would be.
 		z := *dcos
 		h.SetIndex(directory.NewIndex(directory.Options{}, append(local, &z)...))
+	}
+}
+
+// TestAnswerFastFollowsZones: fast replies are built from the zone that
+// answers the name (the nearest enclosing one), and a reply built for a
+// zone is not served once that zone is replaced or another zone takes the
+// name over.
+func TestAnswerFastFollowsZones(t *testing.T) {
+	zone := func(name string, version uint64, recs ...directory.Record) *directory.Zone {
+		z, err := directory.NewZone(name, version, append(directory.Apex(name), recs...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return z
+	}
+	a := func(name, ip string) directory.Record {
+		return directory.Record{Name: name, Type: dns.TypeA, TTL: directory.TTL, Addr: netip.MustParseAddr(ip)}
+	}
+	h := testHandler(t, nil, nil, nil, nil, false)
+	out := make([]byte, 65535)
+	ask := func(name string) (string, bool) {
+		raw, _ := query(name, dns.TypeA).Pack()
+		n, ok := h.AnswerFast(raw, out, dnsserver.UDP)
+		if !ok {
+			return "", false
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(out[:n]); err != nil || len(m.Answer) != 1 {
+			t.Fatalf("%s: %v %v", name, m, err)
+		}
+		return m.Answer[0].(*dns.A).A.String(), true
+	}
+	parent := zone("example.test", 1, a("a.example.test", "192.0.2.1"), a("x.sub.example.test", "192.0.2.2"))
+	child := zone("sub.example.test", 1, a("y.sub.example.test", "192.0.2.3"))
+	h.SetIndex(directory.NewIndex(directory.Options{}, parent, child))
+	if ip, ok := ask("a.example.test"); !ok || ip != "192.0.2.1" {
+		t.Fatalf("a: %q %v", ip, ok)
+	}
+	if ip, ok := ask("x.sub.example.test"); ok {
+		t.Fatalf("x.sub, shadowed by the child zone, answered fast: %s", ip)
+	}
+	if ip, ok := ask("y.sub.example.test"); !ok || ip != "192.0.2.3" {
+		t.Fatalf("y.sub: %q %v", ip, ok)
+	}
+	// A new version of the parent zone: its names' replies are rebuilt;
+	// the child's are kept.
+	h.SetIndex(directory.NewIndex(directory.Options{}, zone("example.test", 2, a("a.example.test", "192.0.2.9"), a("x.sub.example.test", "192.0.2.2")), child))
+	if ip, ok := ask("a.example.test"); !ok || ip != "192.0.2.9" {
+		t.Fatalf("a after the parent changed: %q %v", ip, ok)
+	}
+	if ip, ok := ask("y.sub.example.test"); !ok || ip != "192.0.2.3" {
+		t.Fatalf("y.sub after the parent changed: %q %v", ip, ok)
+	}
+	// Without the child zone the parent answers x.sub.
+	h.SetIndex(directory.NewIndex(directory.Options{}, parent))
+	if ip, ok := ask("x.sub.example.test"); !ok || ip != "192.0.2.2" {
+		t.Fatalf("x.sub without the child zone: %q %v", ip, ok)
+	}
+	if _, ok := ask("y.sub.example.test"); ok {
+		t.Fatal("y.sub answered fast after its zone went")
+	}
+}
+
+// TestAnswerFastCacheBounded: past the bound, fast replies are dropped
+// and built again when asked for, and stay right.
+func TestAnswerFastCacheBounded(t *testing.T) {
+	var recs []directory.Record
+	for i := range 500 {
+		recs = append(recs, directory.Record{Name: fmt.Sprintf("n%d.example.test", i), Type: dns.TypeA, TTL: directory.TTL,
+			Addr: netip.AddrFrom4([4]byte{192, 0, byte(2 + i/250), byte(i%250 + 1)})})
+	}
+	z, err := directory.NewZone("example.test", 1, append(directory.Apex("example.test"), recs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := testHandler(t, nil, nil, nil, nil, false)
+	h.fastEntries = 64
+	h.SetIndex(directory.NewIndex(directory.Options{}, z))
+	out := make([]byte, 65535)
+	for round := range 3 {
+		for i := range 500 {
+			name := fmt.Sprintf("n%d.example.test", i)
+			raw, _ := query(name, dns.TypeA).Pack()
+			n, ok := h.AnswerFast(raw, out, dnsserver.UDP)
+			m := new(dns.Msg)
+			if !ok || m.Unpack(out[:n]) != nil || len(m.Answer) != 1 {
+				t.Fatalf("round %d: %s: fast %v %v", round, name, ok, m)
+			}
+			if got, want := m.Answer[0].(*dns.A).A.String(), netip.AddrFrom4([4]byte{192, 0, byte(2 + i/250), byte(i%250 + 1)}).String(); got != want {
+				t.Fatalf("round %d: %s: %s, want %s", round, name, got, want)
+			}
+		}
+		cached := 0
+		h.served.Load().fast.each(func(string, fastEntry) { cached++ })
+		if cached > 64 {
+			t.Fatalf("round %d: %d cached replies, bound 64", round, cached)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -192,6 +193,9 @@ type node struct {
 	// installMu serialises index swaps (gossip updates, master-list
 	// changes, the build loop when standalone).
 	installMu sync.Mutex
+	// released is when memory was last handed back after a large zone
+	// was replaced (guarded by installMu).
+	released time.Time
 
 	mu       sync.Mutex
 	local    []*directory.Zone          // guarded by mu
@@ -625,6 +629,25 @@ func (n *node) installZone(z *directory.Zone) {
 	defer n.installMu.Unlock()
 	n.handler.SetIndex(n.handler.Index().With(z))
 	n.zoneRecords.WithLabelValues(z.Name + ".").Set(float64(len(z.Records)))
+	n.release(len(z.Records))
+}
+
+// Replacing a large zone leaves the old one and the decoding's garbage
+// behind: as much again as the zone, which the runtime would keep as heap
+// headroom. A node's working set is its zones, so after a large zone is
+// replaced the memory is handed back to the system, at most once per
+// releaseEvery (a full collection of the node's heap, tens of ms).
+const (
+	releaseFrom  = 50_000 // records
+	releaseEvery = 30 * time.Second
+)
+
+func (n *node) release(records int) {
+	if records < releaseFrom || time.Since(n.released) < releaseEvery {
+		return
+	}
+	n.released = time.Now()
+	debug.FreeOSMemory()
 }
 
 // onGossip takes a newer version of a gossiped item: to the item source

@@ -146,10 +146,11 @@ func rightLabels(name string, out *[5]string) (n int, ok bool) {
 type Handler struct {
 	router *Router
 	served atomic.Pointer[served]
-	// prepMu guards prepCache: the fast replies of each installed zone,
-	// reused while the zone (by identity) stays installed.
-	prepMu    sync.Mutex
-	prepCache map[*directory.Zone]fastTable
+	// prepMu serialises SetIndex, which carries fast replies over.
+	prepMu sync.Mutex
+	// fastEntries bounds the fast replies kept (fastCacheEntries; tests
+	// lower it).
+	fastEntries int
 	// fwd forwards by route; wrapped by the cache when one is configured.
 	fwd forward.Forwarder
 	// mesos, zone forwarders and upstream, consulted by forwardRoute.
@@ -194,11 +195,11 @@ type HandlerConfig struct {
 
 // NewHandler builds a Handler with an empty zone set.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
-	h := &Handler{router: cfg.Router, mesos: cfg.Mesos, byZone: cfg.Zones, upstream: cfg.Upstream}
+	h := &Handler{router: cfg.Router, mesos: cfg.Mesos, byZone: cfg.Zones, upstream: cfg.Upstream, fastEntries: fastCacheEntries}
 	if h.router == nil {
 		h.router = NewRouter("", nil)
 	}
-	h.served.Store(&served{ix: directory.NewIndex(directory.Options{})})
+	h.served.Store(&served{ix: directory.NewIndex(directory.Options{}), fast: newFastCache(fastCacheEntries)})
 	h.metrics = &handlerMetrics{
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: cfg.Namespace, Name: "queries_total",
 			Help: "DNS queries by routing destination."}, []string{"route"}),
@@ -246,29 +247,38 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	return h, nil
 }
 
-// SetIndex swaps the local zones atomically, with the fast-path replies
-// prepared for them (only zones not installed before are prepared).
+// SetIndex swaps the local zones atomically. The fast-path replies built
+// for zones that stay installed (by identity) are carried over, when the
+// set of zone names is the same (a new or removed zone can change which
+// zone answers a name).
 func (h *Handler) SetIndex(ix *directory.Index) {
 	h.prepMu.Lock()
 	defer h.prepMu.Unlock()
-	next := map[*directory.Zone]fastTable{}
-	size := 0
-	for _, z := range ix.Zones() {
-		t, ok := h.prepCache[z]
-		if !ok {
-			t = prepareZone(ix, z)
+	next := &served{ix: ix, zones: ix.Zones(), fast: newFastCache(h.fastEntries)}
+	if prev := h.served.Load(); prev != nil && sameNames(prev.zones, next.zones) {
+		kept := make(map[*directory.Zone]bool, len(next.zones))
+		for _, z := range next.zones {
+			kept[z] = true
 		}
-		next[z] = t
-		size += len(t)
+		prev.fast.each(func(k string, e fastEntry) {
+			if e.zone == nil || kept[e.zone] {
+				next.fast.put(k, e)
+			}
+		})
 	}
-	h.prepCache = next
-	fast := make(fastTable, size)
-	for _, t := range next {
-		for k, v := range t {
-			fast[k] = v
+	h.served.Store(next)
+}
+
+func sameNames(a, b []*directory.Zone) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name {
+			return false
 		}
 	}
-	h.served.Store(&served{ix: ix, fast: fast})
+	return true
 }
 
 // Index returns the local zones.

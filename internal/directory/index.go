@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"cmp"
 	"io"
 	"maps"
 	"slices"
@@ -30,84 +31,57 @@ type Index struct {
 type zoneIndex struct {
 	zone  *Zone
 	soa   []dns.RR
-	nodes map[string]*node
+	nodes map[string]node
 	// ents are empty non-terminals: names with no records that have
 	// records below them (NODATA rather than NXDOMAIN).
 	ents map[string]bool
 }
 
-// node holds one owner's records; they arrive in canonical order, so the
-// records of one type are contiguous in all and spans locates them without
-// a map per name.
-type node struct {
-	all   []dns.RR
-	spans []span
-}
+// node locates one owner's records in the zone's records, which are in
+// canonical order (by name, then type). Their RRs are made when a query
+// asks for them: an index over a zone of a large cluster's hundreds of
+// thousands of names would otherwise hold an RR per record beside the
+// records themselves (twice, while a new zone version replaces the old).
+type node struct{ lo, hi int32 }
 
-type span struct {
-	typ    uint16
-	lo, hi int
-}
-
-func (n *node) rrs(t uint16) []dns.RR {
-	for _, s := range n.spans {
-		if s.typ == t {
-			return n.all[s.lo:s.hi:s.hi]
-		}
+// rrs returns the owner's records of type t as RRs (fresh, owned by the
+// caller).
+func (zi *zoneIndex) rrs(n node, t uint16) []dns.RR {
+	recs := zi.zone.Records[n.lo:n.hi]
+	i, _ := slices.BinarySearchFunc(recs, t, func(r Record, t uint16) int { return cmp.Compare(r.Type, t) })
+	var out []dns.RR
+	for ; i < len(recs) && recs[i].Type == t; i++ {
+		out = append(out, recs[i].RR())
 	}
-	return nil
+	return out
+}
+
+// all returns every record of the owner as RRs.
+func (zi *zoneIndex) all(n node) []dns.RR {
+	recs := zi.zone.Records[n.lo:n.hi]
+	out := make([]dns.RR, 0, len(recs))
+	for i := range recs {
+		out = append(out, recs[i].RR())
+	}
+	return out
 }
 
 func newZoneIndex(z *Zone) *zoneIndex {
-	zi := &zoneIndex{zone: z, nodes: make(map[string]*node, len(z.Records)/2+1), ents: map[string]bool{}}
-	// Address records dominate task zones: allocate their RRs and address
-	// bytes in a few slabs rather than one by one.
-	nA, nAAAA := 0, 0
-	for i := range z.Records {
-		switch z.Records[i].Type {
-		case dns.TypeA:
-			nA++
-		case dns.TypeAAAA:
-			nAAAA++
-		}
-	}
-	as, aaaas := make([]dns.A, 0, nA), make([]dns.AAAA, 0, nAAAA)
-	ip4, ip6 := make([]byte, 0, 4*nA), make([]byte, 0, 16*nAAAA)
-	var n *node
-	fqdn := ""
-	for i := range z.Records {
+	zi := &zoneIndex{zone: z, nodes: make(map[string]node, len(z.Records)/2+1), ents: map[string]bool{}}
+	for i := 0; i < len(z.Records); {
 		r := &z.Records[i]
-		if n == nil || i == 0 || r.Name != z.Records[i-1].Name {
-			n = &node{}
-			zi.nodes[r.Name] = n
-			fqdn = dns.Fqdn(r.Name)
-			zi.addENTs(r.Name)
+		j := i + 1
+		for j < len(z.Records) && z.Records[j].Name == r.Name {
+			j++
 		}
-		var rr dns.RR
-		h := dns.RR_Header{Name: fqdn, Rrtype: r.Type, Class: dns.ClassINET, Ttl: r.TTL}
-		switch r.Type {
-		case dns.TypeA:
-			b := r.Addr.As4()
-			ip4 = append(ip4, b[:]...)
-			as = append(as, dns.A{Hdr: h, A: ip4[len(ip4)-4 : len(ip4) : len(ip4)]})
-			rr = &as[len(as)-1]
-		case dns.TypeAAAA:
-			b := r.Addr.As16()
-			ip6 = append(ip6, b[:]...)
-			aaaas = append(aaaas, dns.AAAA{Hdr: h, AAAA: ip6[len(ip6)-16 : len(ip6) : len(ip6)]})
-			rr = &aaaas[len(aaaas)-1]
-		default:
-			rr = r.RR()
+		zi.nodes[r.Name] = node{lo: int32(i), hi: int32(j)}
+		zi.addENTs(r.Name)
+		i = j
+	}
+	for i := range z.Records {
+		if r := &z.Records[i]; r.Type == dns.TypeSOA {
+			zi.soa = []dns.RR{r.RR()}
 		}
-		if r.Type == dns.TypeSOA {
-			zi.soa = []dns.RR{rr}
-		}
-		if k := len(n.spans) - 1; k >= 0 && n.spans[k].typ == r.Type {
-			n.spans[k].hi++
-		} else {
-			n.spans = append(n.spans, span{typ: r.Type, lo: len(n.all), hi: len(n.all) + 1})
-		}
-		n.all = append(n.all, rr)
 	}
 	return zi
 }
@@ -305,8 +279,8 @@ func (ix *Index) lookup(name string, qtype uint16) Result {
 			return res // chain leaves the local zones: the CNAMEs are the answer
 		}
 		res.Zone = zi.zone.Name
-		n := zi.nodes[name]
-		if n == nil {
+		n, ok := zi.nodes[name]
+		if !ok {
 			res.Ns = zi.soa
 			if !zi.ents[name] {
 				res.Rcode = dns.RcodeNameError
@@ -314,14 +288,14 @@ func (ix *Index) lookup(name string, qtype uint16) Result {
 			return res
 		}
 		if qtype == dns.TypeANY {
-			res.Answer = append(res.Answer, n.all...)
+			res.Answer = append(res.Answer, zi.all(n)...)
 			return res
 		}
-		if rrs := n.rrs(qtype); len(rrs) > 0 {
+		if rrs := zi.rrs(n, qtype); len(rrs) > 0 {
 			res.Answer = append(res.Answer, rrs...)
 			return res
 		}
-		cn := n.rrs(dns.TypeCNAME)
+		cn := zi.rrs(n, dns.TypeCNAME)
 		if len(cn) == 0 {
 			res.Ns = zi.soa
 			return res

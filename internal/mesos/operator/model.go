@@ -161,19 +161,10 @@ func (m *model) applySubscribed(raw json.RawMessage) error {
 		m.skipped++
 		return fmt.Errorf("event SUBSCRIBED: %w", err)
 	}
-	m.agents.reset()
-	m.frameworks.reset()
-	m.tasks.reset()
+	m.reset()
 	m.subscribed = true
 	m.heartbeat = 0
-	var hb v1.Float64
-	if err := decode(s.HeartbeatIntervalSeconds, &hb); err != nil {
-		// Without it the stream is judged by DeadTimeout and Resync only,
-		// as for a master older than 1.5.
-		m.lose(state.SkippedFor(state.KindField, "subscribed", "heartbeat_interval_seconds", err, "no heartbeat deadline"))
-	} else if hb > 0 && float64(hb) < 1e6 {
-		m.heartbeat = time.Duration(float64(hb) * float64(time.Second))
-	}
+	m.setHeartbeat(s.HeartbeatIntervalSeconds)
 	gs := &s.GetState
 	for i, b := range gs.GetAgents.Agents {
 		if a, ok := m.decodeAgent(at("get_agents.agents", i), b); ok {

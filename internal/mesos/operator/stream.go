@@ -75,7 +75,11 @@ type Options struct {
 	Authorization func() string
 	// UserAgent is sent with every request. Default "sextant".
 	UserAgent string
-	// MaxRecordSize bounds one event record. Default 256 MiB.
+	// MaxRecordSize bounds one event record read whole. Default 256 MiB.
+	// Records over it or over 4 MiB (SUBSCRIBED of a large cluster) are
+	// decoded as they arrive instead: SUBSCRIBED item by item, whatever
+	// its size; any other event value by value (a master sends none that
+	// large).
 	MaxRecordSize int
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
@@ -367,11 +371,20 @@ func (s *session) once(ctx context.Context, api *url.URL, onState func(*state.St
 
 	pending, batch := false, 0
 	for {
-		rec, err := rr.Next()
+		rec, body, err := rr.NextStream(wholeRecord)
 		if err != nil {
 			return fail(err)
 		}
-		typ, changed, err := m.applyRecord(rec)
+		var typ string
+		var changed bool
+		if body != nil {
+			typ, changed, err = m.applyStream(body)
+			if _, derr := io.Copy(io.Discard, body); derr != nil {
+				return fail(derr)
+			}
+		} else {
+			typ, changed, err = m.applyRecord(rec)
+		}
 		if !m.subscribed {
 			if err == nil {
 				err = fmt.Errorf("first event is %q", typ)

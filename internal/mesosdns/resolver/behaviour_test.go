@@ -620,7 +620,11 @@ func TestReloadRefreshesAdditionals(t *testing.T) {
 		}
 		return rrSet(m.Extra)
 	}
-	db := r.cur.Load().names["_db._tcp.marathon.mesos."]
+	ask(t, r, q("_db._tcp.marathon.mesos.", dns.TypeSRV), dnsserver.UDP)
+	db := cached(r, "_db._tcp.marathon.mesos.")
+	if db == nil {
+		t.Fatal("an answered name was not cached")
+	}
 	if got := extra(); len(got) != 1 || !strings.Contains(got[0], "10.0.0.1") {
 		t.Fatalf("%v", got)
 	}
@@ -636,7 +640,7 @@ func TestReloadRefreshesAdditionals(t *testing.T) {
 	if got := extra(); len(got) != 1 || !strings.Contains(got[0], "10.0.0.3") {
 		t.Fatalf("after the target came back: %v", got)
 	}
-	if r.cur.Load().names["_db._tcp.marathon.mesos."] != db {
+	if cached(r, "_db._tcp.marathon.mesos.") != db {
 		t.Errorf("an unchanged SRV entry was rebuilt")
 	}
 }

@@ -23,8 +23,9 @@ const maxFastName = 256
 // the reach of compression pointers). Replies over the size limit are
 // truncated here by the same §6.5 rule as the slow path.
 //
-// It allocates nothing: the name is lower-cased into a stack buffer and the
-// map lookup with string(bytes) does not copy.
+// Once a name's answers are built (its first question), it allocates
+// nothing: the name is lower-cased into a stack buffer and the map lookups
+// with string(bytes) do not copy.
 func (r *Resolver) AnswerFast(q, out []byte, nw dnsserver.Network) (int, bool) {
 	if len(q) < 17 || q[2]&0x80 != 0 {
 		return 0, false
@@ -106,7 +107,7 @@ func (r *Resolver) AnswerFast(q, out []byte, nw dnsserver.Network) (int, bool) {
 		return 0, false // SERVFAIL until the first load: the slow path's
 	}
 	var t *tpl
-	e := z.names[string(name)]
+	e := z.get(name)
 	switch qt {
 	case dns.TypeA, dns.TypeAAAA:
 		if upper {

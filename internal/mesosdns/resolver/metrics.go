@@ -62,6 +62,7 @@ type metrics struct {
 	names     prometheus.Gauge
 	records   *prometheus.GaugeVec
 	serial    prometheus.Gauge
+	built     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -90,7 +91,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.names = prometheus.NewGauge(prometheus.GaugeOpts{Name: "sextant_mesosdns_dns_names", Help: "Names served in the domain."})
 	m.records = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sextant_mesosdns_records", Help: "Record values in the served record set, by type."}, []string{"type"})
 	m.serial = prometheus.NewGauge(prometheus.GaugeOpts{Name: "sextant_mesosdns_soa_serial", Help: "SOA serial being served (Unix time of the last successful reload)."})
-	for _, c := range []prometheus.Collector{qv, lv, m.forwarded, m.prepare, m.names, m.records, m.serial} {
+	m.built = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sextant_mesosdns_dns_answers_built_total",
+		Help: "Names whose answers were built on demand (first asked for since a reload changed them, or dropped from the bounded cache).",
+	})
+	for _, c := range []prometheus.Collector{qv, lv, m.forwarded, m.prepare, m.names, m.records, m.serial, m.built} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -2,8 +2,10 @@
 // authoritative answers for the Mesos domain, forwarding for every other
 // name.
 //
-// Answers are prepared once per record set (Update) and swapped in
-// atomically, so a query never waits for a rebuild. The handler implements
+// Each record set (Update) is swapped in atomically, so a query never
+// waits for a rebuild; the answers of a name are built when it is first
+// asked for and kept in a bounded cache, so loading a large cluster costs
+// little and answers stay allocation-free once built. The handler implements
 // dnsserver.Handler: the fast path answers the common questions (A, AAAA,
 // SRV, SOA, NS and negative answers for lower-case names in the domain)
 // from prepared wire bytes without allocating, truncating them itself when
@@ -63,6 +65,11 @@ type Config struct {
 	// Zones maps a zone ("example.com", no trailing dot) to its forwarder;
 	// the longest matching suffix wins over Default.
 	Zones map[string]Forwarder
+	// CacheEntries bounds the names whose answers are kept built
+	// (default DefaultCacheEntries). Answers are built when a name is
+	// first asked for; past the bound, older ones are dropped and rebuilt
+	// when asked for again.
+	CacheEntries int
 
 	domain string
 }
@@ -125,7 +132,7 @@ func (r *Resolver) Update(rs *records.RecordSet, serial uint32) {
 	z.loaded = true
 	r.cur.Store(z)
 	r.m.prepare.Observe(time.Since(start).Seconds())
-	r.m.names.Set(float64(len(z.names)))
+	r.m.names.Set(float64(z.nameCount))
 	r.m.records.WithLabelValues("A").Set(float64(z.counts[0]))
 	r.m.records.WithLabelValues("AAAA").Set(float64(z.counts[1]))
 	r.m.records.WithLabelValues("SRV").Set(float64(z.counts[2]))
@@ -133,6 +140,13 @@ func (r *Resolver) Update(rs *records.RecordSet, serial uint32) {
 	if len(z.skipped) > 0 {
 		r.log.Warn("records left out of DNS answers because they cannot be encoded", "count", len(z.skipped), "first", z.skipped[0])
 	}
+}
+
+func (r *Resolver) cacheEntries() int {
+	if r.cfg.CacheEntries > 0 {
+		return r.cfg.CacheEntries
+	}
+	return DefaultCacheEntries
 }
 
 // Loaded reports whether a record set has been loaded (Update was
@@ -252,8 +266,7 @@ func (r *Resolver) authoritative(q *dns.Msg, nw dnsserver.Network) *dns.Msg {
 	m.Authoritative = true
 	m.RecursionAvailable = r.cfg.RecurseOn
 	m.Compress = true
-	key := lookupKey(qs.Name)
-	e := z.names[key]
+	e := z.get([]byte(lookupKey(qs.Name)))
 	soa := func() dns.RR {
 		s := *z.soaRR
 		s.Hdr.Name = qs.Name

@@ -3,7 +3,6 @@ package resolver
 import (
 	"encoding/binary"
 	"errors"
-	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -11,18 +10,25 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sextantdc/sextant/internal/mesosdns/records"
 )
 
-// zone is everything a query needs, prepared once per record set and
-// swapped atomically: parsed RRs for the slow path and wire templates for
-// the fast path. It is never modified after prepare returns.
+// zone is everything a query needs for one record set, swapped
+// atomically: the record set, the generic templates, and a cache of the
+// answers of the names asked for (parsed RRs for the slow path and wire
+// templates for the fast path), built on first use. Apart from that cache
+// it is never modified after prepare returns.
 type zone struct {
 	rs     *records.RecordSet
 	serial uint32
 	domain string // lower case, trailing dot: "mesos."
-	names  map[string]*entry
+	ttl    uint32
+	weight uint16
+	// cache holds the answers built so far (get); bounded.
+	cache *cache
+	built prometheus.Counter // answers built on demand
 
 	soaRR *dns.SOA // owner filled in per query (a copy)
 	nsRR  *dns.NS
@@ -33,20 +39,21 @@ type zone struct {
 	ns     tpl // NOERROR + NS
 	empty  tpl // NOERROR, nothing (the SRV-missing quirk)
 
-	skipped []string // names or values left out because they cannot be packed (of the names built for this zone)
-	counts  [3]int   // A, AAAA and SRV values of rs
-	delta   bool     // built from the previous zone and the names that changed
+	skipped   []string // SRV values left out because they cannot be packed (of the names that changed, for a delta)
+	counts    [3]int   // A, AAAA and SRV values of rs
+	nameCount int      // distinct names of rs
+	delta     bool     // carried over from the previous zone and the names that changed
 	// loaded is false for the zone New installs: no record set has been
 	// loaded yet, and every question in the domain gets SERVFAIL.
 	loaded bool
 }
 
-// entry is one name of the zone.
+// entry is one name of the zone, built when first asked for and never
+// modified after.
 type entry struct {
 	// srcA, srcAAAA, srcSRV are the record set's values the entry was
-	// built from; extraKey what its additional section was built from.
+	// built from.
 	srcA, srcAAAA, srcSRV []string
-	extraKey              []dns.RR
 
 	a, aaaa []dns.RR // owner = the lower-case key
 	srv     []srvValue
@@ -136,7 +143,8 @@ var questionPtr = []byte{0xC0, 0x0C}
 
 func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 	cfg := &r.cfg
-	z := &zone{rs: rs, serial: serial, domain: cfg.domain, names: make(map[string]*entry, len(rs.A)+len(rs.SRV))}
+	z := &zone{rs: rs, serial: serial, domain: cfg.domain, ttl: cfg.TTL, weight: cfg.SRVWeight,
+		cache: newCache(r.cacheEntries()), built: r.m.built}
 	z.soaRR = &dns.SOA{
 		Hdr:     dns.RR_Header{Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: cfg.TTL},
 		Ns:      cfg.SOAMname,
@@ -176,24 +184,19 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 	}
 	z.empty = tpl{chunks: []uint32{0}}
 
-	// Entries whose inputs did not change since the previous record set
-	// are reused as they are (they are immutable): a reload where few
-	// tasks changed prepares only what changed.
-	var prev map[string]*entry
+	// Answers are built when a name is first asked for (zone.get), not
+	// here: a cluster of 100,000 tasks has about 670,000 names, most of
+	// which are never asked for, and preparing them all took most of the
+	// time to the first answer and most of the memory. What is prepared
+	// here is proportional to what changed: the counts, the values that
+	// cannot be encoded, and which cached answers of the previous zone
+	// still hold.
 	p := r.cur.Load()
-	if p != nil {
-		prev = p.names
-	}
-	// changed holds the names built afresh or gone since the previous set:
-	// only SRV entries pointing at one of them can need new additionals.
-	changed := map[string]struct{}{}
-	// The record set can say which names may have changed (a reload after
-	// a few tasks changed): then the previous entries are taken over as a
-	// whole and only those names are looked at, so a reload costs in
-	// proportion to what changed rather than to the zone's size.
 	var maybe map[string]struct{}
-	if p != nil && p.rs != nil {
-		if m, ok := records.Changed(p.rs, rs); ok && len(m) < len(prev)/4 {
+	if p != nil && p.rs != nil && p.loaded {
+		// A set with few names is simply redone (this also covers sets
+		// not made by a Generator, whose changes Changed cannot see).
+		if m, ok := records.Changed(p.rs, rs); ok && len(m) < p.nameCount/4 {
 			maybe = m
 			// The name-server name is not part of the record set's
 			// bookkeeping: always look at it.
@@ -201,113 +204,165 @@ func (r *Resolver) prepare(rs *records.RecordSet, serial uint32) *zone {
 			maybe[dns.Fqdn(cfg.SOAMname)] = struct{}{}
 		}
 	}
-	if maybe != nil {
-		z.names = maps.Clone(prev)
-		z.delta = true
-		z.counts = p.counts
-		for name := range maybe {
-			a, inA := rs.A[name]
-			aaaa, inAAAA := rs.AAAA[name]
-			srv, inSRV := rs.SRV[name]
-			z.counts[0] += len(a) - len(p.rs.A[name])
-			z.counts[1] += len(aaaa) - len(p.rs.AAAA[name])
-			z.counts[2] += len(srv) - len(p.rs.SRV[name])
-			old := prev[name]
-			switch {
-			case !inA && !inAAAA && !inSRV:
-				if old != nil {
-					delete(z.names, name)
-					changed[name] = struct{}{}
-				}
-			case old != nil && slices.Equal(old.srcA, a) && slices.Equal(old.srcAAAA, aaaa) && slices.Equal(old.srcSRV, srv):
-				// unchanged: keep the previous entry
-			default:
-				z.names[name] = r.newEntry(z, name, a, aaaa, srv)
-				changed[name] = struct{}{}
-			}
+	if maybe == nil {
+		z.counts, z.nameCount = countAll(rs)
+		for name, vals := range rs.SRV {
+			z.skipped = appendSkipped(z.skipped, name, vals)
 		}
-	} else {
-		// Here a target changed when its entry is not the previous one
-		// (see below): no set of changed names is kept.
-		changed = nil
-		build := func(name string) {
-			if _, done := z.names[name]; done {
+		if p != nil && p.loaded {
+			// Cached answers whose values are the same are still right:
+			// the names asked for most keep being answered without a
+			// rebuild after a reload that changed much.
+			p.cache.each(func(name string, e *entry) {
+				if z.same(name, e) {
+					z.cache.put(name, e)
+				}
+			})
+		}
+		return z
+	}
+	z.delta = true
+	z.counts, z.nameCount = p.counts, p.nameCount
+	for name := range maybe {
+		a, inA := rs.A[name]
+		aaaa, inAAAA := rs.AAAA[name]
+		srv, inSRV := rs.SRV[name]
+		z.counts[0] += len(a) - len(p.rs.A[name])
+		z.counts[1] += len(aaaa) - len(p.rs.AAAA[name])
+		z.counts[2] += len(srv) - len(p.rs.SRV[name])
+		if inA || inAAAA || inSRV {
+			z.nameCount++
+		}
+		if p.rs.Has(name) {
+			z.nameCount--
+		}
+		z.skipped = appendSkipped(z.skipped, name, srv)
+	}
+	// Cached answers of names that did not change stay valid, except SRV
+	// answers whose additional section shows a target that changed.
+	p.cache.each(func(name string, e *entry) {
+		if _, ch := maybe[name]; ch {
+			return
+		}
+		for _, s := range e.srv {
+			if _, ch := maybe[s.target]; ch {
 				return
 			}
-			a, aaaa, srv := rs.A[name], rs.AAAA[name], rs.SRV[name]
-			if old := prev[name]; old != nil && slices.Equal(old.srcA, a) && slices.Equal(old.srcAAAA, aaaa) && slices.Equal(old.srcSRV, srv) {
-				z.names[name] = old
-				return
-			}
-			z.names[name] = r.newEntry(z, name, a, aaaa, srv)
 		}
-		for name, v := range rs.A {
-			z.counts[0] += len(v)
-			build(name)
-		}
-		for name, v := range rs.AAAA {
-			z.counts[1] += len(v)
-			build(name)
-		}
-		for name, v := range rs.SRV {
-			z.counts[2] += len(v)
-			build(name)
-		}
-	}
-	targetChanged := func(t string) bool {
-		if changed != nil {
-			_, ok := changed[t]
-			return ok
-		}
-		return z.names[t] != prev[t]
-	}
-	// SRV additional sections depend on the targets' addresses: rebuild
-	// them (and the SRV template) when those changed. Only names of rs.SRV
-	// have SRV values.
-	for name := range rs.SRV {
-		e := z.names[name]
-		if e == nil || len(e.srv) == 0 {
-			continue
-		}
-		if e.extraKey != nil && prev[name] == e {
-			dirty := false
-			if changed == nil || len(changed) > 0 {
-				for _, s := range e.srv {
-					if targetChanged(s.target) {
-						dirty = true
-						break
-					}
-				}
-			}
-			if !dirty {
-				continue
-			}
-		}
-		key := z.extraKey(e)
-		if e.fastSRV != nil || e.extraKey != nil {
-			if slices.Equal(key, e.extraKey) {
-				continue
-			}
-		}
-		if old := prev[name]; old == e {
-			// Shared with the previous zone: copy before changing it.
-			c := *e
-			e = &c
-			z.names[name] = e
-		}
-		e.extraKey = key
-		e.extra = extras(key)
-		e.fastSRV = nil
-		if validName(name) {
-			e.fastSRV = srvTemplate(e, cfg.TTL, cfg.SRVWeight)
-		}
-	}
+		z.cache.put(name, e)
+	})
 	return z
 }
 
-// newEntry parses one name's values and builds its A and AAAA templates.
-func (r *Resolver) newEntry(z *zone, name string, a, aaaa, srv []string) *entry {
-	cfg := &r.cfg
+// same reports whether e, built for another record set, holds exactly the
+// answers of name in z.
+func (z *zone) same(name string, e *entry) bool {
+	a, inA := z.rs.A[name]
+	aaaa, inAAAA := z.rs.AAAA[name]
+	srv, inSRV := z.rs.SRV[name]
+	if !inA && !inAAAA && !inSRV || !slices.Equal(a, e.srcA) || !slices.Equal(aaaa, e.srcAAAA) || !slices.Equal(srv, e.srcSRV) {
+		return false
+	}
+	if len(e.srv) == 0 {
+		return true
+	}
+	// The additional section follows the targets' values.
+	i, ok := 0, true
+	forTargets(e, func(target string) {
+		if !ok {
+			return
+		}
+		if v := firstA(z.rs.A[target]); v.IsValid() {
+			ok = i < len(e.extra) && e.extra[i].Header().Rrtype == dns.TypeA && netip.AddrFrom4([4]byte(e.extra[i].(*dns.A).A.To4())) == v
+			i++
+		}
+		if v := firstAAAA(z.rs.AAAA[target]); ok && v.IsValid() {
+			ok = i < len(e.extra) && e.extra[i].Header().Rrtype == dns.TypeAAAA && netip.AddrFrom16([16]byte(e.extra[i].(*dns.AAAA).AAAA.To16())) == v
+			i++
+		}
+	})
+	return ok && i == len(e.extra)
+}
+
+// countAll counts the values of each type and the distinct names of rs.
+func countAll(rs *records.RecordSet) (counts [3]int, names int) {
+	for _, v := range rs.A {
+		counts[0] += len(v)
+	}
+	names = len(rs.A)
+	for name, v := range rs.AAAA {
+		counts[1] += len(v)
+		if _, ok := rs.A[name]; !ok {
+			names++
+		}
+	}
+	for name, v := range rs.SRV {
+		counts[2] += len(v)
+		if _, ok := rs.A[name]; ok {
+			continue
+		}
+		if _, ok := rs.AAAA[name]; !ok {
+			names++
+		}
+	}
+	return counts, names
+}
+
+// appendSkipped lists the SRV values of name that cannot be encoded.
+func appendSkipped(skipped []string, name string, srv []string) []string {
+	for _, v := range srv {
+		if _, _, ok := parseSRV(v); !ok {
+			skipped = append(skipped, name+" SRV "+v)
+		}
+	}
+	return skipped
+}
+
+// parseSRV splits an SRV value "<target>:<port>"; ok is false when it
+// cannot be encoded.
+func parseSRV(v string) (target string, port uint16, ok bool) {
+	i := strings.LastIndexByte(v, ':')
+	if i < 0 {
+		return "", 0, false
+	}
+	p, err := strconv.ParseUint(v[i+1:], 10, 16)
+	target = v[:i]
+	if err != nil || !validName(target) {
+		// Mesos-DNS does not length-check canonical names; a reply
+		// holding such a target cannot be packed at all, so the value
+		// is left out instead of failing the whole reply.
+		return "", 0, false
+	}
+	return target, uint16(p), true
+}
+
+// get returns the answers of a lower-case lookup key, building and caching
+// them on first use; nil when the name is not in the zone. Looking up a
+// cached name allocates nothing.
+func (z *zone) get(name []byte) *entry {
+	sh := z.cache.shard(name)
+	sh.mu.RLock()
+	e, ok := sh.m[string(name)]
+	sh.mu.RUnlock()
+	if ok {
+		return e
+	}
+	a, inA := z.rs.A[string(name)]
+	aaaa, inAAAA := z.rs.AAAA[string(name)]
+	srv, inSRV := z.rs.SRV[string(name)]
+	if !inA && !inAAAA && !inSRV {
+		return nil // not cached: a flood of missing names cannot evict real ones
+	}
+	key := string(name)
+	e = z.newEntry(key, a, aaaa, srv)
+	z.built.Inc()
+	z.cache.putIn(sh, key, e)
+	return e
+}
+
+// newEntry parses one name's values and builds its templates; an SRV
+// name's additional section comes from its targets' values in the zone.
+func (z *zone) newEntry(name string, a, aaaa, srv []string) *entry {
 	e := &entry{srcA: a, srcAAAA: aaaa, srcSRV: srv}
 	// One allocation per kind for the records and their addresses.
 	if len(a) > 0 {
@@ -315,13 +370,13 @@ func (r *Resolver) newEntry(z *zone, name string, a, aaaa, srv []string) *entry 
 		ips := make([]byte, 0, 4*len(a))
 		e.a = make([]dns.RR, 0, len(a))
 		for _, v := range a {
-			ip, err := netip.ParseAddr(v)
-			if err != nil || !ip.Is4() {
+			ip, ok := parseA(v)
+			if !ok {
 				continue // non-IP agent host strings: shown over HTTP, never served
 			}
 			b4 := ip.As4()
 			ips = append(ips, b4[:]...)
-			rrs = append(rrs, dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: cfg.TTL}, A: net.IP(ips[len(ips)-4 : len(ips) : len(ips)])})
+			rrs = append(rrs, dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: z.ttl}, A: net.IP(ips[len(ips)-4 : len(ips) : len(ips)])})
 			e.a = append(e.a, &rrs[len(rrs)-1])
 		}
 	}
@@ -330,58 +385,81 @@ func (r *Resolver) newEntry(z *zone, name string, a, aaaa, srv []string) *entry 
 		ips := make([]byte, 0, 16*len(aaaa))
 		e.aaaa = make([]dns.RR, 0, len(aaaa))
 		for _, v := range aaaa {
-			ip, err := netip.ParseAddr(v)
-			if err != nil || !ip.Is6() || ip.Is4In6() {
+			ip, ok := parseAAAA(v)
+			if !ok {
 				continue
 			}
 			b16 := ip.As16()
 			ips = append(ips, b16[:]...)
-			rrs = append(rrs, dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: cfg.TTL}, AAAA: net.IP(ips[len(ips)-16 : len(ips) : len(ips)])})
+			rrs = append(rrs, dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: z.ttl}, AAAA: net.IP(ips[len(ips)-16 : len(ips) : len(ips)])})
 			e.aaaa = append(e.aaaa, &rrs[len(rrs)-1])
 		}
 	}
 	for _, v := range srv {
-		i := strings.LastIndexByte(v, ':')
-		if i < 0 {
-			z.skipped = append(z.skipped, name+" SRV "+v)
-			continue
+		if target, port, ok := parseSRV(v); ok {
+			e.srv = append(e.srv, srvValue{target: target, port: port})
 		}
-		port, err := strconv.ParseUint(v[i+1:], 10, 16)
-		target := v[:i]
-		if err != nil || !validName(target) {
-			// Mesos-DNS does not length-check canonical names; a reply
-			// holding such a target cannot be packed at all, so the value
-			// is left out instead of failing the whole reply.
-			z.skipped = append(z.skipped, name+" SRV "+v)
-			continue
-		}
-		e.srv = append(e.srv, srvValue{target: target, port: uint16(port)})
 	}
-	if validName(name) {
-		e.fastA = addrTemplate(e.a, cfg.TTL)
-		e.fast4 = addrTemplate(e.aaaa, cfg.TTL)
+	valid := validName(name)
+	if valid {
+		e.fastA = addrTemplate(e.a, z.ttl)
+		e.fast4 = addrTemplate(e.aaaa, z.ttl)
+	}
+	if len(e.srv) > 0 {
+		e.extra = z.extras(e)
+		if valid {
+			e.fastSRV = srvTemplate(e, z.ttl, z.weight)
+		}
 	}
 	return e
 }
 
-// extraKey lists what an SRV entry's additional section is made of: the
-// first A and AAAA record (nil when none) of each distinct target. Reused
-// target entries keep their record pointers, so comparing keys is cheap.
-func (z *zone) extraKey(e *entry) []dns.RR {
-	key := make([]dns.RR, 0, 2*len(e.srv))
+func parseA(v string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(v)
+	return ip, err == nil && ip.Is4()
+}
+
+func parseAAAA(v string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(v)
+	return ip, err == nil && ip.Is6() && !ip.Is4In6()
+}
+
+// extras builds an SRV entry's additional section: for each distinct
+// target, in value order, its first A and its first AAAA record, if any.
+func (z *zone) extras(e *entry) []dns.RR {
+	var out []dns.RR
 	forTargets(e, func(target string) {
-		var a, aaaa dns.RR
-		if t := z.names[target]; t != nil {
-			if len(t.a) > 0 {
-				a = t.a[0]
-			}
-			if len(t.aaaa) > 0 {
-				aaaa = t.aaaa[0]
-			}
+		if ip := firstA(z.rs.A[target]); ip.IsValid() {
+			b4 := ip.As4()
+			out = append(out, &dns.A{Hdr: dns.RR_Header{Name: target, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: z.ttl}, A: net.IP(b4[:])})
 		}
-		key = append(key, a, aaaa)
+		if ip := firstAAAA(z.rs.AAAA[target]); ip.IsValid() {
+			b16 := ip.As16()
+			out = append(out, &dns.AAAA{Hdr: dns.RR_Header{Name: target, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: z.ttl}, AAAA: net.IP(b16[:])})
+		}
 	})
-	return key
+	return out
+}
+
+// firstA returns the first value that is served as an A record (the zero
+// Addr when none is).
+func firstA(vals []string) netip.Addr {
+	for _, v := range vals {
+		if ip, ok := parseA(v); ok {
+			return ip
+		}
+	}
+	return netip.Addr{}
+}
+
+// firstAAAA is firstA for AAAA records.
+func firstAAAA(vals []string) netip.Addr {
+	for _, v := range vals {
+		if ip, ok := parseAAAA(v); ok {
+			return ip
+		}
+	}
+	return netip.Addr{}
 }
 
 // forTargets calls f once for each distinct SRV target, in value order.
@@ -408,18 +486,6 @@ func forTargets(e *entry, f func(string)) {
 			f(s.target)
 		}
 	}
-}
-
-// extras builds the SRV additional section from its key: for each
-// distinct target with addresses, one A and one AAAA.
-func extras(key []dns.RR) []dns.RR {
-	var out []dns.RR
-	for _, rr := range key {
-		if rr != nil {
-			out = append(out, rr)
-		}
-	}
-	return out
 }
 
 // validName reports whether appendName would accept name.

@@ -232,6 +232,11 @@ type Source struct {
 	lastProblems map[string]bool
 	lastSkipped  skippedLog
 	resolved     map[string][]netip.Addr
+	// fwPIDs are the framework pids of the last poll, by framework id:
+	// the operator API has none (v1 FrameworkInfo carries no pid), and
+	// without them a stream's states would lose the _framework._tcp names
+	// that every poll brings back.
+	fwPIDs map[string]string
 }
 
 // Sink receives the source's output, from the Run goroutine only, in
@@ -445,6 +450,7 @@ func (s *Source) refresh(ctx context.Context, masters []string, st *streamer) {
 	}
 	s.lastSkipped = s.lastSkipped.note(skipped, s.m, s.log)
 	fetched := s.o.Now()
+	s.fwPIDs = frameworkPIDs(stt)
 	if st.newerPending(from) {
 		// An event arrived while this poll ran: the stream's state is at
 		// least as new, and emitting the poll first would make names flap.
@@ -461,6 +467,27 @@ func (s *Source) refresh(ctx context.Context, masters []string, st *streamer) {
 	s.m.refresh.WithLabelValues("ok").Inc()
 	s.succeed(obs, skipped)
 	st.leader(ctx, from, s.o.Now().Sub(start))
+}
+
+// frameworkPIDs maps the framework ids of st to their pids.
+func frameworkPIDs(st *state.State) map[string]string {
+	m := make(map[string]string, len(st.Frameworks))
+	for i := range st.Frameworks {
+		if f := &st.Frameworks[i]; f.PID != "" {
+			m[f.ID] = f.PID
+		}
+	}
+	return m
+}
+
+// fillPIDs gives the frameworks of a stream's state that have no pid the
+// one the last poll saw for the same id.
+func fillPIDs(st *state.State, pids map[string]string) {
+	for i := range st.Frameworks {
+		if f := &st.Frameworks[i]; f.PID == "" {
+			f.PID = pids[f.ID]
+		}
+	}
 }
 
 func (s *Source) fail(start time.Time, err error) {

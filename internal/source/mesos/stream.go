@@ -212,6 +212,7 @@ func (st *streamer) build(ctx context.Context) {
 	}
 	src := st.s
 	now := src.o.Now()
+	fillPIDs(s, src.fwPIDs)
 	src.resolved = src.resolve(ctx, s, src.resolved)
 	obs := src.observe(s, st.target, now, true)
 	st.lastBuild = src.o.Now()

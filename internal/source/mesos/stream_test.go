@@ -249,3 +249,31 @@ func TestFirstStreamWaitsAfterFirstPoll(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamKeepsPolledFrameworkPIDs: the operator API has no framework
+// pids, so a stream's frameworks take the pid of the last poll (by id)
+// instead of losing their _framework._tcp names until the next poll.
+func TestStreamKeepsPolledFrameworkPIDs(t *testing.T) {
+	m := newMaster(t)
+	m.set(testState(t, m.addr(), "polled"), 0)
+	fs := &fakeStream{run: func(ctx context.Context, call int, onState func(*state.State)) error {
+		st := parsed(t, testState(t, m.addr(), "subscribed"))
+		st.Frameworks[0].PID = ""
+		st.Frameworks = append(st.Frameworks, state.Framework{ID: "F2", Name: "new", Hostname: "n"})
+		onState(st)
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	h := run(t, Options{Masters: []string{m.addr()}, Streamer: fs})
+	tu.Eventually(t, wait, "snapshot from SUBSCRIBED", func() bool { return h.rec.taskName() == "subscribed" })
+	s := h.rec.lastSnap()
+	if len(s.Frameworks) != 2 {
+		t.Fatalf("%d frameworks", len(s.Frameworks))
+	}
+	if f := s.Frameworks[0]; f.PID != "scheduler-1@10.0.0.9:1234" || !f.HasPort || f.Port != 1234 {
+		t.Fatalf("framework F1 %+v: want the polled pid", f)
+	}
+	if f := s.Frameworks[1]; f.PID != "" || f.HasPort {
+		t.Fatalf("framework F2 %+v: no poll saw it, no pid", f)
+	}
+}

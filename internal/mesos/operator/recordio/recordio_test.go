@@ -165,3 +165,39 @@ func TestHasRecord(t *testing.T) {
 		t.Fatal("partial record reported complete")
 	}
 }
+
+// TestNextStream: records up to the size read whole come as slices, larger
+// ones as readers of exactly their bytes, with no limit on their size; an
+// unread remainder is skipped, and a record cut short is an error.
+func TestNextStream(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 100)
+	var s []byte
+	s = Append(s, []byte("small"))
+	s = Append(s, big)
+	s = Append(s, big) // left unread
+	s = Append(s, []byte("after"))
+	s = append(s, "50\nshort"...)
+	rr := NewReader(bytes.NewReader(s), 10) // below big: NextStream is not bound by it
+	if rec, body, err := rr.NextStream(10); err != nil || body != nil || string(rec) != "small" {
+		t.Fatalf("small: %q %v %v", rec, body != nil, err)
+	}
+	_, body, err := rr.NextStream(10)
+	if err != nil || body == nil {
+		t.Fatalf("big: %v %v", body != nil, err)
+	}
+	if b, err := io.ReadAll(body); err != nil || !bytes.Equal(b, big) {
+		t.Fatalf("big body: %d bytes, %v", len(b), err)
+	}
+	if _, body, err = rr.NextStream(10); err != nil || body == nil {
+		t.Fatalf("second big: %v", err)
+	}
+	if rec, _, err := rr.NextStream(10); err != nil || string(rec) != "after" {
+		t.Fatalf("after an unread record: %q %v", rec, err)
+	}
+	if _, body, err = rr.NextStream(10); err != nil || body == nil {
+		t.Fatalf("short: %v", err)
+	}
+	if _, err := io.ReadAll(body); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("short record: %v, want ErrUnexpectedEOF", err)
+	}
+}
