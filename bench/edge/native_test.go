@@ -7,8 +7,10 @@
 // native engine, a plain HAProxy on marathon-lb's rendered
 // configuration (its frontends, backend and defaults with
 // http-server-close; the global section reduced to what runs here), the
-// same HAProxy with http-keep-alive to the servers, and a naive Go proxy
-// (httputil.ReverseProxy), all in front of the same nginx, under wrk
+// same HAProxy with http-keep-alive to the servers, a naive Go proxy
+// (httputil.ReverseProxy) and, when TRAEFIK_BIN names a Traefik binary
+// (not in Debian: build it as the project's tools notes say), Traefik
+// with one router for the vhost, all in front of the same nginx, under wrk
 // with connections kept alive and with a new connection per request. It
 // reports the median requests/s and 99th percentile latency of each.
 package edge
@@ -306,6 +308,54 @@ func natNaive(b *testing.B, ports []int, addr string) {
 	b.Cleanup(func() { srv.Close() })
 }
 
+// natTraefik starts Traefik on addr with a file provider: one router for
+// the bench vhost, a round-robin service over ports. It returns the pid.
+func natTraefik(b *testing.B, bin string, ports []int, addr string) int {
+	b.Helper()
+	dir := b.TempDir()
+	var servers strings.Builder
+	for _, p := range ports {
+		fmt.Fprintf(&servers, "          - url: \"http://127.0.0.1:%d\"\n", p)
+	}
+	dyn := "http:\n  routers:\n    bench:\n      rule: \"Host(`" + natVhost + "`)\"\n      service: bench\n" +
+		"  services:\n    bench:\n      loadBalancer:\n        servers:\n" + servers.String()
+	static := "global:\n  checkNewVersion: false\n  sendAnonymousUsage: false\n" +
+		"entryPoints:\n  web:\n    address: \"" + addr + "\"\n" +
+		"providers:\n  file:\n    filename: \"" + filepath.Join(dir, "dyn.yml") + "\"\n" +
+		"log:\n  level: ERROR\n"
+	if err := os.WriteFile(filepath.Join(dir, "dyn.yml"), []byte(dyn), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "traefik.yml"), []byte(static), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--configFile="+filepath.Join(dir, "traefik.yml"))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// Traefik listens before its file provider's routes are loaded: wait
+	// for the vhost to answer, not just for the port.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		req.Host = natVhost
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return cmd.Process.Pid
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("traefik on %s: no route after 30 s (%v)", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 type natContender struct {
 	name string
 	addr string
@@ -375,6 +425,12 @@ func BenchmarkNativeVsHAProxy(b *testing.B) {
 	}
 	c := add("naive-go")
 	natNaive(b, ports, c.addr)
+	if bin := os.Getenv("TRAEFIK_BIN"); bin != "" {
+		c := add("traefik")
+		c.pid = natTraefik(b, bin, ports, c.addr)
+	} else {
+		b.Log("TRAEFIK_BIN not set: Traefik not measured")
+	}
 	for _, c := range cs {
 		natWaitListen(b, c.addr)
 	}
