@@ -47,8 +47,16 @@ func Remove(c *nftables.Conn) error {
 	return c.Flush()
 }
 
-func addrSet(c *nftables.Conn, t *nftables.Table, name string, as []netip.Addr) (*nftables.Set, error) {
-	s := &nftables.Set{Table: t, Name: name, KeyType: nftables.TypeIPAddr}
+// setIDs numbers the sets of one batch. A set's ID only has to be unique
+// within its batch, and google/nftables allocates a missing one from a
+// package-level counter without a lock, which races with the load
+// balancer's own nftables connection in the same process.
+type setIDs uint32
+
+func (n *setIDs) next() uint32 { *n++; return uint32(*n) }
+
+func addrSet(c *nftables.Conn, t *nftables.Table, ids *setIDs, name string, as []netip.Addr) (*nftables.Set, error) {
+	s := &nftables.Set{Table: t, Name: name, ID: ids.next(), KeyType: nftables.TypeIPAddr}
 	var els []nftables.SetElement
 	for _, a := range as {
 		b := a.As4()
@@ -62,14 +70,15 @@ func addrSet(c *nftables.Conn, t *nftables.Table, name string, as []netip.Addr) 
 
 func build(c *nftables.Conn, fam nftables.TableFamily, p Policy) error {
 	t := c.AddTable(&nftables.Table{Name: TableName, Family: fam})
-	grouped, err := addrSet(c, t, "grouped", p.Grouped)
+	var ids setIDs
+	grouped, err := addrSet(c, t, &ids, "grouped", p.Grouped)
 	if err != nil {
 		return err
 	}
 	names := p.groupNames()
 	sets := map[string]*nftables.Set{}
 	for i, g := range names {
-		if sets[g], err = addrSet(c, t, fmt.Sprintf("g%d", i), p.Members[g]); err != nil {
+		if sets[g], err = addrSet(c, t, &ids, fmt.Sprintf("g%d", i), p.Members[g]); err != nil {
 			return err
 		}
 	}
@@ -90,7 +99,7 @@ func build(c *nftables.Conn, fam nftables.TableFamily, p Policy) error {
 			&expr.Verdict{Kind: expr.VerdictDrop},
 		}})
 	}
-	dst := &nftables.Set{Table: t, Name: "dst", IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeVerdict}
+	dst := &nftables.Set{Table: t, Name: "dst", ID: ids.next(), IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeVerdict}
 	var els []nftables.SetElement
 	for i, cb := range p.Combos {
 		for _, d := range cb.Dsts {
