@@ -25,10 +25,15 @@ func needHAProxy(t *testing.T) {
 	}
 }
 
-func startEdgeUp(t *testing.T, engine string) *upInstance {
+// startEdgeUp starts `sextant up` with its edge on engine. The edge binds
+// the apps' service ports (10000 and up, as Marathon assigns them) on
+// --ip, so every caller gives its own loopback address: the tests run in
+// parallel with each other and with other packages' `sextant up`s, which
+// bind the same service ports on 127.0.0.1.
+func startEdgeUp(t *testing.T, engine, ip string) *upInstance {
 	fa := func() string { return testutil.FreeAddr(t) }
 	return startUp(t, t.TempDir(), "--edge-http-addr", fa(), "--edge-https-addr", fa(), "--edge-admin-addr", fa(),
-		"--edge-engine", engine)
+		"--edge-engine", engine, "--ip", ip)
 }
 
 // edgeGet asks the edge's :80 for host and path.
@@ -64,16 +69,16 @@ func TestEdgeRoutesExampleApp(t *testing.T) {
 	t.Run("haproxy", func(t *testing.T) {
 		needHAProxy(t)
 		t.Parallel()
-		testEdgeRoutes(t, "haproxy")
+		testEdgeRoutes(t, "haproxy", "127.0.0.21")
 	})
 	t.Run("native", func(t *testing.T) {
 		t.Parallel()
-		testEdgeRoutes(t, "native")
+		testEdgeRoutes(t, "native", "127.0.0.22")
 	})
 }
 
-func testEdgeRoutes(t *testing.T, engine string) {
-	u := startEdgeUp(t, engine)
+func testEdgeRoutes(t *testing.T, engine, ip string) {
+	u := startEdgeUp(t, engine, ip)
 	defer u.stop()
 	def, err := examples.Apps.ReadFile("minitwit.json")
 	if err != nil {
@@ -144,7 +149,7 @@ func testEdgeRoutes(t *testing.T, engine string) {
 func TestEdgeDeploy(t *testing.T) {
 	needHAProxy(t)
 	t.Parallel()
-	u := startEdgeUp(t, "haproxy")
+	u := startEdgeUp(t, "haproxy", "127.0.0.23")
 	defer u.stop()
 	min, err := examples.Apps.ReadFile("minitwit.json")
 	if err != nil {
