@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -57,6 +58,7 @@ func main() {
 }
 
 func realMain(args []string, stdout, stderr io.Writer) int {
+	args = leadingStateDir(args)
 	if len(args) == 0 {
 		// No command is a mistake: the usage goes with the error.
 		usage(stderr)
@@ -100,4 +102,18 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "sextant: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// leadingStateDir lets --state-dir come before the command, as the hints
+// `sextant up` prints put it (`sextant --state-dir DIR app add FILE`): it
+// becomes the command's first flag. Commands without a state directory
+// then reject it by name.
+func leadingStateDir(args []string) []string {
+	switch {
+	case len(args) >= 3 && (args[0] == "--state-dir" || args[0] == "-state-dir"):
+		return append([]string{args[2], "--state-dir", args[1]}, args[3:]...)
+	case len(args) >= 2 && (strings.HasPrefix(args[0], "--state-dir=") || strings.HasPrefix(args[0], "-state-dir=")):
+		return append([]string{args[1], args[0]}, args[2:]...)
+	}
+	return args
 }

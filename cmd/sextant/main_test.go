@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +88,20 @@ func TestTopLevelHelp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLeadingStateDir(t *testing.T) {
+	for _, c := range []struct{ in, want []string }{
+		{[]string{"--state-dir", "/s", "app", "list"}, []string{"app", "--state-dir", "/s", "list"}},
+		{[]string{"--state-dir=/s", "vip", "list"}, []string{"vip", "--state-dir=/s", "list"}},
+		{[]string{"-state-dir", "/s", "dig", "x"}, []string{"dig", "--state-dir", "/s", "x"}},
+		{[]string{"app", "--state-dir", "/s", "list"}, []string{"app", "--state-dir", "/s", "list"}},
+		{[]string{"--state-dir", "/s"}, []string{"--state-dir", "/s"}}, // no command: the usage error
+		{nil, nil},
+	} {
+		if got := leadingStateDir(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("leadingStateDir(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }
