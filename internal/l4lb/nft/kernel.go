@@ -270,7 +270,10 @@ func (k *kernel) drifted() (bool, error) {
 		if !ok {
 			return true, nil
 		}
-		if c.Hook == "" && n != "services" && n != "refuse" && n != "masq" {
+		if c.Hook == "" && n != "services" && n != "refuse" && n != "masq" || readsCtDirection(c) {
+			// google/nftables cannot decode a ct expression with a
+			// direction (it reads the kernel's u8 as a u32): those
+			// chains are left to the periodic full sync.
 			continue
 		}
 		rules, err := k.conn.GetRules(k.table, kc)
@@ -312,6 +315,17 @@ func (k *kernel) drifted() (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+func readsCtDirection(c *Chain) bool {
+	for _, r := range c.Rules {
+		for _, s := range r {
+			if s.Op == opTupleIn || s.Op == opTupleVmap {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (k *kernel) nchain(c *Chain) *nftables.Chain {
@@ -361,16 +375,18 @@ func (k *kernel) addSet(s *Set) error {
 		ns.KeyType = addr
 	case KindService:
 		ns.KeyType, err = nftables.ConcatSetType(addr, nftables.TypeInetProto, nftables.TypeInetService)
+		ns.Concatenation = true
 	case KindSlot:
 		ns.KeyType = nftables.TypeInteger
 		ns.KeyByteOrder = binaryutil.NativeEndian
 	case KindTuple:
-		ns.KeyType, err = nftables.ConcatSetType(addr, nftables.TypeInetService, addr, nftables.TypeInetService)
+		ns.KeyType, err = nftables.ConcatSetType(nftables.TypeInetService, addr, nftables.TypeInetService)
+		ns.Concatenation = true
 	}
 	if err != nil {
 		return err
 	}
-	if s.Kind != KindAddr {
+	if s.Kind != KindAddr && s.Name != famName(setTargets, s.V6) {
 		ns.IsMap = true
 		ns.DataType = nftables.TypeVerdict
 	}
@@ -428,8 +444,7 @@ func (k *kernel) elements(s *Set, e Elem) []nftables.SetElement {
 	case KindSlot:
 		key = binaryutil.NativeEndian.PutUint32(e.Slot)
 	case KindTuple:
-		key = append(e.Addr.Addr().AsSlice(), port4(e.Addr.Port())...)
-		key = append(key, e.Backend.Addr().AsSlice()...)
+		key = append(port4(e.Addr.Port()), e.Backend.Addr().AsSlice()...)
 		key = append(key, port4(e.Backend.Port())...)
 	}
 	el := nftables.SetElement{Key: key}
@@ -532,14 +547,6 @@ func (k *kernel) exprs(r Rule) ([]expr.Any, error) {
 				d = 1
 			}
 			out = append(out, &expr.Ct{Register: reg1, Key: expr.CtKeyDIRECTION}, &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{d}})
-		case opCtOrigDaddrIn:
-			l, err := k.lookup(s.Set, reg1, false)
-			if err != nil {
-				return nil, err
-			}
-			// CtKeyDST loads 16 bytes in an inet table; an IPv4 set's
-			// lookup reads the first 4.
-			out = append(out, &expr.Ct{Register: reg1, Key: expr.CtKeyDST, Direction: 0}, l)
 		case opOifLo, opIifNotLo:
 			key, cmpOp := expr.MetaKeyOIFNAME, expr.CmpOpEq
 			if s.Op == opIifNotLo {
@@ -581,15 +588,14 @@ func (k *kernel) exprs(r Rule) ([]expr.Any, error) {
 			}
 			out = append(out, &expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: al},
 				&expr.Hash{SourceRegister: reg1, DestRegister: reg1, Length: al, Modulus: balance.MaglevSize, Seed: balance.MaglevSeed, Type: expr.HashTypeJenkins}, l)
-		case opTupleVmap:
-			l, err := k.lookup(s.Set, reg32, true)
+		case opTupleVmap, opTupleIn:
+			l, err := k.lookup(s.Set, reg32, s.Op == opTupleVmap)
 			if err != nil {
 				return nil, err
 			}
-			// The VIP from conntrack (the original tuple's destination: 16
-			// bytes in an inet table, so the following loads overwrite
-			// its tail for IPv4), the backend from the packet: after the
-			// DNAT towards the backend, before the reverse NAT back.
+			// The VIP's port from conntrack (the original tuple), the
+			// backend from the packet: after the DNAT towards it, before
+			// the reverse NAT of its answers.
 			addrOff, portOff := uint32(16), uint32(2)
 			if s.V6 {
 				addrOff = 24
@@ -600,14 +606,9 @@ func (k *kernel) exprs(r Rule) ([]expr.Any, error) {
 					addrOff = 8
 				}
 			}
-			r := uint32(reg32)
-			out = append(out, &expr.Ct{Register: r, Key: expr.CtKeyDST, Direction: 0})
-			r += al / 4
-			out = append(out, &expr.Ct{Register: r, Key: expr.CtKeyPROTODST, Direction: 0})
-			r++
-			out = append(out, &expr.Payload{DestRegister: r, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: al})
-			r += al / 4
-			out = append(out, &expr.Payload{DestRegister: r, Base: expr.PayloadBaseTransportHeader, Offset: portOff, Len: 2}, l)
+			out = append(out, &expr.Ct{Register: reg32, Key: expr.CtKeyPROTODST, Direction: 0},
+				&expr.Payload{DestRegister: reg32 + 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: al},
+				&expr.Payload{DestRegister: reg32 + 1 + al/4, Base: expr.PayloadBaseTransportHeader, Offset: portOff, Len: 2}, l)
 		case opCounter:
 			out = append(out, &expr.Objref{Type: int(nftables.ObjTypeCounter), Name: s.Name})
 		case opDNAT:

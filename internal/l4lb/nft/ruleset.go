@@ -48,7 +48,7 @@ const (
 	opCtStateNew                  // ct state new
 	opCtDNAT                      // ct status dnat
 	opCtDir                       // ct direction original|reply
-	opCtOrigDaddrIn               // ct original ip daddr @Set
+	opTupleIn                     // ct original proto-dst . ip daddr . th dport @Set
 	opOifLo                       // oifname "lo"
 	opIifNotLo                    // iifname != "lo"
 	opFibSaddrLocal               // fib saddr type local
@@ -56,7 +56,7 @@ const (
 	opServiceVmap                 // ip daddr . meta l4proto . th dport vmap @Set
 	opNumgenVmap                  // numgen random mod Mod vmap @Set
 	opJhashVmap                   // jhash ip saddr mod 65537 seed … vmap @Set
-	opTupleVmap                   // ct original ip daddr . ct original proto-dst . ip daddr . th dport vmap @Set (Reply: ip saddr . th sport)
+	opTupleVmap                   // ct original proto-dst . ip daddr . th dport vmap @Set (Reply: ip saddr . th sport)
 	opCounter                     // counter name Name
 	opDNAT                        // dnat ip to To
 	opMasq                        // masquerade
@@ -87,7 +87,7 @@ const (
 	KindAddr    SetKind = iota + 1 // addresses or prefixes
 	KindService                    // address . protocol . port → chain
 	KindSlot                       // slot number → chain
-	KindTuple                      // VIP address . port . backend address . port → chain
+	KindTuple                      // VIP port . backend address . port (→ chain, in a map)
 )
 
 // Set is a named set or verdict map.
@@ -122,7 +122,7 @@ func (e Elem) Key(k SetKind) string {
 	case KindSlot:
 		return fmt.Sprint(e.Slot)
 	case KindTuple:
-		return fmt.Sprintf("%s . %d . %s . %d", e.Addr.Addr(), e.Addr.Port(), e.Backend.Addr(), e.Backend.Port())
+		return fmt.Sprintf("%d . %s . %d", e.Addr.Port(), e.Backend.Addr(), e.Backend.Port())
 	}
 	return "?"
 }
@@ -133,6 +133,7 @@ func (s *Set) add(e Elem) { s.Elems[e.Key(s.Kind)] = e }
 const (
 	setRanges   = "vip_ranges"
 	setVIPs     = "vips"
+	setTargets  = "dnat_targets"
 	setServices = "services"
 	setRefuse   = "refuse"
 	setBytesTo  = "bytes_to"
@@ -153,12 +154,12 @@ func Render(services []balance.Service, ranges []netip.Prefix) *Ruleset {
 	rs := &Ruleset{Chains: map[string]*Chain{}, Sets: map[string]*Set{}, Counters: map[string]bool{}}
 	for _, v6 := range []bool{false, true} {
 		rs.Sets[famName(setRanges, v6)] = &Set{Name: famName(setRanges, v6), Kind: KindAddr, V6: v6, Interval: true, Elems: map[string]Elem{}}
-		for _, n := range []string{setVIPs, setServices, setRefuse, setBytesTo, setBytesFr} {
+		for _, n := range []string{setVIPs, setServices, setRefuse, setBytesTo, setBytesFr, setTargets} {
 			k := KindAddr
 			switch n {
 			case setServices, setRefuse:
 				k = KindService
-			case setBytesTo, setBytesFr:
+			case setBytesTo, setBytesFr, setTargets:
 				k = KindTuple
 			}
 			rs.Sets[famName(n, v6)] = &Set{Name: famName(n, v6), Kind: k, V6: v6, Elems: map[string]Elem{}}
@@ -191,7 +192,7 @@ func (rs *Ruleset) fixedChains() {
 		c := rs.Chains["services"]
 		c.Rules = append(c.Rules, Rule{fam, {Op: opServiceVmap, V6: v6, Set: famName(setServices, v6)}})
 		c = rs.Chains["nat-postrouting"]
-		c.Rules = append(c.Rules, Rule{{Op: opCtDNAT}, fam, {Op: opCtOrigDaddrIn, V6: v6, Set: famName(setVIPs, v6)}, {Op: opJump, Name: "masq"}})
+		c.Rules = append(c.Rules, Rule{{Op: opCtDNAT}, fam, {Op: opTupleIn, V6: v6, Set: famName(setTargets, v6)}, {Op: opJump, Name: "masq"}})
 		c = rs.Chains["masq"]
 		// A local client's source is the VIP itself (the VIP routes are
 		// local routes): the backend could not answer it off this node.
@@ -266,6 +267,7 @@ func (rs *Ruleset) service(s *balance.Service) {
 		rs.chain(&Chain{Name: bf, Rules: []Rule{{{Op: opCounter, Name: bf}}}})
 		rs.Sets[famName(setBytesTo, v6)].add(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bt})
 		rs.Sets[famName(setBytesFr, v6)].add(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bf})
+		rs.Sets[famName(setTargets, v6)].add(Elem{Addr: s.Addr, Backend: b.Addr})
 		if b.Weight > 0 {
 			active = append(active, b)
 		}
@@ -318,6 +320,10 @@ func (rs *Ruleset) String() string {
 		keys := sortedKeys(s.Elems)
 		if s.Kind == KindSlot {
 			slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(s.Elems[a].Slot, s.Elems[b].Slot) })
+			if len(keys) > maxSlotLines {
+				summarizeSlots(&b, s, keys)
+				continue
+			}
 		}
 		for _, k := range keys {
 			if e := s.Elems[k]; e.Goto != "" {
@@ -341,6 +347,24 @@ func (rs *Ruleset) String() string {
 	return b.String()
 }
 
+// maxSlotLines: a larger slot map (Maglev's 65537 slots) is printed as
+// its slots per chain and a digest of the whole map.
+const maxSlotLines = 64
+
+func summarizeSlots(b *strings.Builder, s *Set, keys []string) {
+	h := sha256.New()
+	per := map[string]int{}
+	for _, k := range keys {
+		e := s.Elems[k]
+		fmt.Fprintf(h, "%d:%s\n", e.Slot, e.Goto)
+		per[e.Goto]++
+	}
+	fmt.Fprintf(b, "\t%d slots, digest %x\n", len(keys), h.Sum(nil)[:8])
+	for _, c := range sortedKeys(per) {
+		fmt.Fprintf(b, "\t%d slots : goto %s\n", per[c], c)
+	}
+}
+
 func (s *Set) typeText() string {
 	a := "ipv4_addr"
 	if s.V6 {
@@ -357,7 +381,10 @@ func (s *Set) typeText() string {
 	case KindSlot:
 		return "type integer : verdict;"
 	case KindTuple:
-		return "type " + a + " . inet_service . " + a + " . inet_service : verdict;"
+		if s.Name == famName(setTargets, s.V6) {
+			return "type inet_service . " + a + " . inet_service;"
+		}
+		return "type inet_service . " + a + " . inet_service : verdict;"
 	}
 	return "?"
 }
@@ -403,8 +430,8 @@ func (s Stmt) String() string {
 			return "ct direction reply"
 		}
 		return "ct direction original"
-	case opCtOrigDaddrIn:
-		return "ct original " + ip + " daddr @" + s.Set
+	case opTupleIn:
+		return "ct original proto-dst . " + ip + " daddr . th dport @" + s.Set
 	case opOifLo:
 		return `oifname "lo"`
 	case opIifNotLo:
@@ -421,9 +448,9 @@ func (s Stmt) String() string {
 		return fmt.Sprintf("jhash %s saddr mod %d seed %#x vmap @%s", ip, balance.MaglevSize, balance.MaglevSeed, s.Set)
 	case opTupleVmap:
 		if s.Reply {
-			return fmt.Sprintf("ct original %s daddr . ct original proto-dst . %s saddr . th sport vmap @%s", ip, ip, s.Set)
+			return fmt.Sprintf("ct original proto-dst . %s saddr . th sport vmap @%s", ip, s.Set)
 		}
-		return fmt.Sprintf("ct original %s daddr . ct original proto-dst . %s daddr . th dport vmap @%s", ip, ip, s.Set)
+		return fmt.Sprintf("ct original proto-dst . %s daddr . th dport vmap @%s", ip, s.Set)
 	case opCounter:
 		return `counter name "` + s.Name + `"`
 	case opDNAT:
