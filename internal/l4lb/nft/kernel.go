@@ -145,12 +145,12 @@ func (k *kernel) partial(want *Ruleset) (bool, error) {
 		ks := k.sets[n]
 		var del, add []nftables.SetElement
 		for key, e := range old.Elems {
-			if ne, ok := s.Elems[key]; !ok || ne.Goto != e.Goto {
+			if ne, ok := s.Elems[key]; !ok || ne != e {
 				del = append(del, k.elements(s, e)...)
 			}
 		}
 		for key, e := range s.Elems {
-			if oe, ok := old.Elems[key]; !ok || oe.Goto != e.Goto {
+			if oe, ok := old.Elems[key]; !ok || oe != e {
 				add = append(add, k.elements(s, e)...)
 			}
 		}
@@ -389,6 +389,12 @@ func (k *kernel) addSet(s *Set) error {
 	if s.Kind != KindAddr && s.Name != famName(setTargets, s.V6) {
 		ns.IsMap = true
 		ns.DataType = nftables.TypeVerdict
+		if s.Kind == KindSlot {
+			ns.DataType, err = nftables.ConcatSetType(addr, nftables.TypeInetService)
+			if err != nil {
+				return err
+			}
+		}
 	}
 	var elems []nftables.SetElement
 	for _, key := range sortedKeys(s.Elems) {
@@ -448,6 +454,9 @@ func (k *kernel) elements(s *Set, e Elem) []nftables.SetElement {
 		key = append(key, port4(e.Backend.Port())...)
 	}
 	el := nftables.SetElement{Key: key}
+	if s.Kind == KindSlot {
+		el.Val = append(e.Backend.Addr().AsSlice(), port4(e.Backend.Port())...)
+	}
 	if e.Goto != "" {
 		el.VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: e.Goto}
 	}
@@ -571,23 +580,30 @@ func (k *kernel) exprs(r Rule) ([]expr.Any, error) {
 				&expr.Payload{DestRegister: reg32, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: al},
 				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg32 + al/4},
 				&expr.Payload{DestRegister: reg32 + al/4 + 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}, l)
-		case opNumgenVmap:
-			l, err := k.lookup(s.Set, reg1, true)
+		case opNumgenDNAT, opJhashDNAT:
+			// The slot (numgen, or jhash of the source) in reg 1, the
+			// map's address . port into reg 1 onwards, the port at the
+			// 32-bit register after the address.
+			l, err := k.lookup(s.Set, reg1, false)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, &expr.Numgen{Register: reg1, Modulus: s.Mod, Type: unix.NFT_NG_RANDOM}, l)
-		case opJhashVmap:
-			off := uint32(12)
+			l.IsDestRegSet, l.DestRegister = true, reg1
+			if s.Op == opNumgenDNAT {
+				out = append(out, &expr.Numgen{Register: reg1, Modulus: s.Mod, Type: unix.NFT_NG_RANDOM})
+			} else {
+				off := uint32(12)
+				if s.V6 {
+					off = 8
+				}
+				out = append(out, &expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: al},
+					&expr.Hash{SourceRegister: reg1, DestRegister: reg1, Length: al, Modulus: balance.MaglevSize, Seed: balance.MaglevSeed, Type: expr.HashTypeJenkins})
+			}
+			fam := uint32(unix.NFPROTO_IPV4)
 			if s.V6 {
-				off = 8
+				fam = unix.NFPROTO_IPV6
 			}
-			l, err := k.lookup(s.Set, reg1, true)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, &expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: al},
-				&expr.Hash{SourceRegister: reg1, DestRegister: reg1, Length: al, Modulus: balance.MaglevSize, Seed: balance.MaglevSeed, Type: expr.HashTypeJenkins}, l)
+			out = append(out, l, &expr.NAT{Type: expr.NATTypeDestNAT, Family: fam, RegAddrMin: reg1, RegProtoMin: reg32 + al/4, Specified: true})
 		case opTupleVmap, opTupleIn:
 			l, err := k.lookup(s.Set, reg32, s.Op == opTupleVmap)
 			if err != nil {

@@ -238,3 +238,33 @@ func TestCountersNetnsHelper(t *testing.T) {
 		t.Errorf("after the plane's own full sync, %d connections counted, want 2", n)
 	}
 }
+
+// nft (the tool operators use) can list a table with a Maglev VIP: the
+// plane's expressions must decode in nft, or `nft list ruleset` would
+// abort on every node.
+func TestNftListsNetns(t *testing.T) { inNetns(t, "TestNftListsNetnsHelper") }
+
+func TestNftListsNetnsHelper(t *testing.T) {
+	helperOnly(t)
+	nft := testutil.NeedTool(t, "nft")
+	p := newPlane(t, Options{})
+	defer p.Close()
+	if err := p.Sync(t.Context(), goldenServices()); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(nft, "list", "ruleset").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list ruleset: %v\n%.2000s", err, out)
+	}
+	for _, want := range []string{"dnat ip to jhash ip saddr mod 65537 seed 0x53585401 map @sl-", "dnat ip to numgen random mod 4 map @sl-", "dnat ip6 to numgen random mod 2 map @sl-", "masquerade"} {
+		if !strings.Contains(string(out), want) {
+			var near []string
+			for _, l := range strings.Split(string(out), "\n") {
+				if strings.Contains(l, "dnat") {
+					near = append(near, strings.TrimSpace(l))
+				}
+			}
+			t.Errorf("nft list ruleset has no %q; its dnat lines: %q", want, near)
+		}
+	}
+}

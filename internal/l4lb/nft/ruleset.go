@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sextantdc/sextant/internal/l4lb/balance"
@@ -54,8 +55,8 @@ const (
 	opFibSaddrLocal               // fib saddr type local
 	opL4                          // meta l4proto tcp|udp
 	opServiceVmap                 // ip daddr . meta l4proto . th dport vmap @Set
-	opNumgenVmap                  // numgen random mod Mod vmap @Set
-	opJhashVmap                   // jhash ip saddr mod 65537 seed … vmap @Set
+	opNumgenDNAT                  // dnat ip to numgen random mod Mod map @Set
+	opJhashDNAT                   // dnat ip to jhash ip saddr mod 65537 seed … map @Set
 	opTupleVmap                   // ct original proto-dst . ip daddr . th dport vmap @Set (Reply: ip saddr . th sport)
 	opCounter                     // counter name Name
 	opDNAT                        // dnat ip to To
@@ -86,7 +87,7 @@ type SetKind uint8
 const (
 	KindAddr    SetKind = iota + 1 // addresses or prefixes
 	KindService                    // address . protocol . port → chain
-	KindSlot                       // slot number → chain
+	KindSlot                       // slot number → backend address . port (a data map)
 	KindTuple                      // VIP port . backend address . port (→ chain, in a map)
 )
 
@@ -104,7 +105,7 @@ type Elem struct {
 	Prefix  netip.Prefix   // KindAddr
 	Addr    netip.AddrPort // KindService (with Proto), KindTuple (the VIP)
 	Proto   balance.Protocol
-	Backend netip.AddrPort // KindTuple
+	Backend netip.AddrPort // KindTuple, KindSlot
 	Slot    uint32         // KindSlot
 	Goto    string
 }
@@ -120,7 +121,7 @@ func (e Elem) Key(k SetKind) string {
 	case KindService:
 		return fmt.Sprintf("%s . %s . %d", e.Addr.Addr(), e.Proto, e.Addr.Port())
 	case KindSlot:
-		return fmt.Sprint(e.Slot)
+		return strconv.FormatUint(uint64(e.Slot), 10)
 	case KindTuple:
 		return fmt.Sprintf("%d . %s . %d", e.Addr.Port(), e.Backend.Addr(), e.Backend.Port())
 	}
@@ -262,8 +263,10 @@ func (rs *Ruleset) service(s *balance.Service) {
 		be := backendName("be", s.Key, b.Addr)
 		bt, bf := backendName("bt", s.Key, b.Addr), backendName("bf", s.Key, b.Addr)
 		rs.Counters[be], rs.Counters[bt], rs.Counters[bf] = true, true, true
-		rs.chain(&Chain{Name: be, Rules: []Rule{{{Op: opCounter, Name: be}, {Op: opDNAT, V6: v6, To: b.Addr}}}})
-		rs.chain(&Chain{Name: bt, Rules: []Rule{{{Op: opCounter, Name: bt}}}})
+		// New flows and bytes are counted in the filter hooks, where a
+		// DNATed packet shows its backend; the first packet of a flow
+		// is the one in state new.
+		rs.chain(&Chain{Name: bt, Rules: []Rule{{{Op: opCtStateNew}, {Op: opCounter, Name: be}}, {{Op: opCounter, Name: bt}}}})
 		rs.chain(&Chain{Name: bf, Rules: []Rule{{{Op: opCounter, Name: bf}}}})
 		rs.Sets[famName(setBytesTo, v6)].add(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bt})
 		rs.Sets[famName(setBytesFr, v6)].add(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bf})
@@ -279,8 +282,12 @@ func (rs *Ruleset) service(s *balance.Service) {
 		rs.Sets[famName(setRefuse, v6)].add(Elem{Addr: s.Addr, Proto: s.Protocol, Goto: rf})
 		return
 	}
+	// The slot maps are data maps (slot → backend address . port) that
+	// the DNAT reads: a verdict map of 65537 elements would make every
+	// commit cost seconds, as the kernel validates the chain graph
+	// through each verdict element.
 	sc, sl := svcChain(s.Key), slotSet(s.Key)
-	set := &Set{Name: sl, Kind: KindSlot, Elems: map[string]Elem{}}
+	set := &Set{Name: sl, Kind: KindSlot, V6: v6, Elems: map[string]Elem{}}
 	rs.Sets[sl] = set
 	rs.Sets[famName(setServices, v6)].add(Elem{Addr: s.Addr, Proto: s.Protocol, Goto: sc})
 	if s.Mode == balance.Maglev {
@@ -290,20 +297,22 @@ func (rs *Ruleset) service(s *balance.Service) {
 			names[i], weights[i] = b.Addr.String(), b.Weight
 		}
 		for slot, i := range balance.MaglevTable(names, weights) {
-			set.add(Elem{Slot: uint32(slot), Goto: backendName("be", s.Key, active[i].Addr)})
+			set.add(Elem{Slot: uint32(slot), Backend: active[i].Addr})
 		}
-		rs.chain(&Chain{Name: sc, Rules: []Rule{{{Op: opJhashVmap, V6: v6, Set: sl}}}})
+		// The family match is for nft: without it, it cannot name the
+		// source address field it lists.
+		rs.chain(&Chain{Name: sc, Rules: []Rule{{{Op: opNFProto, V6: v6}, {Op: opJhashDNAT, V6: v6, Set: sl}}}})
 		return
 	}
 	// Weighted random: a backend of weight w owns w consecutive slots.
 	slot := uint32(0)
 	for _, b := range active {
 		for range b.Weight {
-			set.add(Elem{Slot: slot, Goto: backendName("be", s.Key, b.Addr)})
+			set.add(Elem{Slot: slot, Backend: b.Addr})
 			slot++
 		}
 	}
-	rs.chain(&Chain{Name: sc, Rules: []Rule{{{Op: opNumgenVmap, Set: sl, Mod: slot}}}})
+	rs.chain(&Chain{Name: sc, Rules: []Rule{{{Op: opNumgenDNAT, V6: v6, Set: sl, Mod: slot}}}})
 }
 
 // String is the canonical text of the ruleset: objects sorted by kind
@@ -326,7 +335,9 @@ func (rs *Ruleset) String() string {
 			}
 		}
 		for _, k := range keys {
-			if e := s.Elems[k]; e.Goto != "" {
+			if e := s.Elems[k]; s.Kind == KindSlot {
+				fmt.Fprintf(&b, "\telem %s : %s . %d\n", k, e.Backend.Addr(), e.Backend.Port())
+			} else if e.Goto != "" {
 				fmt.Fprintf(&b, "\telem %s : goto %s\n", k, e.Goto)
 			} else {
 				fmt.Fprintf(&b, "\telem %s\n", k)
@@ -356,12 +367,13 @@ func summarizeSlots(b *strings.Builder, s *Set, keys []string) {
 	per := map[string]int{}
 	for _, k := range keys {
 		e := s.Elems[k]
-		fmt.Fprintf(h, "%d:%s\n", e.Slot, e.Goto)
-		per[e.Goto]++
+		to := fmt.Sprintf("%s . %d", e.Backend.Addr(), e.Backend.Port())
+		fmt.Fprintf(h, "%d:%s\n", e.Slot, to)
+		per[to]++
 	}
 	fmt.Fprintf(b, "\t%d slots, digest %x\n", len(keys), h.Sum(nil)[:8])
 	for _, c := range sortedKeys(per) {
-		fmt.Fprintf(b, "\t%d slots : goto %s\n", per[c], c)
+		fmt.Fprintf(b, "\t%d slots : %s\n", per[c], c)
 	}
 }
 
@@ -379,7 +391,7 @@ func (s *Set) typeText() string {
 	case KindService:
 		return "type " + a + " . inet_proto . inet_service : verdict;"
 	case KindSlot:
-		return "type integer : verdict;"
+		return "type integer : " + a + " . inet_service;"
 	case KindTuple:
 		if s.Name == famName(setTargets, s.V6) {
 			return "type inet_service . " + a + " . inet_service;"
@@ -442,10 +454,10 @@ func (s Stmt) String() string {
 		return "meta l4proto " + s.Proto.String()
 	case opServiceVmap:
 		return ip + " daddr . meta l4proto . th dport vmap @" + s.Set
-	case opNumgenVmap:
-		return fmt.Sprintf("numgen random mod %d vmap @%s", s.Mod, s.Set)
-	case opJhashVmap:
-		return fmt.Sprintf("jhash %s saddr mod %d seed %#x vmap @%s", ip, balance.MaglevSize, balance.MaglevSeed, s.Set)
+	case opNumgenDNAT:
+		return fmt.Sprintf("dnat %s to numgen random mod %d map @%s", ip, s.Mod, s.Set)
+	case opJhashDNAT:
+		return fmt.Sprintf("dnat %s to jhash %s saddr mod %d seed %#x map @%s", ip, ip, balance.MaglevSize, balance.MaglevSeed, s.Set)
 	case opTupleVmap:
 		if s.Reply {
 			return fmt.Sprintf("ct original proto-dst . %s saddr . th sport vmap @%s", ip, s.Set)

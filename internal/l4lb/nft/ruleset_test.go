@@ -194,15 +194,14 @@ func TestTraceMaglevIsPicker(t *testing.T) {
 func TestRenderWeights(t *testing.T) {
 	s := svc(balance.TCP, "11.0.0.1:80", balance.Random, "10.0.0.1:80", "10.0.0.2:80/3", "10.0.0.3:80/0")
 	rs := Render([]balance.Service{s}, DefaultVIPRanges)
-	per := map[string]int{}
+	per := map[netip.AddrPort]int{}
 	for _, e := range rs.Sets[slotSet(s.Key)].Elems {
-		per[e.Goto]++
+		per[e.Backend]++
 	}
-	be := func(b string) string { return backendName("be", s.Key, ap(b)) }
-	if per[be("10.0.0.1:80")] != 1 || per[be("10.0.0.2:80")] != 3 || per[be("10.0.0.3:80")] != 0 || len(per) != 2 {
-		t.Errorf("slots per backend chain: %v", per)
+	if per[ap("10.0.0.1:80")] != 1 || per[ap("10.0.0.2:80")] != 3 || per[ap("10.0.0.3:80")] != 0 || len(per) != 2 {
+		t.Errorf("slots per backend: %v", per)
 	}
-	if r := rs.Chains[svcChain(s.Key)].Rules[0][0]; r.Op != opNumgenVmap || r.Mod != 4 {
+	if r := rs.Chains[svcChain(s.Key)].Rules[0][0]; r.Op != opNumgenDNAT || r.Mod != 4 {
 		t.Errorf("service rule %v, want numgen mod 4", r)
 	}
 }
@@ -234,5 +233,12 @@ func TestLastPlusOne(t *testing.T) {
 	}
 	if _, ok := lastPlusOne(netip.MustParsePrefix("255.0.0.0/8")); ok {
 		t.Error("255.0.0.0/8 has an end")
+	}
+}
+
+func BenchmarkRenderMaglev(b *testing.B) {
+	s := []balance.Service{svc(balance.TCP, "11.138.58.156:9092", balance.Maglev, "10.0.2.1:9092", "10.0.2.2:9092", "10.0.2.3:9092")}
+	for b.Loop() {
+		Render(s, DefaultVIPRanges)
 	}
 }

@@ -202,14 +202,24 @@ func (t *tracer) rule(r Rule) (verdict, bool) {
 				return vNone, false
 			}
 			return t.gotoChain(e.Goto)
-		case opNumgenVmap:
-			return t.numgen(s.Set)
-		case opJhashVmap:
+		case opNumgenDNAT:
+			set := t.rs.Sets[s.Set]
+			if set == nil || len(set.Elems) == 0 {
+				return vNone, false // the kernel's lookup misses: the rule does nothing
+			}
+			for _, e := range set.Elems {
+				if !slices.Contains(t.dnat, e.Backend) {
+					t.dnat = append(t.dnat, e.Backend)
+				}
+			}
+			return vAccept, true
+		case opJhashDNAT:
 			e, ok := t.rs.Sets[s.Set].Elems[Elem{Slot: balance.MaglevSlot(t.p.Src.Addr())}.Key(KindSlot)]
 			if !ok {
 				return vNone, false
 			}
-			return t.gotoChain(e.Goto)
+			t.dnat = append(t.dnat, e.Backend)
+			return vAccept, true
 		case opTupleVmap:
 			e, ok := t.rs.Sets[s.Set].Elems[Elem{Addr: t.orig, Backend: t.p.Dst}.Key(KindTuple)]
 			if !ok {
@@ -246,31 +256,3 @@ func (t *tracer) gotoChain(name string) (verdict, bool) {
 	return vGoto, true
 }
 
-// numgen follows every distinct chain of a random slot map: the flow
-// may take any of them.
-func (t *tracer) numgen(set string) (verdict, bool) {
-	s := t.rs.Sets[set]
-	if s == nil || len(s.Elems) == 0 {
-		return vNone, false
-	}
-	var targets []string
-	for _, e := range s.Elems {
-		if !slices.Contains(targets, e.Goto) {
-			targets = append(targets, e.Goto)
-		}
-	}
-	slices.Sort(targets)
-	var v verdict
-	counters := t.counters
-	for i, c := range targets {
-		t.counters = slices.Clone(counters)
-		if w, _ := t.gotoChain(c); i == 0 {
-			v = w
-		}
-	}
-	// Which backend's counter counts is random: report none of them.
-	if len(targets) > 1 {
-		t.counters = counters
-	}
-	return v, true
-}
