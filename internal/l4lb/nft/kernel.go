@@ -142,6 +142,9 @@ func (k *kernel) partial(want *Ruleset) (bool, error) {
 			sent = true
 			continue
 		}
+		if old == s {
+			continue // a cached slot map: unchanged
+		}
 		ks := k.sets[n]
 		var del, add []nftables.SetElement
 		for key, e := range old.Elems {

@@ -61,6 +61,7 @@ type Plane struct {
 	closed   bool
 	last     []balance.Service // input of the last successful sync
 	lastFull time.Time
+	cache    slotCache
 
 	smu      sync.Mutex
 	services []balance.Service // what Stats reports
@@ -239,7 +240,16 @@ func (p *Plane) Sync(ctx context.Context, services []balance.Service) error {
 			return verr
 		}
 	}
-	want := Render(good, p.ranges)
+	// The cache keeps the slot maps of services that are still served
+	// unchanged; the others' are rebuilt.
+	next := slotCache{}
+	for _, sv := range good {
+		if c, ok := p.cache[sv.Key]; ok {
+			next[sv.Key] = c
+		}
+	}
+	p.cache = next
+	want := render(good, p.ranges, p.cache)
 	routes := p.routesFor(good)
 	// Routes of VIPs that go leave first; new ones come once the table
 	// serves them (dcos-net#130's order).

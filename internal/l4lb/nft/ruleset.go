@@ -152,6 +152,20 @@ func famName(name string, v6 bool) string {
 // ranges and to every VIP address that no service with a backend taking
 // new flows answers. It does no I/O.
 func Render(services []balance.Service, ranges []netip.Prefix) *Ruleset {
+	return render(services, ranges, nil)
+}
+
+// slotCache keeps the slot maps of the last render by service: an
+// unchanged Maglev service reuses its 65537-element map (the same
+// pointer, which the diff then skips) instead of computing it again.
+type slotCache map[balance.Key]cachedSlots
+
+type cachedSlots struct {
+	svc balance.Service
+	set *Set
+}
+
+func render(services []balance.Service, ranges []netip.Prefix, cache slotCache) *Ruleset {
 	rs := &Ruleset{Chains: map[string]*Chain{}, Sets: map[string]*Set{}, Counters: map[string]bool{}}
 	for _, v6 := range []bool{false, true} {
 		rs.Sets[famName(setRanges, v6)] = &Set{Name: famName(setRanges, v6), Kind: KindAddr, V6: v6, Interval: true, Elems: map[string]Elem{}}
@@ -172,7 +186,7 @@ func Render(services []balance.Service, ranges []netip.Prefix) *Ruleset {
 	}
 	rs.fixedChains()
 	for i := range services {
-		rs.service(&services[i])
+		rs.service(&services[i], cache)
 	}
 	return rs
 }
@@ -251,7 +265,7 @@ func backendName(prefix string, k balance.Key, b netip.AddrPort) string {
 	return hashName(prefix, k.Protocol.String(), k.Addr.String(), b.String())
 }
 
-func (rs *Ruleset) service(s *balance.Service) {
+func (rs *Ruleset) service(s *balance.Service, cache slotCache) {
 	v6 := s.Addr.Addr().Is6()
 	vip := s.Addr.Addr()
 	rs.Sets[famName(setVIPs, v6)].add(Elem{Prefix: netip.PrefixFrom(vip, vip.BitLen())})
@@ -291,6 +305,13 @@ func (rs *Ruleset) service(s *balance.Service) {
 	rs.Sets[sl] = set
 	rs.Sets[famName(setServices, v6)].add(Elem{Addr: s.Addr, Proto: s.Protocol, Goto: sc})
 	if s.Mode == balance.Maglev {
+		// The family match is for nft: without it, it cannot name the
+		// source address field it lists.
+		rs.chain(&Chain{Name: sc, Rules: []Rule{{{Op: opNFProto, V6: v6}, {Op: opJhashDNAT, V6: v6, Set: sl}}}})
+		if c, ok := cache[s.Key]; ok && c.svc.Equal(s) {
+			rs.Sets[sl] = c.set
+			return
+		}
 		names := make([]string, len(active))
 		weights := make([]uint8, len(active))
 		for i, b := range active {
@@ -299,9 +320,9 @@ func (rs *Ruleset) service(s *balance.Service) {
 		for slot, i := range balance.MaglevTable(names, weights) {
 			set.add(Elem{Slot: uint32(slot), Backend: active[i].Addr})
 		}
-		// The family match is for nft: without it, it cannot name the
-		// source address field it lists.
-		rs.chain(&Chain{Name: sc, Rules: []Rule{{{Op: opNFProto, V6: v6}, {Op: opJhashDNAT, V6: v6, Set: sl}}}})
+		if cache != nil {
+			cache[s.Key] = cachedSlots{svc: *s, set: set}
+		}
 		return
 	}
 	// Weighted random: a backend of weight w owns w consecutive slots.
