@@ -33,6 +33,16 @@ type Env struct {
 	// no route off the machine: only then may a client send to an
 	// address that is not loopback.
 	Isolated bool
+	// Backends, when set, places backends on other hosts (network
+	// namespaces the test made): the address of backend host i for a
+	// family, and a function that runs f in that host's namespace (a
+	// backend's socket is created there). Nil: every backend listens on
+	// loopback here. Scenarios use hosts 0, 1 and 2.
+	BackendAddr func(i int, v6 bool) netip.Addr
+	InBackend   func(i int, f func())
+	// Source returns the i-th client address the maglev scenario binds
+	// (nil: 127.0.0.10+i).
+	Source func(i int) netip.Addr
 }
 
 var (
@@ -148,15 +158,45 @@ func sorted(bs []balance.Backend) []balance.Backend {
 	return out
 }
 
-func tcpBackends(t *testing.T, ip netip.Addr, n int) ([]*TCPBackend, []balance.Backend) {
+func (h *harness) tcpBackends(t *testing.T, ip netip.Addr, n int) ([]*TCPBackend, []balance.Backend) {
 	var bes []*TCPBackend
 	var bs []balance.Backend
 	for i := range n {
-		b := StartTCPBackend(t, ip, fmt.Sprintf("b%d", i))
+		b := h.tcpBackend(t, ip, i, fmt.Sprintf("b%d", i))
 		bes = append(bes, b)
 		bs = append(bs, balance.Backend{Addr: b.Addr, Weight: 1})
 	}
 	return bes, bs
+}
+
+// backendHost runs start for backend i: on loopback (ip), or on host
+// i%3 of Env.BackendAddr.
+func (h *harness) backendHost(ip netip.Addr, i int, start func(netip.Addr)) {
+	if h.env.BackendAddr == nil || h.env.InBackend == nil {
+		start(ip)
+		return
+	}
+	host := i % 3
+	h.env.InBackend(host, func() { start(h.env.BackendAddr(host, ip.Is6())) })
+}
+
+func (h *harness) tcpBackend(t *testing.T, ip netip.Addr, i int, name string) *TCPBackend {
+	var b *TCPBackend
+	h.backendHost(ip, i, func(a netip.Addr) { b = StartTCPBackend(t, a, name) })
+	return b
+}
+
+func (h *harness) udpBackend(t *testing.T, ip netip.Addr, i int, name string) *UDPBackend {
+	var b *UDPBackend
+	h.backendHost(ip, i, func(a netip.Addr) { b = StartUDPBackend(t, a, name) })
+	return b
+}
+
+func (h *harness) source(i int) netip.Addr {
+	if h.env.Source != nil {
+		return h.env.Source(i)
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, byte(10 + i)})
 }
 
 func weights(bs []balance.Backend, w map[netip.AddrPort]uint8) []balance.Backend {

@@ -255,4 +255,3 @@ func (t *tracer) gotoChain(name string) (verdict, bool) {
 	}
 	return vGoto, true
 }
-

@@ -1,0 +1,159 @@
+package nft
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/sextantdc/sextant/internal/l4lb"
+	"github.com/sextantdc/sextant/internal/l4lb/l4lbtest"
+)
+
+// backendHosts are network namespaces joined to the test's namespace
+// (the client's, where the plane runs) by veth pairs: host i is
+// 10.79.i.2 and fd79:i::2, the client's side 10.79.i.1 and fd79:i::1.
+// The namespaces are anonymous: they end with the process.
+type backendHosts struct{ ns []netns.NsHandle }
+
+// inNS runs f on a thread moved into ns; the thread is discarded after.
+func inNS(ns netns.NsHandle, f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread dies with its netns changed
+		if err := netns.Set(ns); err != nil {
+			panic(err)
+		}
+		f()
+	}()
+	<-done
+}
+
+func newNS(t *testing.T) netns.NsHandle {
+	var h netns.NsHandle
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if err = unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return
+		}
+		h, err = netns.Get()
+	}()
+	<-done
+	if err != nil {
+		t.Fatalf("new network namespace: %v", err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func addr(t *testing.T, h *netlink.Handle, l netlink.Link, p string) {
+	t.Helper()
+	a, err := netlink.ParseAddr(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Flags = unix.IFA_F_NODAD
+	if err := h.AddrAdd(l, a); err != nil {
+		t.Fatalf("address %s on %s: %v", p, l.Attrs().Name, err)
+	}
+}
+
+func newBackendHosts(t *testing.T, n int) *backendHosts {
+	t.Helper()
+	bh := &backendHosts{}
+	here, err := netlink.NewHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer here.Close()
+	for i := range n {
+		ns := newNS(t)
+		bh.ns = append(bh.ns, ns)
+		name := fmt.Sprintf("sxh%d", i)
+		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ns))}
+		if err := here.LinkAdd(veth); err != nil {
+			t.Fatalf("veth: %v", err)
+		}
+		l, err := here.LinkByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr(t, here, l, fmt.Sprintf("10.79.%d.1/24", i))
+		addr(t, here, l, fmt.Sprintf("fd79:%d::1/64", i))
+		if i == 0 {
+			for s := range 24 {
+				addr(t, here, l, fmt.Sprintf("10.79.0.%d/32", 10+s))
+			}
+		}
+		if err := here.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+		there, err := netlink.NewHandleAt(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ln := range []string{"lo", "eth0"} {
+			l, err := there.LinkByName(ln)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ln == "eth0" {
+				addr(t, there, l, fmt.Sprintf("10.79.%d.2/24", i))
+				addr(t, there, l, fmt.Sprintf("fd79:%d::2/64", i))
+			}
+			if err := there.LinkSetUp(l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eth, _ := there.LinkByName("eth0")
+		for _, gw := range []string{fmt.Sprintf("10.79.%d.1", i), fmt.Sprintf("fd79:%d::1", i)} {
+			ip := net.ParseIP(gw)
+			if err := there.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: ip}); err != nil {
+				t.Fatalf("default route via %s: %v", gw, err)
+			}
+		}
+		there.Close()
+	}
+	return bh
+}
+
+func (bh *backendHosts) addr(i int, v6 bool) netip.Addr {
+	if v6 {
+		return netip.MustParseAddr(fmt.Sprintf("fd79:%d::2", i))
+	}
+	return netip.MustParseAddr(fmt.Sprintf("10.79.%d.2", i))
+}
+
+func TestConformanceHostsNetns(t *testing.T) { inNetns(t, "TestConformanceHostsNetnsHelper") }
+
+// TestConformanceHostsNetnsHelper runs the suite with the client (and
+// the plane) in the test's namespace and the backends on three other
+// hosts: the DNAT leaves the node, and the client's VIP source address
+// is masqueraded on the way out.
+func TestConformanceHostsNetnsHelper(t *testing.T) {
+	helperOnly(t)
+	hosts := newBackendHosts(t, 3)
+	if os.Getenv("SEXTANT_L4LB_NFT_DEBUG") != "" {
+		t.Log("hosts ready")
+	}
+	l4lbtest.Run(t, l4lbtest.Env{
+		New:         func(t *testing.T) l4lb.Dataplane { return newPlane(t, Options{}) },
+		Client:      func(vip netip.AddrPort) netip.AddrPort { return vip },
+		VIP4:        func(i int) netip.Addr { return netip.AddrFrom4([4]byte{11, 215, 14, byte(i)}) },
+		VIP6:        func(i int) netip.Addr { return netip.AddrFrom16([16]byte{0xfd, 0x01, 0, 0x0c, 14: 1, 15: byte(i)}) },
+		Isolated:    true,
+		BackendAddr: hosts.addr,
+		InBackend:   func(i int, f func()) { inNS(hosts.ns[i], f) },
+		Source:      func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 79, 0, byte(10 + i)}) },
+	})
+}
