@@ -242,3 +242,64 @@ func BenchmarkRenderMaglev(b *testing.B) {
 		Render(s, DefaultVIPRanges)
 	}
 }
+
+// FuzzRenderTrace: for any set of services, every VIP sends a new flow
+// to one of its backends taking new flows (Maglev: the one
+// balance.Picker picks) or refuses it, and an address no VIP holds is
+// refused.
+func FuzzRenderTrace(f *testing.F) {
+	f.Add([]byte{0, 1, 80, 2, 1, 0}, byte(9))
+	f.Add([]byte{1, 0, 53, 3, 0, 0, 3, 1, 1}, byte(200))
+	f.Add([]byte{0, 1, 1, 1, 0, 0, 2, 2, 1, 1}, byte(0))
+	f.Fuzz(func(t *testing.T, data []byte, srcByte byte) {
+		var svcs []balance.Service
+		seen := map[balance.Key]bool{}
+		for len(data) >= 4 && len(svcs) < 4 {
+			proto := balance.TCP
+			if data[0]&1 == 1 {
+				proto = balance.UDP
+			}
+			mode := balance.Mode(data[1] & 1)
+			k := balance.Key{Protocol: proto, Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{11, 0, 0, data[2]}), 1000+uint16(data[2]))}
+			n := int(data[3]%4) + 1
+			data = data[4:]
+			s := balance.Service{Key: k, Mode: mode}
+			for i := range n {
+				w := uint8(1)
+				if len(data) > 0 {
+					w, data = data[0]%4, data[1:]
+				}
+				s.Backends = append(s.Backends, balance.Backend{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i), 1}), 8000), Weight: w})
+			}
+			if !seen[k] {
+				seen[k] = true
+				svcs = append(svcs, s)
+			}
+		}
+		rs := Render(svcs, DefaultVIPRanges)
+		if rs.String() != Render(svcs, DefaultVIPRanges).String() {
+			t.Fatal("render is not deterministic")
+		}
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 200, 0, srcByte}), 40000)
+		for _, s := range svcs {
+			got := Trace(rs, Packet{Src: src, Dst: s.Addr, Proto: s.Protocol})
+			p := balance.NewPicker(s)
+			want, ok := p.Pick(src.Addr())
+			switch {
+			case !ok:
+				if got.Kind != "reject" {
+					t.Fatalf("%s without a backend taking flows: %+v", s.Key, got)
+				}
+			case got.Kind != "dnat":
+				t.Fatalf("%s: %+v", s.Key, got)
+			case s.Mode == balance.Maglev && (len(got.Backends) != 1 || got.Backends[0] != want.Addr):
+				t.Fatalf("%s Maglev: %v, picker %v", s.Key, got.Backends, want.Addr)
+			case len(got.Backends) != p.Len() && s.Mode == balance.Random:
+				t.Fatalf("%s: candidates %v, %d backends take flows", s.Key, got.Backends, p.Len())
+			}
+		}
+		if got := Trace(rs, Packet{Src: src, Dst: netip.MustParseAddrPort("11.255.0.1:1"), Proto: balance.TCP}); got.Kind != "reject" {
+			t.Fatalf("unheld VIP address: %+v", got)
+		}
+	})
+}
