@@ -227,11 +227,15 @@ func TestCountersNetnsHelper(t *testing.T) {
 	if n := conns(); n != 1 {
 		t.Errorf("after an outside delete, %d connections counted, want 1", n)
 	}
+	fulls := promtest.ToFloat64(p.syncs.WithLabelValues("full"))
 	p.mu.Lock()
-	err = p.k.full(Render(p.last, p.ranges))
+	p.lastFull = time.Time{} // the next sync is a periodic full one
 	p.mu.Unlock()
-	if err != nil {
+	if err := p.Sync(ctx, []balance.Service{s}); err != nil {
 		t.Fatal(err)
+	}
+	if promtest.ToFloat64(p.syncs.WithLabelValues("full")) != fulls+1 {
+		t.Error("the sync was not a full one")
 	}
 	dial()
 	if n := conns(); n != 2 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -63,8 +64,10 @@ type Plane struct {
 	lastFull time.Time
 	cache    slotCache
 
+	// smu guards what Stats reads, so that Stats never waits for a Sync.
 	smu      sync.Mutex
 	services []balance.Service // what Stats reports
+	base     map[string]nftables.CounterObj
 
 	syncs  *prometheus.CounterVec
 	drifts prometheus.Counter
@@ -285,6 +288,7 @@ func (p *Plane) Sync(ctx context.Context, services []balance.Service) error {
 	p.last = good
 	p.smu.Lock()
 	p.services = good
+	p.base = maps.Clone(p.k.base)
 	p.smu.Unlock()
 	return errors.Join(verr, rerr, p.rt.sync(routes))
 }
@@ -309,8 +313,7 @@ func (p *Plane) Stats() []balance.ServiceStats {
 			cnt[c.Name] = *c
 		}
 	}
-	p.mu.Lock()
-	base := p.k.base
+	base := p.base
 	get := func(n string) nftables.CounterObj {
 		c, b := cnt[n], base[n]
 		return nftables.CounterObj{Packets: c.Packets + b.Packets, Bytes: c.Bytes + b.Bytes}
@@ -331,7 +334,6 @@ func (p *Plane) Stats() []balance.ServiceStats {
 		}
 		out = append(out, st)
 	}
-	p.mu.Unlock()
 	return out
 }
 
