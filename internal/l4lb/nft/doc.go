@@ -66,9 +66,11 @@
 // Named counters per backend: new flows (Connections), bytes of packets
 // to and from it (IP headers included); per service the refused new
 // flows. Active connections are not counted (0). The byte and flow
-// counters are keyed by the VIP's port and the backend (the library
-// cannot express the conntrack address key nft would also list): two
-// VIPs on the same port with the same backend share them.
+// counters are keyed by the VIP's port (from conntrack) and the backend
+// (from the packet), not the VIP's address: google/nftables cannot send
+// the conntrack address key nft itself uses, and the one it can send
+// makes `nft list` abort. Two VIPs on the same port with the same
+// backend therefore share the first one's counters (both report them).
 //
 // # Drift
 //

@@ -1,18 +1,24 @@
 package nft
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/sextantdc/sextant/internal/l4lb"
+	"github.com/sextantdc/sextant/internal/l4lb/balance"
 	"github.com/sextantdc/sextant/internal/l4lb/l4lbtest"
 )
 
@@ -156,4 +162,75 @@ func TestConformanceHostsNetnsHelper(t *testing.T) {
 		InBackend:   func(i int, f func()) { inNS(hosts.ns[i], f) },
 		Source:      func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 79, 0, byte(10 + i)}) },
 	})
+}
+
+func TestRemoteClientNetns(t *testing.T) { inNetns(t, "TestRemoteClientNetnsHelper") }
+
+// TestRemoteClientNetnsHelper: this namespace is a node that forwards;
+// a client on host 0 reaches a VIP through it (prerouting DNAT, then
+// masquerade towards the backend on host 1), and is refused at once for
+// a VIP range address that no VIP holds and for a VIP without a backend
+// taking new connections.
+func TestRemoteClientNetnsHelper(t *testing.T) {
+	helperOnly(t)
+	hosts := newBackendHosts(t, 2)
+	for _, f := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"} {
+		if err := os.WriteFile(f, []byte("1"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := newPlane(t, Options{})
+	defer p.Close()
+	var b4, b6 *l4lbtest.TCPBackend
+	inNS(hosts.ns[1], func() {
+		b4 = l4lbtest.StartTCPBackend(t, hosts.addr(1, false), "b4")
+		b6 = l4lbtest.StartTCPBackend(t, hosts.addr(1, true), "b6")
+	})
+	vip4, vip6 := ap("11.215.15.1:80"), ap("[fd01:c::15:1]:80")
+	drained := ap("11.215.15.2:80")
+	if err := p.Sync(t.Context(), []balance.Service{
+		{Key: balance.Key{Protocol: balance.TCP, Addr: vip4}, Backends: []balance.Backend{{Addr: b4.Addr, Weight: 1}}},
+		{Key: balance.Key{Protocol: balance.TCP, Addr: vip6}, Backends: []balance.Backend{{Addr: b6.Addr, Weight: 1}}},
+		{Key: balance.Key{Protocol: balance.TCP, Addr: drained}, Backends: []balance.Backend{{Addr: b4.Addr, Weight: 0}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dial := func(a netip.AddrPort) (string, error) {
+		var c net.Conn
+		var err error
+		inNS(hosts.ns[0], func() { c, err = net.DialTimeout("tcp", a.String(), 3*time.Second) })
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		return strings.TrimSpace(line), err
+	}
+	for vip, want := range map[netip.AddrPort]string{vip4: "b4", vip6: "b6"} {
+		if got, err := dial(vip); err != nil || got != want {
+			t.Errorf("from another host to %s: %q, %v (want %s)", vip, got, err, want)
+		}
+	}
+	for _, a := range []netip.AddrPort{ap("11.215.15.99:80"), drained, ap("[fd01:c::15:99]:80")} {
+		start := time.Now()
+		_, err := dial(a)
+		if err == nil || !errors.Is(err, unix.ECONNREFUSED) {
+			t.Errorf("from another host to %s: %v, want connection refused", a, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s took %v to refuse", a, d)
+		}
+	}
+	st := p.Stats()
+	for _, s := range st {
+		if s.Key.Addr == vip4 && (len(s.Backends) != 1 || s.Backends[0].Connections != 1 || s.Backends[0].BytesFromBackend == 0) {
+			out, _ := exec.Command("nft", "list", "counters").CombinedOutput()
+			out2, _ := exec.Command("nft", "list", "chain", "inet", TableName, "filter-forward").CombinedOutput()
+			t.Errorf("counters of %s: %+v\n%s\n%s", vip4, s, out, out2)
+		}
+		if s.Key.Addr == drained && s.Refused != 1 {
+			t.Errorf("refusals of %s: %d", drained, s.Refused)
+		}
+	}
 }

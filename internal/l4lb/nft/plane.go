@@ -68,6 +68,7 @@ type Plane struct {
 	smu      sync.Mutex
 	services []balance.Service // what Stats reports
 	base     map[string]nftables.CounterObj
+	rendered *Ruleset
 
 	syncs  *prometheus.CounterVec
 	drifts prometheus.Counter
@@ -288,6 +289,7 @@ func (p *Plane) Sync(ctx context.Context, services []balance.Service) error {
 	p.last = good
 	p.smu.Lock()
 	p.services = good
+	p.rendered = want
 	p.base = maps.Clone(p.k.base)
 	p.smu.Unlock()
 	return errors.Join(verr, rerr, p.rt.sync(routes))
@@ -313,7 +315,7 @@ func (p *Plane) Stats() []balance.ServiceStats {
 			cnt[c.Name] = *c
 		}
 	}
-	base := p.base
+	base, rs := p.base, p.rendered
 	get := func(n string) nftables.CounterObj {
 		c, b := cnt[n], base[n]
 		return nftables.CounterObj{Packets: c.Packets + b.Packets, Bytes: c.Bytes + b.Bytes}
@@ -325,11 +327,12 @@ func (p *Plane) Stats() []balance.ServiceStats {
 			if b.Addr.Addr().Is6() != s.Addr.Addr().Is6() {
 				continue
 			}
+			be, bt, bf := rs.counterNames(s.Key, b.Addr)
 			st.Backends = append(st.Backends, balance.BackendStats{
 				Addr:             b.Addr,
-				Connections:      get(backendName("be", s.Key, b.Addr)).Packets,
-				BytesToBackend:   get(backendName("bt", s.Key, b.Addr)).Bytes,
-				BytesFromBackend: get(backendName("bf", s.Key, b.Addr)).Bytes,
+				Connections:      get(be).Packets,
+				BytesToBackend:   get(bt).Bytes,
+				BytesFromBackend: get(bf).Bytes,
 			})
 		}
 		out = append(out, st)

@@ -130,6 +130,27 @@ func (e Elem) Key(k SetKind) string {
 
 func (s *Set) add(e Elem) { s.Elems[e.Key(s.Kind)] = e }
 
+// addFirst adds e unless its key is taken.
+func (s *Set) addFirst(e Elem) {
+	if _, ok := s.Elems[e.Key(s.Kind)]; !ok {
+		s.add(e)
+	}
+}
+
+// counterNames returns the counters that count a backend of a service
+// in rs: its own, or those of the first service on the same port with
+// the same backend (the byte keys hold no VIP address).
+func (rs *Ruleset) counterNames(k balance.Key, b netip.AddrPort) (be, bt, bf string) {
+	v6 := k.Addr.Addr().Is6()
+	key := Elem{Addr: k.Addr, Backend: b}.Key(KindTuple)
+	to, ok1 := rs.Sets[famName(setBytesTo, v6)].Elems[key]
+	from, ok2 := rs.Sets[famName(setBytesFr, v6)].Elems[key]
+	if !ok1 || !ok2 {
+		return backendName("be", k, b), backendName("bt", k, b), backendName("bf", k, b)
+	}
+	return "be" + strings.TrimPrefix(to.Goto, "bt"), to.Goto, from.Goto
+}
+
 // Set names of the fixed part of the table.
 const (
 	setRanges   = "vip_ranges"
@@ -282,9 +303,11 @@ func (rs *Ruleset) service(s *balance.Service, cache slotCache) {
 		// is the one in state new.
 		rs.chain(&Chain{Name: bt, Rules: []Rule{{{Op: opCtStateNew}, {Op: opCounter, Name: be}}, {{Op: opCounter, Name: bt}}}})
 		rs.chain(&Chain{Name: bf, Rules: []Rule{{{Op: opCounter, Name: bf}}}})
-		rs.Sets[famName(setBytesTo, v6)].add(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bt})
-		rs.Sets[famName(setBytesFr, v6)].add(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bf})
-		rs.Sets[famName(setTargets, v6)].add(Elem{Addr: s.Addr, Backend: b.Addr})
+		// Keyed by the VIP's port, not its address (see tupleKey): two
+		// VIPs on one port with the same backend share the first's.
+		rs.Sets[famName(setBytesTo, v6)].addFirst(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bt})
+		rs.Sets[famName(setBytesFr, v6)].addFirst(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bf})
+		rs.Sets[famName(setTargets, v6)].addFirst(Elem{Addr: s.Addr, Backend: b.Addr})
 		if b.Weight > 0 {
 			active = append(active, b)
 		}
