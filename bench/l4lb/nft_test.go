@@ -80,6 +80,9 @@ type benchNet struct {
 	bns    []string
 	plane  *nft.Plane
 	procs  []*exec.Cmd
+	// goServers are the Go backend processes (ip netns exec and taskset
+	// exec into them: same pid).
+	goServers []*exec.Cmd
 }
 
 func run(b testing.TB, args ...string) {
@@ -122,6 +125,7 @@ func newBenchNet(b *testing.B) *benchNet {
 		e.daemon(b, ns, "1", "iperf3", "-s", "-B", backends[i].String(), "-p", fmt.Sprint(iperfPort))
 		cmd := e.daemon(b, ns, "1", exe, "-test.run=^TestNftBenchRole$")
 		cmd.Env = append(os.Environ(), "SEXTANT_L4LB_NFT_ROLE=server,"+backends[i].String())
+		e.goServers = append(e.goServers, cmd)
 	}
 	h, err := netns.GetFromName(e.client)
 	if err != nil {
@@ -207,6 +211,8 @@ func (e *benchNet) inClient(env []string, args ...string) ([]byte, error) {
 }
 
 func (e *benchNet) iperf(b *testing.B, streams int) {
+	var costDirect, costVIP []float64
+	cost := &costDirect
 	gbps := func(dst, src netip.Addr) float64 {
 		// The iperf3 server takes one test at a time and needs a moment
 		// between them: a "busy" answer is retried.
@@ -221,8 +227,23 @@ func (e *benchNet) iperf(b *testing.B, streams int) {
 				} `json:"end"`
 				Error string `json:"error"`
 			}
+			r2 := struct {
+				End struct {
+					CPU struct {
+						Host   float64 `json:"host_total"`
+						Remote float64 `json:"remote_total"`
+					} `json:"cpu_utilization_percent"`
+				} `json:"end"`
+			}{}
+			_ = json.Unmarshal(out, &r2)
 			jerr := json.Unmarshal(out, &r)
 			if err == nil && jerr == nil && r.End.SumReceived.BitsPerSecond > 0 {
+				// CPU seconds (client and server iperf3, user and system)
+				// per GB: the work, whatever share of the machine other
+				// work leaves.
+				gb := r.End.SumReceived.BitsPerSecond / 8 / 1e9 * benchPhase.Seconds()
+				cpu := (r2.End.CPU.Host + r2.End.CPU.Remote) / 100 * benchPhase.Seconds()
+				*cost = append(*cost, cpu/gb)
 				return r.End.SumReceived.BitsPerSecond / 1e9
 			}
 			if try == 3 {
@@ -231,10 +252,27 @@ func (e *benchNet) iperf(b *testing.B, streams int) {
 			time.Sleep(time.Second)
 		}
 	}
-	compareNft(b, "Gbit/s", func() float64 { return gbps(iperfBackend(), srcDirect) }, func() float64 { return gbps(benchVIP, srcVIP) })
+	compareNft(b, "Gbit/s", func() float64 { cost = &costDirect; return gbps(iperfBackend(), srcDirect) },
+		func() float64 { cost = &costVIP; return gbps(benchVIP, srcVIP) })
+	reportCost(b, "cpu_s/GB", costDirect, costVIP)
+}
+
+// reportCost reports the medians of CPU per unit of work on both paths
+// and their ratio (above 1: the VIP path costs more).
+func reportCost(b *testing.B, unit string, direct, vip []float64) {
+	if len(direct) == 0 || len(vip) == 0 {
+		return
+	}
+	d, v := median(direct), median(vip)
+	b.ReportMetric(d, "direct_"+unit)
+	b.ReportMetric(v, "nftables_"+unit)
+	b.ReportMetric(v/d, "cost_ratio")
+	b.Logf("%s direct %v, nftables %v", unit, round(direct), round(vip))
 }
 
 func (e *benchNet) load(b *testing.B, kind, unit string) {
+	var costDirect, costVIP []float64
+	cost := &costDirect
 	port := connPort
 	if kind == "keepalive" {
 		port = httpPort
@@ -247,7 +285,8 @@ func (e *benchNet) load(b *testing.B, kind, unit string) {
 		}
 		spec := fmt.Sprintf("%s,%s,%s,%d,%v", kind, strings.Join(ts, ";"), src, 0, benchPhase)
 		out, err := e.inClient([]string{"SEXTANT_L4LB_NFT_ROLE=" + spec}, exe, "-test.run=^TestNftBenchRole$", "-test.v")
-		var r struct{ Rate, Errors float64 }
+		srv0 := e.serverCPU()
+		var r struct{ Rate, Errors, CPU float64 }
 		for _, line := range strings.Split(string(out), "\n") {
 			if j, ok := strings.CutPrefix(strings.TrimSpace(line), "RESULT "); ok {
 				_ = json.Unmarshal([]byte(j), &r)
@@ -262,11 +301,36 @@ func (e *benchNet) load(b *testing.B, kind, unit string) {
 			// counted in the rate.
 			b.Logf("client %s: %v errors", spec, r.Errors)
 		}
+		units := r.Rate * benchPhase.Seconds()
+		*cost = append(*cost, (r.CPU+(e.serverCPU()-srv0))/units*1e6)
 		return r.Rate
 	}
 	// Direct clients spread their connections over both backends, as
 	// the VIP does.
-	compareNft(b, unit, func() float64 { return rate(backends, srcDirect) }, func() float64 { return rate([]netip.Addr{benchVIP}, srcVIP) })
+	compareNft(b, unit, func() float64 { cost = &costDirect; return rate(backends, srcDirect) },
+		func() float64 { cost = &costVIP; return rate([]netip.Addr{benchVIP}, srcVIP) })
+	reportCost(b, "cpu_us/op", costDirect, costVIP)
+}
+
+// serverCPU is the CPU seconds (user and system) the Go backend
+// processes have used.
+func (e *benchNet) serverCPU() float64 {
+	var total float64
+	for _, c := range e.goServers {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name: state is field 3; utime 14, stime 15.
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+		if len(f) > 12 {
+			var u, s float64
+			fmt.Sscan(f[11], &u)
+			fmt.Sscan(f[12], &s)
+			total += (u + s) / 100 // USER_HZ
+		}
+	}
+	return total
 }
 
 func compareNft(b *testing.B, unit string, direct, vip func() float64) {
@@ -409,7 +473,10 @@ func TestNftBenchRole(t *testing.T) {
 	// Backends: connections per backend, named by the byte it sends
 	// (b1 for 10.78.1.2, b2 for 10.78.2.2).
 	by, _ := json.Marshal(seen)
-	fmt.Printf("RESULT {\"Rate\":%f,\"Errors\":%d,\"Backends\":%s}\n", float64(n.Load())/d.Seconds(), errs.Load(), by)
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	fmt.Printf("RESULT {\"Rate\":%f,\"Errors\":%d,\"CPU\":%f,\"Backends\":%s}\n", float64(n.Load())/d.Seconds(), errs.Load(), cpu, by)
 }
 
 // benchServer: the connection port writes its backend's last address
