@@ -29,6 +29,9 @@ type kernel struct {
 	// base holds counter values carried over a full apply, which
 	// re-creates the counters.
 	base map[string]nftables.CounterObj
+	// started: the table is this kernel's own (a table found before
+	// the first apply is a predecessor's, whose counts are not ours).
+	started bool
 }
 
 func newKernel(conn *nftables.Conn) *kernel {
@@ -59,7 +62,7 @@ func (k *kernel) full(want *Ruleset) error {
 	if err != nil {
 		return fmt.Errorf("list table: %w", err)
 	}
-	if ok {
+	if ok && k.started {
 		if objs, err := k.conn.GetObjects(k.table); err == nil {
 			for _, o := range objs {
 				if c, ok := o.(*nftables.CounterObj); ok {
@@ -70,6 +73,8 @@ func (k *kernel) full(want *Ruleset) error {
 				}
 			}
 		}
+	}
+	if ok {
 		k.conn.DelTable(k.table)
 	}
 	k.conn.AddTable(k.table)
@@ -99,6 +104,7 @@ func (k *kernel) full(want *Ruleset) error {
 		return fmt.Errorf("full sync: %w", err)
 	}
 	k.applied = want
+	k.started = true
 	return nil
 }
 

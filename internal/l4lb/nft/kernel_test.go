@@ -272,3 +272,41 @@ func TestNftListsNetnsHelper(t *testing.T) {
 		}
 	}
 }
+
+// A table and routes a crashed predecessor left are taken over: New
+// replaces the table (without its counts) and the routes.
+func TestLeftoversNetns(t *testing.T) { inNetns(t, "TestLeftoversNetnsHelper") }
+
+func TestLeftoversNetnsHelper(t *testing.T) {
+	helperOnly(t)
+	nft := testutil.NeedTool(t, "nft")
+	old := newPlane(t, Options{})
+	if err := old.Sync(t.Context(), goldenServices()[:1]); err != nil {
+		t.Fatal(err)
+	}
+	// The predecessor dies without Close: its table and routes stay.
+	p := newPlane(t, Options{})
+	defer p.Close()
+	if err := p.Sync(t.Context(), goldenServices()[2:3]); err != nil {
+		t.Fatal(err)
+	}
+	chains, _, ok := nftList(t, nft)
+	if !ok {
+		t.Fatal("no table")
+	}
+	want := Render(goldenServices()[2:3], DefaultVIPRanges)
+	for n, c := range want.Chains {
+		if chains[n] != len(c.Rules) {
+			t.Errorf("chain %s: %d rules, want %d", n, chains[n], len(c.Rules))
+		}
+	}
+	if len(chains) != len(want.Chains) {
+		t.Errorf("%d chains, want %d (the predecessor's left?)", len(chains), len(want.Chains))
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := localRoutes(t); r != "" {
+		t.Errorf("routes left after Close:\n%s", r)
+	}
+}
