@@ -78,7 +78,8 @@
 // counts of the base chains and of services/refuse/masq, the sizes of
 // the small sets. A deleted or flushed table or chain is found and the
 // table rewritten; changes the check does not see (a single element of
-// a slot map) are repaired by the periodic full sync.
+// a slot map) are repaired by the periodic full sync. Missing VIP routes
+// are added back at every sync.
 //
 // # Imports
 //

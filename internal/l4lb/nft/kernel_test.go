@@ -118,8 +118,15 @@ func TestKernelNetnsHelper(t *testing.T) {
 		}
 	}
 	count := func(kind string) float64 { return promtest.ToFloat64(p.syncs.WithLabelValues(kind)) }
+	// Someone deletes a VIP route: the next, unchanged, sync puts it back.
+	if out, err := exec.Command("ip", "route", "del", "local", "11.0.0.0/8", "dev", "lo", "table", "local").CombinedOutput(); err != nil {
+		t.Fatalf("ip route del: %v %s", err, out)
+	}
 	if err := p.Sync(ctx, svcs); err != nil || count("unchanged") != 1 {
 		t.Errorf("unchanged sync: %v, unchanged count %v", err, count("unchanged"))
+	}
+	if !strings.Contains(localRoutes(t), "11.0.0.0/8") {
+		t.Errorf("the deleted route did not come back:\n%s", localRoutes(t))
 	}
 	// A weight change and a removed VIP: one partial transaction.
 	changed := slices.Clone(svcs)

@@ -241,7 +241,8 @@ func (p *Plane) Sync(ctx context.Context, services []balance.Service) error {
 			full = true
 		} else {
 			p.syncs.WithLabelValues("unchanged").Inc()
-			return verr
+			// Routes someone removed come back (one rtnetlink dump).
+			return errors.Join(verr, p.rt.sync(p.routesFor(good)))
 		}
 	}
 	// The cache keeps the slot maps of services that are still served
