@@ -53,6 +53,7 @@ func BenchmarkNftables(b *testing.B) {
 		b.Run("new-connections", func(b *testing.B) { env.load(b, "conn", "conns/s") })
 		b.Run("keep-alive", func(b *testing.B) { env.load(b, "keepalive", "req/s") })
 		b.Run("convergence", env.convergence)
+		b.Run("convergence-e2e", env.convergenceE2E)
 	}
 }
 
@@ -191,6 +192,8 @@ func (e *benchNet) serve(b testing.TB, w0, w1, m0, m1 uint8) time.Duration {
 	}
 	return time.Since(t0)
 }
+
+func netipPort(a netip.Addr, p uint16) netip.AddrPort { return netip.AddrPortFrom(a, p) }
 
 // The backend that Maglev gives srcVIP, so direct iperf3 runs go to the
 // same one.
