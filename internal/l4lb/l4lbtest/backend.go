@@ -26,6 +26,11 @@ func StartTCPBackend(t testing.TB, ip netip.Addr, name string) *TCPBackend {
 	if err != nil {
 		t.Fatalf("backend %s: %v", name, err)
 	}
+	return ServeTCPBackend(t, ln, name)
+}
+
+// ServeTCPBackend serves a TCP backend on ln until the test ends.
+func ServeTCPBackend(t testing.TB, ln *net.TCPListener, name string) *TCPBackend {
 	b := &TCPBackend{Name: name, Addr: ln.Addr().(*net.TCPAddr).AddrPort(), ln: ln, conn: map[net.Conn]struct{}{}}
 	b.wg.Add(1)
 	go b.serve()
@@ -107,6 +112,11 @@ func StartUDPBackend(t testing.TB, ip netip.Addr, name string) *UDPBackend {
 	if err != nil {
 		t.Fatalf("backend %s: %v", name, err)
 	}
+	return ServeUDPBackend(t, pc, name)
+}
+
+// ServeUDPBackend serves a UDP backend on pc until the test ends.
+func ServeUDPBackend(t testing.TB, pc *net.UDPConn, name string) *UDPBackend {
 	b := &UDPBackend{Name: name, Addr: pc.LocalAddr().(*net.UDPAddr).AddrPort(), pc: pc, done: make(chan struct{})}
 	go func() {
 		defer close(b.done)

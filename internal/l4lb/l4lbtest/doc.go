@@ -25,9 +25,10 @@
 //   - remove: a removed VIP refuses new connections.
 //
 // Backends are small Go echo servers the suite starts on loopback
-// (127.0.0.1, ::1): a TCP backend first sends its name and a newline,
-// then echoes lines; a UDP backend answers each datagram with
-// "<name>:<datagram>".
+// (127.0.0.1, ::1), or where Env.Backends opens their sockets (network
+// namespaces of their own behind veth links, say): a TCP backend first
+// sends its name and a newline, then echoes lines; a UDP backend answers
+// each datagram with "<name>:<datagram>".
 //
 // Safety: a client only ever dials a loopback address unless Env.Isolated
 // says the test runs in a network namespace of its own; Run fails the

@@ -18,7 +18,7 @@ import (
 func spread(t *testing.T, h *harness) {
 	p := h.plane(t)
 	vip := h.vip(t, false)
-	_, bs := h.tcpBackends(t, lo4, 3)
+	_, bs := h.tcpBackends(t, false, 3)
 	svc := service(balance.TCP, vip, balance.Random, bs...)
 	h.sync(t, p, svc)
 	const n = 150
@@ -71,7 +71,7 @@ func spread(t *testing.T, h *harness) {
 func maglev(t *testing.T, h *harness) {
 	p := h.plane(t)
 	vip := h.vip(t, false)
-	bes, bs := h.tcpBackends(t, lo4, 3)
+	bes, bs := h.tcpBackends(t, false, 3)
 	svc := service(balance.TCP, vip, balance.Maglev, bs...)
 	h.sync(t, p, svc)
 	names := map[netip.AddrPort]string{}
@@ -104,7 +104,7 @@ func maglev(t *testing.T, h *harness) {
 func drain(t *testing.T, h *harness) {
 	p := h.plane(t)
 	vip := h.vip(t, false)
-	bes, bs := h.tcpBackends(t, lo4, 2)
+	bes, bs := h.tcpBackends(t, false, 2)
 	h.sync(t, p, service(balance.TCP, vip, balance.Random, bs...))
 	open, err := h.dial(t, vip, netip.Addr{})
 	if err != nil {
@@ -161,7 +161,7 @@ func drain(t *testing.T, h *harness) {
 func kill(t *testing.T, h *harness) {
 	p := h.plane(t)
 	vip := h.vip(t, false)
-	bes, bs := h.tcpBackends(t, lo4, 3)
+	bes, bs := h.tcpBackends(t, false, 3)
 	h.sync(t, p, service(balance.TCP, vip, balance.Random, bs...))
 	victim := bes[2]
 
@@ -299,7 +299,7 @@ func kill(t *testing.T, h *harness) {
 func resync(t *testing.T, h *harness) {
 	p := h.plane(t)
 	vip := h.vip(t, false)
-	_, bs := h.tcpBackends(t, lo4, 2)
+	_, bs := h.tcpBackends(t, false, 2)
 	sets := [][]balance.Backend{bs, weights(bs, map[netip.AddrPort]uint8{bs[0].Addr: 0}), bs,
 		weights(bs, map[netip.AddrPort]uint8{bs[1].Addr: 0}), bs}
 	h.sync(t, p, service(balance.TCP, vip, balance.Random, bs...))
@@ -346,8 +346,8 @@ func ipv6(t *testing.T, h *harness) {
 	}
 	p := h.plane(t)
 	vip := h.vip(t, true)
-	_, bs := h.tcpBackends(t, lo6, 2)
-	u1, u2 := h.udpBackend(t, lo6, 0, "u0"), h.udpBackend(t, lo6, 1, "u1")
+	_, bs := h.tcpBackends(t, true, 2)
+	u1, u2 := h.udpBackend(t, true, "u0"), h.udpBackend(t, true, "u1")
 	udpSvc := service(balance.UDP, vip, balance.Random, balance.Backend{Addr: u1.Addr, Weight: 1}, balance.Backend{Addr: u2.Addr, Weight: 1})
 	h.sync(t, p, service(balance.TCP, vip, balance.Random, bs...), udpSvc)
 	seen := map[string]int{}
@@ -417,7 +417,7 @@ func udp(t *testing.T, h *harness) {
 	var bs []balance.Backend
 	byName := map[string]netip.AddrPort{}
 	for i := range 3 {
-		b := h.udpBackend(t, lo4, i, fmt.Sprint("u", i))
+		b := h.udpBackend(t, false, fmt.Sprint("u", i))
 		bs = append(bs, balance.Backend{Addr: b.Addr, Weight: 1})
 		byName[b.Name] = b.Addr
 	}
@@ -475,8 +475,8 @@ func udp(t *testing.T, h *harness) {
 func refuse(t *testing.T, h *harness) {
 	p := h.plane(t)
 	none, drained := h.vip(t, false), h.vip(t, false)
-	b := h.tcpBackend(t, lo4, 0, "b0")
-	ub := h.udpBackend(t, lo4, 0, "u0")
+	b := h.tcpBackend(t, false, "b0")
+	ub := h.udpBackend(t, false, "u0")
 	udpNone := h.vip(t, false)
 	h.sync(t, p,
 		service(balance.TCP, none, balance.Random),
@@ -506,7 +506,7 @@ func refuse(t *testing.T, h *harness) {
 func remove(t *testing.T, h *harness) {
 	p := h.plane(t)
 	vip := h.vip(t, false)
-	_, bs := h.tcpBackends(t, lo4, 1)
+	_, bs := h.tcpBackends(t, false, 1)
 	h.sync(t, p, service(balance.TCP, vip, balance.Random, bs...))
 	if _, err := h.once(t, vip, netip.Addr{}); err != nil {
 		t.Fatal(err)

@@ -29,20 +29,13 @@ type Env struct {
 	// VIP4 and VIP6 return the i-th IPv4 and IPv6 VIP address to use
 	// (scenarios use distinct ones). VIP6 nil skips the IPv6 scenario.
 	VIP4, VIP6 func(i int) netip.Addr
+	// Backends, if set, places the backends (default: on the client's
+	// loopback, 127.0.0.1 and ::1).
+	Backends *Backends
 	// Isolated says the test runs in a network namespace of its own with
 	// no route off the machine: only then may a client send to an
 	// address that is not loopback.
 	Isolated bool
-	// Backends, when set, places backends on other hosts (network
-	// namespaces the test made): the address of backend host i for a
-	// family, and a function that runs f in that host's namespace (a
-	// backend's socket is created there). Nil: every backend listens on
-	// loopback here. Scenarios use hosts 0, 1 and 2.
-	BackendAddr func(i int, v6 bool) netip.Addr
-	InBackend   func(i int, f func())
-	// Source returns the i-th client address the maglev scenario binds
-	// (nil: 127.0.0.10+i).
-	Source func(i int) netip.Addr
 }
 
 var (
@@ -65,10 +58,11 @@ func Run(t *testing.T, env Env) {
 }
 
 type harness struct {
-	env  Env
-	vips atomic.Int32
-	port uint16
-	mu   sync.Mutex
+	env      Env
+	backends atomic.Int32
+	vips     atomic.Int32
+	port     uint16
+	mu       sync.Mutex
 }
 
 // plane returns a new plane, closed when the test ends.
@@ -158,45 +152,15 @@ func sorted(bs []balance.Backend) []balance.Backend {
 	return out
 }
 
-func (h *harness) tcpBackends(t *testing.T, ip netip.Addr, n int) ([]*TCPBackend, []balance.Backend) {
+func (h *harness) tcpBackends(t *testing.T, v6 bool, n int) ([]*TCPBackend, []balance.Backend) {
 	var bes []*TCPBackend
 	var bs []balance.Backend
 	for i := range n {
-		b := h.tcpBackend(t, ip, i, fmt.Sprintf("b%d", i))
+		b := h.tcpBackend(t, v6, fmt.Sprintf("b%d", i))
 		bes = append(bes, b)
 		bs = append(bs, balance.Backend{Addr: b.Addr, Weight: 1})
 	}
 	return bes, bs
-}
-
-// backendHost runs start for backend i: on loopback (ip), or on host
-// i%3 of Env.BackendAddr.
-func (h *harness) backendHost(ip netip.Addr, i int, start func(netip.Addr)) {
-	if h.env.BackendAddr == nil || h.env.InBackend == nil {
-		start(ip)
-		return
-	}
-	host := i % 3
-	h.env.InBackend(host, func() { start(h.env.BackendAddr(host, ip.Is6())) })
-}
-
-func (h *harness) tcpBackend(t *testing.T, ip netip.Addr, i int, name string) *TCPBackend {
-	var b *TCPBackend
-	h.backendHost(ip, i, func(a netip.Addr) { b = StartTCPBackend(t, a, name) })
-	return b
-}
-
-func (h *harness) udpBackend(t *testing.T, ip netip.Addr, i int, name string) *UDPBackend {
-	var b *UDPBackend
-	h.backendHost(ip, i, func(a netip.Addr) { b = StartUDPBackend(t, a, name) })
-	return b
-}
-
-func (h *harness) source(i int) netip.Addr {
-	if h.env.Source != nil {
-		return h.env.Source(i)
-	}
-	return netip.AddrFrom4([4]byte{127, 0, 0, byte(10 + i)})
 }
 
 func weights(bs []balance.Backend, w map[netip.AddrPort]uint8) []balance.Backend {

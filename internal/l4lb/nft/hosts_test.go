@@ -149,18 +149,28 @@ func TestConformanceHostsNetns(t *testing.T) { inNetns(t, "TestConformanceHostsN
 func TestConformanceHostsNetnsHelper(t *testing.T) {
 	helperOnly(t)
 	hosts := newBackendHosts(t, 3)
-	if os.Getenv("SEXTANT_L4LB_NFT_DEBUG") != "" {
-		t.Log("hosts ready")
-	}
+	listen := func(i int, f func()) { inNS(hosts.ns[i%len(hosts.ns)], f) }
 	l4lbtest.Run(t, l4lbtest.Env{
-		New:         func(t *testing.T) l4lb.Dataplane { return newPlane(t, Options{}) },
-		Client:      func(vip netip.AddrPort) netip.AddrPort { return vip },
-		VIP4:        func(i int) netip.Addr { return netip.AddrFrom4([4]byte{11, 215, 14, byte(i)}) },
-		VIP6:        func(i int) netip.Addr { return netip.AddrFrom16([16]byte{0xfd, 0x01, 0, 0x0c, 14: 1, 15: byte(i)}) },
-		Isolated:    true,
-		BackendAddr: hosts.addr,
-		InBackend:   func(i int, f func()) { inNS(hosts.ns[i], f) },
-		Source:      func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 79, 0, byte(10 + i)}) },
+		New:      func(t *testing.T) l4lb.Dataplane { return newPlane(t, Options{}) },
+		Client:   func(vip netip.AddrPort) netip.AddrPort { return vip },
+		VIP4:     func(i int) netip.Addr { return netip.AddrFrom4([4]byte{11, 215, 14, byte(i)}) },
+		VIP6:     func(i int) netip.Addr { return netip.AddrFrom16([16]byte{0xfd, 0x01, 0, 0x0c, 14: 1, 15: byte(i)}) },
+		Isolated: true,
+		Backends: &l4lbtest.Backends{
+			ListenTCP: func(i int, v6 bool) (ln *net.TCPListener, err error) {
+				listen(i, func() {
+					ln, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(hosts.addr(i%len(hosts.ns), v6), 0)))
+				})
+				return ln, err
+			},
+			ListenUDP: func(i int, v6 bool) (pc *net.UDPConn, err error) {
+				listen(i, func() {
+					pc, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(hosts.addr(i%len(hosts.ns), v6), 0)))
+				})
+				return pc, err
+			},
+			Source: func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 79, 0, byte(10 + i)}) },
+		},
 	})
 }
 
