@@ -4,7 +4,7 @@ BIN       := bin/sextant
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 # Debian packages the tests and benchmarks drive as real peers.
-TEST_DEBS := bind9-dnsutils dnsperf zookeeper netcat-openbsd iproute2 python3 curl procps unbound nftables
+TEST_DEBS := bind9-dnsutils dnsperf zookeeper netcat-openbsd iproute2 python3 curl procps unbound iputils-ping nftables iperf3 util-linux dnsmasq-base haproxy wrk openssl chromium
 RUN_DEBS  := python3 bind9-dnsutils
 
 .PHONY: all build run test test-short bench fuzz lint deps-test deps-run clean
