@@ -69,7 +69,7 @@ const (
 )
 
 var (
-	benchVIP = netip.MustParseAddr("11.78.0.1")
+	nftVIP = netip.MustParseAddr("11.78.0.1")
 	// Client addresses: one for direct runs, one for VIP runs.
 	srcDirect = netip.MustParseAddr("10.78.1.1")
 	srcVIP    = netip.MustParseAddr("10.78.1.11")
@@ -86,7 +86,7 @@ type benchNet struct {
 	goServers []*exec.Cmd
 }
 
-func run(b testing.TB, args ...string) {
+func nftRun(b testing.TB, args ...string) {
 	b.Helper()
 	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 		b.Fatalf("%v: %v\n%s", args, err, out)
@@ -101,25 +101,25 @@ func newBenchNet(b *testing.B) *benchNet {
 			_ = exec.Command("ip", "netns", "del", ns).Run()
 		}
 	})
-	run(b, "ip", "netns", "add", e.client)
-	run(b, "ip", "-n", e.client, "link", "set", "lo", "up")
+	nftRun(b, "ip", "netns", "add", e.client)
+	nftRun(b, "ip", "-n", e.client, "link", "set", "lo", "up")
 	for i := range backends {
 		ns := fmt.Sprintf("sxnft%d-b%d", id, i)
 		e.bns = append(e.bns, ns)
-		run(b, "ip", "netns", "add", ns)
+		nftRun(b, "ip", "netns", "add", ns)
 		cv, bv := fmt.Sprintf("sxc%d", i), fmt.Sprintf("sxb%d", i)
-		run(b, "ip", "-n", e.client, "link", "add", cv, "type", "veth", "peer", "name", bv, "netns", ns)
-		run(b, "ip", "-n", e.client, "addr", "add", fmt.Sprintf("10.78.%d.1/24", i+1), "dev", cv)
-		run(b, "ip", "-n", ns, "addr", "add", fmt.Sprintf("10.78.%d.2/24", i+1), "dev", bv)
-		run(b, "ip", "-n", e.client, "link", "set", cv, "up")
-		run(b, "ip", "-n", ns, "link", "set", bv, "up")
-		run(b, "ip", "-n", ns, "link", "set", "lo", "up")
-		run(b, "ip", "-n", ns, "route", "add", "default", "via", fmt.Sprintf("10.78.%d.1", i+1))
+		nftRun(b, "ip", "-n", e.client, "link", "add", cv, "type", "veth", "peer", "name", bv, "netns", ns)
+		nftRun(b, "ip", "-n", e.client, "addr", "add", fmt.Sprintf("10.78.%d.1/24", i+1), "dev", cv)
+		nftRun(b, "ip", "-n", ns, "addr", "add", fmt.Sprintf("10.78.%d.2/24", i+1), "dev", bv)
+		nftRun(b, "ip", "-n", e.client, "link", "set", cv, "up")
+		nftRun(b, "ip", "-n", ns, "link", "set", bv, "up")
+		nftRun(b, "ip", "-n", ns, "link", "set", "lo", "up")
+		nftRun(b, "ip", "-n", ns, "route", "add", "default", "via", fmt.Sprintf("10.78.%d.1", i+1))
 	}
-	run(b, "ip", "-n", e.client, "addr", "add", srcVIP.String()+"/24", "dev", "sxc0")
+	nftRun(b, "ip", "-n", e.client, "addr", "add", srcVIP.String()+"/24", "dev", "sxc0")
 	// The client closes first, so TIME_WAIT sockets pile up on its side
 	// (thousands a second): let it reuse them, in its own namespace.
-	run(b, "ip", "netns", "exec", e.client, "sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65000")
+	nftRun(b, "ip", "netns", "exec", e.client, "sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65000")
 	// Backend servers, pinned to CPU 1.
 	exe, _ := os.Executable()
 	for i, ns := range e.bns {
@@ -175,7 +175,7 @@ func (e *benchNet) startAll(b *testing.B) {
 // same backend) with weights m0 and m1.
 func (e *benchNet) serve(b testing.TB, w0, w1, m0, m1 uint8) time.Duration {
 	mk := func(port uint16, mode balance.Mode) balance.Service {
-		s := balance.Service{Key: balance.Key{Protocol: balance.TCP, Addr: netip.AddrPortFrom(benchVIP, port)}, Mode: mode}
+		s := balance.Service{Key: balance.Key{Protocol: balance.TCP, Addr: netip.AddrPortFrom(nftVIP, port)}, Mode: mode}
 		ws := []uint8{w0, w1}
 		if mode == balance.Maglev {
 			ws = []uint8{m0, m1}
@@ -198,7 +198,7 @@ func netipPort(a netip.Addr, p uint16) netip.AddrPort { return netip.AddrPortFro
 // The backend that Maglev gives srcVIP, so direct iperf3 runs go to the
 // same one.
 func iperfBackend() netip.Addr {
-	s := balance.Service{Key: balance.Key{Protocol: balance.TCP, Addr: netip.AddrPortFrom(benchVIP, iperfPort)}, Mode: balance.Maglev}
+	s := balance.Service{Key: balance.Key{Protocol: balance.TCP, Addr: netip.AddrPortFrom(nftVIP, iperfPort)}, Mode: balance.Maglev}
 	for _, a := range backends {
 		s.Backends = append(s.Backends, balance.Backend{Addr: netip.AddrPortFrom(a, iperfPort), Weight: 1})
 	}
@@ -256,7 +256,7 @@ func (e *benchNet) iperf(b *testing.B, streams int) {
 		}
 	}
 	compareNft(b, "Gbit/s", func() float64 { cost = &costDirect; return gbps(iperfBackend(), srcDirect) },
-		func() float64 { cost = &costVIP; return gbps(benchVIP, srcVIP) })
+		func() float64 { cost = &costVIP; return gbps(nftVIP, srcVIP) })
 	reportCost(b, "cpu_s/GB", costDirect, costVIP)
 }
 
@@ -311,7 +311,7 @@ func (e *benchNet) load(b *testing.B, kind, unit string) {
 	// Direct clients spread their connections over both backends, as
 	// the VIP does.
 	compareNft(b, unit, func() float64 { cost = &costDirect; return rate(backends, srcDirect) },
-		func() float64 { cost = &costVIP; return rate([]netip.Addr{benchVIP}, srcVIP) })
+		func() float64 { cost = &costVIP; return rate([]netip.Addr{nftVIP}, srcVIP) })
 	reportCost(b, "cpu_us/op", costDirect, costVIP)
 }
 
@@ -367,7 +367,7 @@ func (e *benchNet) convergence(b *testing.B) {
 	}
 	e.serve(b, 0, 1, 1, 1)
 	exe, _ := os.Executable()
-	spec := fmt.Sprintf("probe,%s,%s,%d,%v", netip.AddrPortFrom(benchVIP, connPort), srcVIP, 0, time.Second)
+	spec := fmt.Sprintf("probe,%s,%s,%d,%v", netip.AddrPortFrom(nftVIP, connPort), srcVIP, 0, time.Second)
 	out, err := e.inClient([]string{"SEXTANT_L4LB_NFT_ROLE=" + spec}, exe, "-test.run=^TestNftBenchRole$", "-test.v")
 	if err != nil || !strings.Contains(string(out), "RESULT") {
 		b.Fatalf("probe: %v\n%s", err, out)
