@@ -100,6 +100,15 @@ func TestConformanceNetns(t *testing.T) { inNetns(t, "TestConformanceNetnsHelper
 // ranges (11.x, fd01:c::) and backends on loopback.
 func TestConformanceNetnsHelper(t *testing.T) {
 	helperOnly(t)
+	// Clients and backends share this namespace's lo, where Linux reuses
+	// a client's TIME_WAIT port at once (tcp_tw_reuse 2); conntrack's
+	// entry of the previous flow on that tuple is still dying then, and
+	// the new flow's DNAT can collide with it and be dropped (EPERM on
+	// connect). Real clients on other hosts, or on this node with
+	// backends elsewhere, do not reuse ports that way.
+	if err := os.WriteFile("/proc/sys/net/ipv4/tcp_tw_reuse", []byte("0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	l4lbtest.Run(t, l4lbtest.Env{
 		New: func(t *testing.T) l4lb.Dataplane {
 			return newPlane(t, Options{})

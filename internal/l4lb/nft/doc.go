@@ -25,13 +25,22 @@
 // only runs the drift check (a few netlink dumps).
 //
 //	nat output/prerouting (-100) ─► services: ip daddr . l4proto . dport vmap
-//	        └─► svc-…: numgen random mod W vmap @sl-… | jhash saddr mod 65537 vmap @sl-…
-//	                └─► be-…: counter, dnat to backend
+//	        └─► svc-…: dnat to numgen random mod W map @sl-…      (weighted random)
+//	                 | dnat to jhash ip saddr mod 65537 map @sl-…  (Maglev)
 //	filter input/forward/output (0): ct state new ─► refuse (VIP with no backend taking
 //	        new flows: counted, TCP reset / ICMP port unreachable; any other address of
-//	        a VIP range or a VIP: rejected) · ct status dnat ─► count (bytes per backend)
+//	        a VIP range or a VIP: rejected) · ct status dnat ─► count: VIP port .
+//	        backend vmap ─► bt-…/bf-…: new flows and bytes per backend
 //	nat postrouting (100): DNATed VIP flows ─► masq: masquerade unless the packet
 //	        leaves on lo or its source is a local address other than a VIP
+//
+// The slot maps are data maps (slot → backend address . port), not
+// verdict maps: the kernel validates the chain graph through every
+// verdict element at each commit, which 65537 Maglev slots would make
+// cost seconds. An unchanged Maglev service keeps its rendered map, so a
+// sync that changes another VIP costs about a millisecond; a Maglev VIP
+// whose backends change rewrites the slots that move (a few hundred ms
+// when one of two backends drains).
 //
 // Weighted random gives a backend of weight w w slots of the numgen map;
 // weight 0 has no slot (no new flows) while conntrack keeps its open
@@ -56,7 +65,21 @@
 //
 // Named counters per backend: new flows (Connections), bytes of packets
 // to and from it (IP headers included); per service the refused new
-// flows. Active connections are not counted (0).
+// flows. Active connections are not counted (0). The byte and flow
+// counters are keyed by the VIP's port (from conntrack) and the backend
+// (from the packet), not the VIP's address: google/nftables cannot send
+// the conntrack address key nft itself uses, and the one it can send
+// makes `nft list` abort. Two VIPs on the same port with the same
+// backend therefore share the first one's counters (both report them).
+//
+// # Drift
+//
+// A Sync with unchanged services checks the table: its chains, the rule
+// counts of the base chains and of services/refuse/masq, the sizes of
+// the small sets. A deleted or flushed table or chain is found and the
+// table rewritten; changes the check does not see (a single element of
+// a slot map) are repaired by the periodic full sync. Missing VIP routes
+// are added back at every sync.
 //
 // # Imports
 //

@@ -29,6 +29,9 @@ type kernel struct {
 	// base holds counter values carried over a full apply, which
 	// re-creates the counters.
 	base map[string]nftables.CounterObj
+	// started: the table is this kernel's own (a table found before
+	// the first apply is a predecessor's, whose counts are not ours).
+	started bool
 }
 
 func newKernel(conn *nftables.Conn) *kernel {
@@ -59,7 +62,7 @@ func (k *kernel) full(want *Ruleset) error {
 	if err != nil {
 		return fmt.Errorf("list table: %w", err)
 	}
-	if ok {
+	if ok && k.started {
 		if objs, err := k.conn.GetObjects(k.table); err == nil {
 			for _, o := range objs {
 				if c, ok := o.(*nftables.CounterObj); ok {
@@ -70,6 +73,8 @@ func (k *kernel) full(want *Ruleset) error {
 				}
 			}
 		}
+	}
+	if ok {
 		k.conn.DelTable(k.table)
 	}
 	k.conn.AddTable(k.table)
@@ -99,6 +104,7 @@ func (k *kernel) full(want *Ruleset) error {
 		return fmt.Errorf("full sync: %w", err)
 	}
 	k.applied = want
+	k.started = true
 	return nil
 }
 
@@ -142,15 +148,18 @@ func (k *kernel) partial(want *Ruleset) (bool, error) {
 			sent = true
 			continue
 		}
+		if old == s {
+			continue // a cached slot map: unchanged
+		}
 		ks := k.sets[n]
 		var del, add []nftables.SetElement
 		for key, e := range old.Elems {
-			if ne, ok := s.Elems[key]; !ok || ne.Goto != e.Goto {
+			if ne, ok := s.Elems[key]; !ok || ne != e {
 				del = append(del, k.elements(s, e)...)
 			}
 		}
 		for key, e := range s.Elems {
-			if oe, ok := old.Elems[key]; !ok || oe.Goto != e.Goto {
+			if oe, ok := old.Elems[key]; !ok || oe != e {
 				add = append(add, k.elements(s, e)...)
 			}
 		}
@@ -270,7 +279,10 @@ func (k *kernel) drifted() (bool, error) {
 		if !ok {
 			return true, nil
 		}
-		if c.Hook == "" && n != "services" && n != "refuse" && n != "masq" {
+		if c.Hook == "" && n != "services" && n != "refuse" && n != "masq" || readsCtDirection(c) {
+			// google/nftables cannot decode a ct expression with a
+			// direction (it reads the kernel's u8 as a u32): those
+			// chains are left to the periodic full sync.
 			continue
 		}
 		rules, err := k.conn.GetRules(k.table, kc)
@@ -312,6 +324,17 @@ func (k *kernel) drifted() (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+func readsCtDirection(c *Chain) bool {
+	for _, r := range c.Rules {
+		for _, s := range r {
+			if s.Op == opTupleIn || s.Op == opTupleVmap {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (k *kernel) nchain(c *Chain) *nftables.Chain {
@@ -361,18 +384,26 @@ func (k *kernel) addSet(s *Set) error {
 		ns.KeyType = addr
 	case KindService:
 		ns.KeyType, err = nftables.ConcatSetType(addr, nftables.TypeInetProto, nftables.TypeInetService)
+		ns.Concatenation = true
 	case KindSlot:
 		ns.KeyType = nftables.TypeInteger
 		ns.KeyByteOrder = binaryutil.NativeEndian
 	case KindTuple:
-		ns.KeyType, err = nftables.ConcatSetType(addr, nftables.TypeInetService, addr, nftables.TypeInetService)
+		ns.KeyType, err = nftables.ConcatSetType(nftables.TypeInetService, addr, nftables.TypeInetService)
+		ns.Concatenation = true
 	}
 	if err != nil {
 		return err
 	}
-	if s.Kind != KindAddr {
+	if s.Kind != KindAddr && s.Name != famName(setTargets, s.V6) {
 		ns.IsMap = true
 		ns.DataType = nftables.TypeVerdict
+		if s.Kind == KindSlot {
+			ns.DataType, err = nftables.ConcatSetType(addr, nftables.TypeInetService)
+			if err != nil {
+				return err
+			}
+		}
 	}
 	var elems []nftables.SetElement
 	for _, key := range sortedKeys(s.Elems) {
@@ -428,11 +459,13 @@ func (k *kernel) elements(s *Set, e Elem) []nftables.SetElement {
 	case KindSlot:
 		key = binaryutil.NativeEndian.PutUint32(e.Slot)
 	case KindTuple:
-		key = append(e.Addr.Addr().AsSlice(), port4(e.Addr.Port())...)
-		key = append(key, e.Backend.Addr().AsSlice()...)
+		key = append(port4(e.Addr.Port()), e.Backend.Addr().AsSlice()...)
 		key = append(key, port4(e.Backend.Port())...)
 	}
 	el := nftables.SetElement{Key: key}
+	if s.Kind == KindSlot {
+		el.Val = append(e.Backend.Addr().AsSlice(), port4(e.Backend.Port())...)
+	}
 	if e.Goto != "" {
 		el.VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: e.Goto}
 	}
@@ -532,14 +565,6 @@ func (k *kernel) exprs(r Rule) ([]expr.Any, error) {
 				d = 1
 			}
 			out = append(out, &expr.Ct{Register: reg1, Key: expr.CtKeyDIRECTION}, &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{d}})
-		case opCtOrigDaddrIn:
-			l, err := k.lookup(s.Set, reg1, false)
-			if err != nil {
-				return nil, err
-			}
-			// CtKeyDST loads 16 bytes in an inet table; an IPv4 set's
-			// lookup reads the first 4.
-			out = append(out, &expr.Ct{Register: reg1, Key: expr.CtKeyDST, Direction: 0}, l)
 		case opOifLo, opIifNotLo:
 			key, cmpOp := expr.MetaKeyOIFNAME, expr.CmpOpEq
 			if s.Op == opIifNotLo {
@@ -564,32 +589,38 @@ func (k *kernel) exprs(r Rule) ([]expr.Any, error) {
 				&expr.Payload{DestRegister: reg32, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: al},
 				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg32 + al/4},
 				&expr.Payload{DestRegister: reg32 + al/4 + 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}, l)
-		case opNumgenVmap:
-			l, err := k.lookup(s.Set, reg1, true)
+		case opNumgenDNAT, opJhashDNAT:
+			// The slot (numgen, or jhash of the source) in reg 1, the
+			// map's address . port into reg 1 onwards, the port at the
+			// 32-bit register after the address.
+			l, err := k.lookup(s.Set, reg1, false)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, &expr.Numgen{Register: reg1, Modulus: s.Mod, Type: unix.NFT_NG_RANDOM}, l)
-		case opJhashVmap:
-			off := uint32(12)
+			l.IsDestRegSet, l.DestRegister = true, reg1
+			if s.Op == opNumgenDNAT {
+				out = append(out, &expr.Numgen{Register: reg1, Modulus: s.Mod, Type: unix.NFT_NG_RANDOM})
+			} else {
+				off := uint32(12)
+				if s.V6 {
+					off = 8
+				}
+				out = append(out, &expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: al},
+					&expr.Hash{SourceRegister: reg1, DestRegister: reg1, Length: al, Modulus: balance.MaglevSize, Seed: balance.MaglevSeed, Type: expr.HashTypeJenkins})
+			}
+			fam := uint32(unix.NFPROTO_IPV4)
 			if s.V6 {
-				off = 8
+				fam = unix.NFPROTO_IPV6
 			}
-			l, err := k.lookup(s.Set, reg1, true)
+			out = append(out, l, &expr.NAT{Type: expr.NATTypeDestNAT, Family: fam, RegAddrMin: reg1, RegProtoMin: reg32 + al/4, Specified: true})
+		case opTupleVmap, opTupleIn:
+			l, err := k.lookup(s.Set, reg32, s.Op == opTupleVmap)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, &expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: al},
-				&expr.Hash{SourceRegister: reg1, DestRegister: reg1, Length: al, Modulus: balance.MaglevSize, Seed: balance.MaglevSeed, Type: expr.HashTypeJenkins}, l)
-		case opTupleVmap:
-			l, err := k.lookup(s.Set, reg32, true)
-			if err != nil {
-				return nil, err
-			}
-			// The VIP from conntrack (the original tuple's destination: 16
-			// bytes in an inet table, so the following loads overwrite
-			// its tail for IPv4), the backend from the packet: after the
-			// DNAT towards the backend, before the reverse NAT back.
+			// The VIP's port from conntrack (the original tuple), the
+			// backend from the packet: after the DNAT towards it, before
+			// the reverse NAT of its answers.
 			addrOff, portOff := uint32(16), uint32(2)
 			if s.V6 {
 				addrOff = 24
@@ -600,14 +631,9 @@ func (k *kernel) exprs(r Rule) ([]expr.Any, error) {
 					addrOff = 8
 				}
 			}
-			r := uint32(reg32)
-			out = append(out, &expr.Ct{Register: r, Key: expr.CtKeyDST, Direction: 0})
-			r += al / 4
-			out = append(out, &expr.Ct{Register: r, Key: expr.CtKeyPROTODST, Direction: 0})
-			r++
-			out = append(out, &expr.Payload{DestRegister: r, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: al})
-			r += al / 4
-			out = append(out, &expr.Payload{DestRegister: r, Base: expr.PayloadBaseTransportHeader, Offset: portOff, Len: 2}, l)
+			out = append(out, &expr.Ct{Register: reg32, Key: expr.CtKeyPROTODST, Direction: 0},
+				&expr.Payload{DestRegister: reg32 + 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: al},
+				&expr.Payload{DestRegister: reg32 + 1 + al/4, Base: expr.PayloadBaseTransportHeader, Offset: portOff, Len: 2}, l)
 		case opCounter:
 			out = append(out, &expr.Objref{Type: int(nftables.ObjTypeCounter), Name: s.Name})
 		case opDNAT:

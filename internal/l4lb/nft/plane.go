@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -61,9 +62,13 @@ type Plane struct {
 	closed   bool
 	last     []balance.Service // input of the last successful sync
 	lastFull time.Time
+	cache    slotCache
 
+	// smu guards what Stats reads, so that Stats never waits for a Sync.
 	smu      sync.Mutex
 	services []balance.Service // what Stats reports
+	base     map[string]nftables.CounterObj
+	rendered *Ruleset
 
 	syncs  *prometheus.CounterVec
 	drifts prometheus.Counter
@@ -236,10 +241,20 @@ func (p *Plane) Sync(ctx context.Context, services []balance.Service) error {
 			full = true
 		} else {
 			p.syncs.WithLabelValues("unchanged").Inc()
-			return verr
+			// Routes someone removed come back (one rtnetlink dump).
+			return errors.Join(verr, p.rt.sync(p.routesFor(good)))
 		}
 	}
-	want := Render(good, p.ranges)
+	// The cache keeps the slot maps of services that are still served
+	// unchanged; the others' are rebuilt.
+	next := slotCache{}
+	for _, sv := range good {
+		if c, ok := p.cache[sv.Key]; ok {
+			next[sv.Key] = c
+		}
+	}
+	p.cache = next
+	want := render(good, p.ranges, p.cache)
 	routes := p.routesFor(good)
 	// Routes of VIPs that go leave first; new ones come once the table
 	// serves them (dcos-net#130's order).
@@ -275,6 +290,8 @@ func (p *Plane) Sync(ctx context.Context, services []balance.Service) error {
 	p.last = good
 	p.smu.Lock()
 	p.services = good
+	p.rendered = want
+	p.base = maps.Clone(p.k.base)
 	p.smu.Unlock()
 	return errors.Join(verr, rerr, p.rt.sync(routes))
 }
@@ -299,8 +316,7 @@ func (p *Plane) Stats() []balance.ServiceStats {
 			cnt[c.Name] = *c
 		}
 	}
-	p.mu.Lock()
-	base := p.k.base
+	base, rs := p.base, p.rendered
 	get := func(n string) nftables.CounterObj {
 		c, b := cnt[n], base[n]
 		return nftables.CounterObj{Packets: c.Packets + b.Packets, Bytes: c.Bytes + b.Bytes}
@@ -312,16 +328,16 @@ func (p *Plane) Stats() []balance.ServiceStats {
 			if b.Addr.Addr().Is6() != s.Addr.Addr().Is6() {
 				continue
 			}
+			be, bt, bf := rs.counterNames(s.Key, b.Addr)
 			st.Backends = append(st.Backends, balance.BackendStats{
 				Addr:             b.Addr,
-				Connections:      get(backendName("be", s.Key, b.Addr)).Packets,
-				BytesToBackend:   get(backendName("bt", s.Key, b.Addr)).Bytes,
-				BytesFromBackend: get(backendName("bf", s.Key, b.Addr)).Bytes,
+				Connections:      get(be).Packets,
+				BytesToBackend:   get(bt).Bytes,
+				BytesFromBackend: get(bf).Bytes,
 			})
 		}
 		out = append(out, st)
 	}
-	p.mu.Unlock()
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sextantdc/sextant/internal/l4lb/balance"
@@ -48,15 +49,15 @@ const (
 	opCtStateNew                  // ct state new
 	opCtDNAT                      // ct status dnat
 	opCtDir                       // ct direction original|reply
-	opCtOrigDaddrIn               // ct original ip daddr @Set
+	opTupleIn                     // ct original proto-dst . ip daddr . th dport @Set
 	opOifLo                       // oifname "lo"
 	opIifNotLo                    // iifname != "lo"
 	opFibSaddrLocal               // fib saddr type local
 	opL4                          // meta l4proto tcp|udp
 	opServiceVmap                 // ip daddr . meta l4proto . th dport vmap @Set
-	opNumgenVmap                  // numgen random mod Mod vmap @Set
-	opJhashVmap                   // jhash ip saddr mod 65537 seed … vmap @Set
-	opTupleVmap                   // ct original ip daddr . ct original proto-dst . ip daddr . th dport vmap @Set (Reply: ip saddr . th sport)
+	opNumgenDNAT                  // dnat ip to numgen random mod Mod map @Set
+	opJhashDNAT                   // dnat ip to jhash ip saddr mod 65537 seed … map @Set
+	opTupleVmap                   // ct original proto-dst . ip daddr . th dport vmap @Set (Reply: ip saddr . th sport)
 	opCounter                     // counter name Name
 	opDNAT                        // dnat ip to To
 	opMasq                        // masquerade
@@ -86,8 +87,8 @@ type SetKind uint8
 const (
 	KindAddr    SetKind = iota + 1 // addresses or prefixes
 	KindService                    // address . protocol . port → chain
-	KindSlot                       // slot number → chain
-	KindTuple                      // VIP address . port . backend address . port → chain
+	KindSlot                       // slot number → backend address . port (a data map)
+	KindTuple                      // VIP port . backend address . port (→ chain, in a map)
 )
 
 // Set is a named set or verdict map.
@@ -104,7 +105,7 @@ type Elem struct {
 	Prefix  netip.Prefix   // KindAddr
 	Addr    netip.AddrPort // KindService (with Proto), KindTuple (the VIP)
 	Proto   balance.Protocol
-	Backend netip.AddrPort // KindTuple
+	Backend netip.AddrPort // KindTuple, KindSlot
 	Slot    uint32         // KindSlot
 	Goto    string
 }
@@ -120,19 +121,41 @@ func (e Elem) Key(k SetKind) string {
 	case KindService:
 		return fmt.Sprintf("%s . %s . %d", e.Addr.Addr(), e.Proto, e.Addr.Port())
 	case KindSlot:
-		return fmt.Sprint(e.Slot)
+		return strconv.FormatUint(uint64(e.Slot), 10)
 	case KindTuple:
-		return fmt.Sprintf("%s . %d . %s . %d", e.Addr.Addr(), e.Addr.Port(), e.Backend.Addr(), e.Backend.Port())
+		return fmt.Sprintf("%d . %s . %d", e.Addr.Port(), e.Backend.Addr(), e.Backend.Port())
 	}
 	return "?"
 }
 
 func (s *Set) add(e Elem) { s.Elems[e.Key(s.Kind)] = e }
 
+// addFirst adds e unless its key is taken.
+func (s *Set) addFirst(e Elem) {
+	if _, ok := s.Elems[e.Key(s.Kind)]; !ok {
+		s.add(e)
+	}
+}
+
+// counterNames returns the counters that count a backend of a service
+// in rs: its own, or those of the first service on the same port with
+// the same backend (the byte keys hold no VIP address).
+func (rs *Ruleset) counterNames(k balance.Key, b netip.AddrPort) (be, bt, bf string) {
+	v6 := k.Addr.Addr().Is6()
+	key := Elem{Addr: k.Addr, Backend: b}.Key(KindTuple)
+	to, ok1 := rs.Sets[famName(setBytesTo, v6)].Elems[key]
+	from, ok2 := rs.Sets[famName(setBytesFr, v6)].Elems[key]
+	if !ok1 || !ok2 {
+		return backendName("be", k, b), backendName("bt", k, b), backendName("bf", k, b)
+	}
+	return "be" + strings.TrimPrefix(to.Goto, "bt"), to.Goto, from.Goto
+}
+
 // Set names of the fixed part of the table.
 const (
 	setRanges   = "vip_ranges"
 	setVIPs     = "vips"
+	setTargets  = "dnat_targets"
 	setServices = "services"
 	setRefuse   = "refuse"
 	setBytesTo  = "bytes_to"
@@ -150,15 +173,29 @@ func famName(name string, v6 bool) string {
 // ranges and to every VIP address that no service with a backend taking
 // new flows answers. It does no I/O.
 func Render(services []balance.Service, ranges []netip.Prefix) *Ruleset {
+	return render(services, ranges, nil)
+}
+
+// slotCache keeps the slot maps of the last render by service: an
+// unchanged Maglev service reuses its 65537-element map (the same
+// pointer, which the diff then skips) instead of computing it again.
+type slotCache map[balance.Key]cachedSlots
+
+type cachedSlots struct {
+	svc balance.Service
+	set *Set
+}
+
+func render(services []balance.Service, ranges []netip.Prefix, cache slotCache) *Ruleset {
 	rs := &Ruleset{Chains: map[string]*Chain{}, Sets: map[string]*Set{}, Counters: map[string]bool{}}
 	for _, v6 := range []bool{false, true} {
 		rs.Sets[famName(setRanges, v6)] = &Set{Name: famName(setRanges, v6), Kind: KindAddr, V6: v6, Interval: true, Elems: map[string]Elem{}}
-		for _, n := range []string{setVIPs, setServices, setRefuse, setBytesTo, setBytesFr} {
+		for _, n := range []string{setVIPs, setServices, setRefuse, setBytesTo, setBytesFr, setTargets} {
 			k := KindAddr
 			switch n {
 			case setServices, setRefuse:
 				k = KindService
-			case setBytesTo, setBytesFr:
+			case setBytesTo, setBytesFr, setTargets:
 				k = KindTuple
 			}
 			rs.Sets[famName(n, v6)] = &Set{Name: famName(n, v6), Kind: k, V6: v6, Elems: map[string]Elem{}}
@@ -170,7 +207,7 @@ func Render(services []balance.Service, ranges []netip.Prefix) *Ruleset {
 	}
 	rs.fixedChains()
 	for i := range services {
-		rs.service(&services[i])
+		rs.service(&services[i], cache)
 	}
 	return rs
 }
@@ -191,7 +228,7 @@ func (rs *Ruleset) fixedChains() {
 		c := rs.Chains["services"]
 		c.Rules = append(c.Rules, Rule{fam, {Op: opServiceVmap, V6: v6, Set: famName(setServices, v6)}})
 		c = rs.Chains["nat-postrouting"]
-		c.Rules = append(c.Rules, Rule{{Op: opCtDNAT}, fam, {Op: opCtOrigDaddrIn, V6: v6, Set: famName(setVIPs, v6)}, {Op: opJump, Name: "masq"}})
+		c.Rules = append(c.Rules, Rule{{Op: opCtDNAT}, fam, {Op: opTupleIn, V6: v6, Set: famName(setTargets, v6)}, {Op: opJump, Name: "masq"}})
 		c = rs.Chains["masq"]
 		// A local client's source is the VIP itself (the VIP routes are
 		// local routes): the backend could not answer it off this node.
@@ -249,7 +286,7 @@ func backendName(prefix string, k balance.Key, b netip.AddrPort) string {
 	return hashName(prefix, k.Protocol.String(), k.Addr.String(), b.String())
 }
 
-func (rs *Ruleset) service(s *balance.Service) {
+func (rs *Ruleset) service(s *balance.Service, cache slotCache) {
 	v6 := s.Addr.Addr().Is6()
 	vip := s.Addr.Addr()
 	rs.Sets[famName(setVIPs, v6)].add(Elem{Prefix: netip.PrefixFrom(vip, vip.BitLen())})
@@ -261,11 +298,16 @@ func (rs *Ruleset) service(s *balance.Service) {
 		be := backendName("be", s.Key, b.Addr)
 		bt, bf := backendName("bt", s.Key, b.Addr), backendName("bf", s.Key, b.Addr)
 		rs.Counters[be], rs.Counters[bt], rs.Counters[bf] = true, true, true
-		rs.chain(&Chain{Name: be, Rules: []Rule{{{Op: opCounter, Name: be}, {Op: opDNAT, V6: v6, To: b.Addr}}}})
-		rs.chain(&Chain{Name: bt, Rules: []Rule{{{Op: opCounter, Name: bt}}}})
+		// New flows and bytes are counted in the filter hooks, where a
+		// DNATed packet shows its backend; the first packet of a flow
+		// is the one in state new.
+		rs.chain(&Chain{Name: bt, Rules: []Rule{{{Op: opCtStateNew}, {Op: opCounter, Name: be}}, {{Op: opCounter, Name: bt}}}})
 		rs.chain(&Chain{Name: bf, Rules: []Rule{{{Op: opCounter, Name: bf}}}})
-		rs.Sets[famName(setBytesTo, v6)].add(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bt})
-		rs.Sets[famName(setBytesFr, v6)].add(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bf})
+		// Keyed by the VIP's port, not its address (see tupleKey): two
+		// VIPs on one port with the same backend share the first's.
+		rs.Sets[famName(setBytesTo, v6)].addFirst(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bt})
+		rs.Sets[famName(setBytesFr, v6)].addFirst(Elem{Addr: s.Addr, Backend: b.Addr, Goto: bf})
+		rs.Sets[famName(setTargets, v6)].addFirst(Elem{Addr: s.Addr, Backend: b.Addr})
 		if b.Weight > 0 {
 			active = append(active, b)
 		}
@@ -277,31 +319,44 @@ func (rs *Ruleset) service(s *balance.Service) {
 		rs.Sets[famName(setRefuse, v6)].add(Elem{Addr: s.Addr, Proto: s.Protocol, Goto: rf})
 		return
 	}
+	// The slot maps are data maps (slot → backend address . port) that
+	// the DNAT reads: a verdict map of 65537 elements would make every
+	// commit cost seconds, as the kernel validates the chain graph
+	// through each verdict element.
 	sc, sl := svcChain(s.Key), slotSet(s.Key)
-	set := &Set{Name: sl, Kind: KindSlot, Elems: map[string]Elem{}}
+	set := &Set{Name: sl, Kind: KindSlot, V6: v6, Elems: map[string]Elem{}}
 	rs.Sets[sl] = set
 	rs.Sets[famName(setServices, v6)].add(Elem{Addr: s.Addr, Proto: s.Protocol, Goto: sc})
 	if s.Mode == balance.Maglev {
+		// The family match is for nft: without it, it cannot name the
+		// source address field it lists.
+		rs.chain(&Chain{Name: sc, Rules: []Rule{{{Op: opNFProto, V6: v6}, {Op: opJhashDNAT, V6: v6, Set: sl}}}})
+		if c, ok := cache[s.Key]; ok && c.svc.Equal(s) {
+			rs.Sets[sl] = c.set
+			return
+		}
 		names := make([]string, len(active))
 		weights := make([]uint8, len(active))
 		for i, b := range active {
 			names[i], weights[i] = b.Addr.String(), b.Weight
 		}
 		for slot, i := range balance.MaglevTable(names, weights) {
-			set.add(Elem{Slot: uint32(slot), Goto: backendName("be", s.Key, active[i].Addr)})
+			set.add(Elem{Slot: uint32(slot), Backend: active[i].Addr})
 		}
-		rs.chain(&Chain{Name: sc, Rules: []Rule{{{Op: opJhashVmap, V6: v6, Set: sl}}}})
+		if cache != nil {
+			cache[s.Key] = cachedSlots{svc: *s, set: set}
+		}
 		return
 	}
 	// Weighted random: a backend of weight w owns w consecutive slots.
 	slot := uint32(0)
 	for _, b := range active {
 		for range b.Weight {
-			set.add(Elem{Slot: slot, Goto: backendName("be", s.Key, b.Addr)})
+			set.add(Elem{Slot: slot, Backend: b.Addr})
 			slot++
 		}
 	}
-	rs.chain(&Chain{Name: sc, Rules: []Rule{{{Op: opNumgenVmap, Set: sl, Mod: slot}}}})
+	rs.chain(&Chain{Name: sc, Rules: []Rule{{{Op: opNumgenDNAT, V6: v6, Set: sl, Mod: slot}}}})
 }
 
 // String is the canonical text of the ruleset: objects sorted by kind
@@ -318,9 +373,15 @@ func (rs *Ruleset) String() string {
 		keys := sortedKeys(s.Elems)
 		if s.Kind == KindSlot {
 			slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(s.Elems[a].Slot, s.Elems[b].Slot) })
+			if len(keys) > maxSlotLines {
+				summarizeSlots(&b, s, keys)
+				continue
+			}
 		}
 		for _, k := range keys {
-			if e := s.Elems[k]; e.Goto != "" {
+			if e := s.Elems[k]; s.Kind == KindSlot {
+				fmt.Fprintf(&b, "\telem %s : %s . %d\n", k, e.Backend.Addr(), e.Backend.Port())
+			} else if e.Goto != "" {
 				fmt.Fprintf(&b, "\telem %s : goto %s\n", k, e.Goto)
 			} else {
 				fmt.Fprintf(&b, "\telem %s\n", k)
@@ -341,6 +402,25 @@ func (rs *Ruleset) String() string {
 	return b.String()
 }
 
+// maxSlotLines: a larger slot map (Maglev's 65537 slots) is printed as
+// its slots per chain and a digest of the whole map.
+const maxSlotLines = 64
+
+func summarizeSlots(b *strings.Builder, s *Set, keys []string) {
+	h := sha256.New()
+	per := map[string]int{}
+	for _, k := range keys {
+		e := s.Elems[k]
+		to := fmt.Sprintf("%s . %d", e.Backend.Addr(), e.Backend.Port())
+		fmt.Fprintf(h, "%d:%s\n", e.Slot, to)
+		per[to]++
+	}
+	fmt.Fprintf(b, "\t%d slots, digest %x\n", len(keys), h.Sum(nil)[:8])
+	for _, c := range sortedKeys(per) {
+		fmt.Fprintf(b, "\t%d slots : %s\n", per[c], c)
+	}
+}
+
 func (s *Set) typeText() string {
 	a := "ipv4_addr"
 	if s.V6 {
@@ -355,9 +435,12 @@ func (s *Set) typeText() string {
 	case KindService:
 		return "type " + a + " . inet_proto . inet_service : verdict;"
 	case KindSlot:
-		return "type integer : verdict;"
+		return "type integer : " + a + " . inet_service;"
 	case KindTuple:
-		return "type " + a + " . inet_service . " + a + " . inet_service : verdict;"
+		if s.Name == famName(setTargets, s.V6) {
+			return "type inet_service . " + a + " . inet_service;"
+		}
+		return "type inet_service . " + a + " . inet_service : verdict;"
 	}
 	return "?"
 }
@@ -403,8 +486,8 @@ func (s Stmt) String() string {
 			return "ct direction reply"
 		}
 		return "ct direction original"
-	case opCtOrigDaddrIn:
-		return "ct original " + ip + " daddr @" + s.Set
+	case opTupleIn:
+		return "ct original proto-dst . " + ip + " daddr . th dport @" + s.Set
 	case opOifLo:
 		return `oifname "lo"`
 	case opIifNotLo:
@@ -415,15 +498,15 @@ func (s Stmt) String() string {
 		return "meta l4proto " + s.Proto.String()
 	case opServiceVmap:
 		return ip + " daddr . meta l4proto . th dport vmap @" + s.Set
-	case opNumgenVmap:
-		return fmt.Sprintf("numgen random mod %d vmap @%s", s.Mod, s.Set)
-	case opJhashVmap:
-		return fmt.Sprintf("jhash %s saddr mod %d seed %#x vmap @%s", ip, balance.MaglevSize, balance.MaglevSeed, s.Set)
+	case opNumgenDNAT:
+		return fmt.Sprintf("dnat %s to numgen random mod %d map @%s", ip, s.Mod, s.Set)
+	case opJhashDNAT:
+		return fmt.Sprintf("dnat %s to jhash %s saddr mod %d seed %#x map @%s", ip, ip, balance.MaglevSize, balance.MaglevSeed, s.Set)
 	case opTupleVmap:
 		if s.Reply {
-			return fmt.Sprintf("ct original %s daddr . ct original proto-dst . %s saddr . th sport vmap @%s", ip, ip, s.Set)
+			return fmt.Sprintf("ct original proto-dst . %s saddr . th sport vmap @%s", ip, s.Set)
 		}
-		return fmt.Sprintf("ct original %s daddr . ct original proto-dst . %s daddr . th dport vmap @%s", ip, ip, s.Set)
+		return fmt.Sprintf("ct original proto-dst . %s daddr . th dport vmap @%s", ip, s.Set)
 	case opCounter:
 		return `counter name "` + s.Name + `"`
 	case opDNAT:
