@@ -99,5 +99,6 @@
 // l4lb consumer: Remote has the method set of l4lb.Dataplane, and the
 // tests check that *Plane is an l4lb.Dataplane and StatsReporter and run
 // the l4lbtest conformance suite in a network namespace and cgroup of
-// their own.
+// their own: with the backends on its loopback, in three namespaces
+// behind veth links, and with the l4lb/nft plane as Remote.
 package ebpf
