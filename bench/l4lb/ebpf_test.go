@@ -114,7 +114,9 @@ func setupNetns(b *testing.B) *netnsBench {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { f.Close() })
-	p, err := ebpf.New(ebpf.Options{CgroupPath: dir, Ranges: []netip.Prefix{netip.MustParsePrefix("11.0.0.0/8")}})
+	// The plane is made here, its client runs in the client namespace:
+	// the cgroup is the benchmark's own, so every namespace is safe.
+	p, err := ebpf.New(ebpf.Options{CgroupPath: dir, AllNamespaces: true, Ranges: []netip.Prefix{netip.MustParsePrefix("11.0.0.0/8")}})
 	if err != nil {
 		b.Skipf("eBPF plane: %v", err)
 	}
@@ -333,24 +335,15 @@ func BenchmarkEBPF(b *testing.B) {
 }
 
 // iperf3 runs a 2-second iperf3 client and returns the received rate.
+// A run that fails or reports nothing received (the loaded machine
+// sometimes stalls a test's start past its end) is run again, up to 3
+// times.
 func (nb *netnsBench) iperf3(viaPlane bool, streams int) float64 {
 	src := directSrc
 	if viaPlane {
 		src = planeSrc
 	}
 	host, port, _ := strings.Cut(target(viaPlane, portIperf), ":")
-	var out []byte
-	var err error
-	for range 3 { // the server takes one test at a time: retry a busy one
-		out, err = nb.command(nsClient, 0, viaPlane, "", "iperf3", "-c", host, "-p", port, "-B", src, "-t", "2", "-P", strconv.Itoa(streams), "-J").Output()
-		if err == nil {
-			break
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	if err != nil {
-		nb.b.Fatalf("iperf3: %v\n%s", err, out)
-	}
 	var res struct {
 		End struct {
 			SumReceived struct {
@@ -358,10 +351,20 @@ func (nb *netnsBench) iperf3(viaPlane bool, streams int) float64 {
 			} `json:"sum_received"`
 		} `json:"end"`
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		nb.b.Fatalf("iperf3 output: %v", err)
+	var out []byte
+	var err error
+	for range 3 {
+		out, err = nb.command(nsClient, 0, viaPlane, "", "iperf3", "-c", host, "-p", port, "-B", src, "-t", "2", "-P", strconv.Itoa(streams), "-J").Output()
+		if err == nil {
+			if err = json.Unmarshal(out, &res); err == nil && res.End.SumReceived.BitsPerSecond > 0 {
+				return res.End.SumReceived.BitsPerSecond / 1e9
+			}
+			nb.b.Logf("iperf3 to %s:%s received nothing (%v); again", host, port, err)
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
-	return res.End.SumReceived.BitsPerSecond / 1e9
+	nb.b.Fatalf("iperf3: %v\n%s", err, out)
+	return 0
 }
 
 // convergence: a client connects to the VIP over and over while the

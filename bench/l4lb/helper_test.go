@@ -119,6 +119,8 @@ func serveBackends(t *testing.T) {
 	_ = srv.Serve(listen(portHTTP))
 }
 
+// newConns: 8 clients connect, read the backend's one byte and close,
+// over and over, until d is up (the userspace benchmarks' client too).
 func newConns(addr string, src netip.Addr, d time.Duration) (int64, int64) {
 	var n, errs atomic.Int64
 	deadline := time.Now().Add(d)
@@ -148,27 +150,23 @@ func newConns(addr string, src netip.Addr, d time.Duration) (int64, int64) {
 	return n.Load(), errs.Load()
 }
 
+// keepAlive: 16 persistent connections send GET requests, one at a
+// time each, until d is up (the userspace benchmarks' client too).
 func keepAlive(addr string, src netip.Addr, d time.Duration) (int64, int64) {
 	var n, errs atomic.Int64
 	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
 	dl := dialer(src)
-	var wg sync.WaitGroup
-	var conns []net.Conn
-	for range 16 {
-		c, err := dl.Dial("tcp", addr)
-		if err != nil {
-			errs.Add(1)
-			continue
-		}
-		conns = append(conns, c)
-	}
-	// The connections are open before the clock starts: only requests
-	// are timed.
 	deadline := time.Now().Add(d)
-	for _, c := range conns {
+	var wg sync.WaitGroup
+	for range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			c, err := dl.Dial("tcp", addr)
+			if err != nil {
+				errs.Add(1)
+				return
+			}
 			defer c.Close()
 			r := bufio.NewReader(c)
 			for time.Now().Before(deadline) {

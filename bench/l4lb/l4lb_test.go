@@ -8,7 +8,6 @@
 package l4lb
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"math"
@@ -133,34 +132,11 @@ func BenchmarkNewConnections(b *testing.B) {
 	plane := viaPlane(b, backend)
 	for b.Loop() {
 		compare(b, "conns/s", backend, plane, func(addr netip.AddrPort, d time.Duration) float64 {
-			var n, errs atomic.Int64
-			deadline := time.Now().Add(d)
-			var wg sync.WaitGroup
-			for range 8 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					var buf [1]byte
-					for time.Now().Before(deadline) {
-						c, err := net.DialTimeout("tcp", addr.String(), 2*time.Second)
-						if err != nil {
-							errs.Add(1)
-							continue
-						}
-						if _, err := io.ReadFull(c, buf[:]); err == nil {
-							n.Add(1)
-						} else {
-							errs.Add(1)
-						}
-						c.Close()
-					}
-				}()
+			n, errs := newConns(addr.String(), netip.Addr{}, d)
+			if errs > 0 {
+				b.Errorf("%s: %d connection errors", addr, errs)
 			}
-			wg.Wait()
-			if errs.Load() > 0 {
-				b.Errorf("%s: %d connection errors", addr, errs.Load())
-			}
-			return float64(n.Load()) / d.Seconds()
+			return float64(n) / d.Seconds()
 		})
 	}
 }
@@ -177,44 +153,13 @@ func BenchmarkKeepAlive(b *testing.B) {
 	b.Cleanup(func() { srv.Close() })
 	backend := ln.Addr().(*net.TCPAddr).AddrPort()
 	plane := viaPlane(b, backend)
-	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
 	for b.Loop() {
 		compare(b, "req/s", backend, plane, func(addr netip.AddrPort, d time.Duration) float64 {
-			var n, errs atomic.Int64
-			deadline := time.Now().Add(d)
-			var wg sync.WaitGroup
-			for range 16 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c, err := net.Dial("tcp", addr.String())
-					if err != nil {
-						errs.Add(1)
-						return
-					}
-					defer c.Close()
-					r := bufio.NewReader(c)
-					for time.Now().Before(deadline) {
-						if _, err := c.Write(req); err != nil {
-							errs.Add(1)
-							return
-						}
-						resp, err := http.ReadResponse(r, nil)
-						if err != nil {
-							errs.Add(1)
-							return
-						}
-						_, _ = io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						n.Add(1)
-					}
-				}()
+			n, errs := keepAlive(addr.String(), netip.Addr{}, d)
+			if errs > 0 {
+				b.Errorf("%s: %d request errors", addr, errs)
 			}
-			wg.Wait()
-			if errs.Load() > 0 {
-				b.Errorf("%s: %d request errors", addr, errs.Load())
-			}
-			return float64(n.Load()) / d.Seconds()
+			return float64(n) / d.Seconds()
 		})
 	}
 }

@@ -30,6 +30,16 @@
 //   - sock_release: a socket connect() sent to a backend is released, one
 //     open flow less.
 //
+// # Which sockets
+//
+// Those of processes in the cgroup (Options.CgroupPath) and, unless
+// Options.AllNamespaces, in the network namespace New was called in: a
+// cgroup program sees the sockets of every namespace, but a VIP's
+// services belong to one. A `sextant up` inside a namespace must not
+// balance (or refuse) the connections of another namespace's processes
+// on the same host. Containers in namespaces of their own then reach the
+// VIPs as packets, through Remote.
+//
 // # Balancing: the same choice as package balance
 //
 // Random: the backends of weight above 0 are written to a slot set, each
@@ -99,5 +109,6 @@
 // l4lb consumer: Remote has the method set of l4lb.Dataplane, and the
 // tests check that *Plane is an l4lb.Dataplane and StatsReporter and run
 // the l4lbtest conformance suite in a network namespace and cgroup of
-// their own.
+// their own: with the backends on its loopback, in three namespaces
+// behind veth links, and with the l4lb/nft plane as Remote.
 package ebpf

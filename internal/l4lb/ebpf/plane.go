@@ -13,9 +13,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 
 	"github.com/sextantdc/sextant/internal/l4lb/balance"
 )
@@ -45,6 +47,13 @@ type Options struct {
 	// plane's maps, its counters are added to Stats, and Close closes it
 	// (New does not, when it fails: the caller goes on with Remote).
 	Remote Remote
+	// AllNamespaces makes the programs act on sockets of every network
+	// namespace in the cgroup. By default they act only in the namespace
+	// New is called in: cgroup programs see every namespace's sockets,
+	// and a VIP means something only where its services are (another
+	// namespace's traffic, such as a container's on a bridge, reaches
+	// Remote as packets instead).
+	AllNamespaces bool
 	// Ranges are VIP ranges: a connect() or sendmsg() from the cgroup to
 	// an address inside one that no service holds is refused there (the
 	// ranges are public address space; nothing may leave for them).
@@ -99,6 +108,15 @@ func New(opts Options) (*Plane, error) {
 	}
 	p := &Plane{log: log, remote: opts.Remote, cgroup: cg, svcs: map[balance.Key]*service{}}
 	p.inner = spec.Maps[sockMapMaglev].InnerMap.Copy()
+	if !opts.AllNamespaces {
+		cookie, err := netnsCookie()
+		if err != nil {
+			return nil, fmt.Errorf("%w: this network namespace's cookie: %v", ErrUnsupported, err)
+		}
+		if err := spec.Variables["netns_cookie"].Set(cookie); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+		}
+	}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -135,6 +153,24 @@ func New(opts Options) (*Plane, error) {
 	}
 	log.Info("ebpf socket load balancing attached", "cgroup", cg, "programs", len(p.links))
 	return p, nil
+}
+
+// netnsCookie is the calling thread's network namespace cookie, as
+// bpf_get_netns_cookie returns it (SO_NETNS_COOKIE, Linux 5.14).
+func netnsCookie() (uint64, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	var cookie uint64
+	size := uint32(unsafe.Sizeof(cookie))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_NETNS_COOKIE,
+		uintptr(unsafe.Pointer(&cookie)), uintptr(unsafe.Pointer(&size)), 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return cookie, nil
 }
 
 // Cgroup returns the cgroup2 directory the programs are attached to.

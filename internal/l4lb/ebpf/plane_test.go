@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cilium/ebpf"
 
@@ -303,6 +306,34 @@ func TestSemanticsHelper(t *testing.T) {
 		}
 		if _, err := net.DialTimeout("tcp", "127.0.0.1:1", time.Second); errors.Is(err, syscall.EPERM) {
 			t.Error("an address outside the ranges was refused by the plane")
+		}
+	})
+
+	t.Run("other namespaces untouched", func(t *testing.T) {
+		// A thread of its own in a fresh network namespace (it is never
+		// unlocked, so it ends with its goroutine): the plane, made in
+		// the helper's namespace, must neither balance nor refuse there.
+		errc := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread()
+			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+				errc <- fmt.Errorf("unshare: %w", err)
+				return
+			}
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer unix.Close(fd)
+			errc <- unix.Connect(fd, &unix.SockaddrInet4{Addr: [4]byte{11, 215, 99, 99}, Port: 80})
+		}()
+		err := <-errc
+		if errors.Is(err, syscall.EPERM) {
+			t.Errorf("a VIP-range address in another namespace was refused by the plane: %v", err)
+		}
+		if !errors.Is(err, syscall.ENETUNREACH) {
+			t.Errorf("connect in a namespace without routes: %v, want ENETUNREACH", err)
 		}
 	})
 

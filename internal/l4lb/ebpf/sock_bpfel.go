@@ -112,6 +112,7 @@ const (
 	sockProgSock6Sendmsg     = "sock6_sendmsg"
 	sockProgSockOps          = "sock_ops"
 	sockProgSockRelease      = "sock_release"
+	sockVarNetnsCookie       = "netns_cookie"
 )
 
 // loadSock returns the embedded CollectionSpec for sock.
@@ -187,6 +188,7 @@ type sockMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sockVariableSpecs struct {
+	NetnsCookie *ebpf.VariableSpec `ebpf:"netns_cookie"`
 }
 
 // sockObjects contains all objects after they have been loaded into the kernel.
@@ -238,6 +240,7 @@ func (m *sockMaps) Close() error {
 //
 // It can be passed to loadSockObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sockVariables struct {
+	NetnsCookie *ebpf.Variable `ebpf:"netns_cookie"`
 }
 
 // sockPrograms contains all programs after they have been loaded into the kernel.

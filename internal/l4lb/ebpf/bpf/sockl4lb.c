@@ -171,6 +171,16 @@ struct {
 	__type(value, struct rev_val);
 } revnat SEC(".maps");
 
+/* The network namespace the plane serves (set at load; 0: every one).
+ * cgroup programs see every namespace's sockets; a VIP means something
+ * only in the namespace whose services the plane was given. */
+volatile const __u64 netns_cookie = 0;
+
+static __always_inline int foreign(struct bpf_sock_addr *ctx)
+{
+	return netns_cookie && bpf_get_netns_cookie(ctx) != netns_cookie;
+}
+
 /* The kernel's jhash (include/linux/jhash.h) for 4, 8 and 16 bytes,
  * as balance.JHash computes it. */
 #define rol32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
@@ -394,6 +404,8 @@ static __always_inline void forget(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect4")
 int sock4_connect(struct bpf_sock_addr *ctx)
 {
+	if (foreign(ctx))
+		return 1;
 	struct svc_key k;
 	key4(&k, ctx->user_ip4, ctx->user_port, ctx->protocol);
 	struct bpf_sock *sk = ctx->sk;
@@ -419,6 +431,8 @@ int sock4_connect(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int sock6_connect(struct bpf_sock_addr *ctx)
 {
+	if (foreign(ctx))
+		return 1;
 	struct svc_key k;
 	key6(&k, ctx, ctx->protocol);
 	__u32 src6[4] = {};
@@ -475,6 +489,8 @@ static __always_inline enum verdict udp_pick(struct bpf_sock_addr *ctx, struct s
 SEC("cgroup/sendmsg4")
 int sock4_sendmsg(struct bpf_sock_addr *ctx)
 {
+	if (foreign(ctx))
+		return 1;
 	struct svc_key k;
 	key4(&k, ctx->user_ip4, ctx->user_port, IPPROTO_UDP);
 	__u32 src4 = ctx->msg_src_ip4;
@@ -496,6 +512,8 @@ int sock4_sendmsg(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg6")
 int sock6_sendmsg(struct bpf_sock_addr *ctx)
 {
+	if (foreign(ctx))
+		return 1;
 	struct svc_key k;
 	key6(&k, ctx, IPPROTO_UDP);
 	__u32 src6[4] = { ctx->msg_src_ip6[0], ctx->msg_src_ip6[1], ctx->msg_src_ip6[2], ctx->msg_src_ip6[3] };
