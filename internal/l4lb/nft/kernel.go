@@ -32,6 +32,12 @@ type kernel struct {
 	// started: the table is this kernel's own (a table found before
 	// the first apply is a predecessor's, whose counts are not ours).
 	started bool
+	// setID numbers the sets this kernel adds. google/nftables gives a
+	// set without an ID one from a package-level counter it does not
+	// lock, which races with any other nftables connection in the
+	// process (the overlay's isolation tables); an ID only has to be
+	// unique within its batch, and a counter of our own is.
+	setID uint32
 }
 
 func newKernel(conn *nftables.Conn) *kernel {
@@ -373,7 +379,8 @@ func (k *kernel) addRules(c *Chain) error {
 }
 
 func (k *kernel) addSet(s *Set) error {
-	ns := &nftables.Set{Table: k.table, Name: s.Name, Interval: s.Interval}
+	k.setID++
+	ns := &nftables.Set{Table: k.table, Name: s.Name, ID: k.setID, Interval: s.Interval}
 	addr := nftables.TypeIPAddr
 	if s.V6 {
 		addr = nftables.TypeIP6Addr
