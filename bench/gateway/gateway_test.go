@@ -348,7 +348,7 @@ func runGatewayChild(up string) {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	if prof := os.Getenv("SEXTANT_BENCH_GATEWAY_CPUPROFILE"); prof != "" {
-		if f, err := os.Create(prof); err == nil {
+		if f, err := os.Create(prof + "." + strings.ReplaceAll(os.Getenv(modeEnv), "/", "")); err == nil {
 			_ = pprof.StartCPUProfile(f)
 			defer pprof.StopCPUProfile()
 		}
@@ -361,6 +361,9 @@ func runGatewayChild(up string) {
 func startGatewayChild(b *testing.B, up, mode string) (addr, token string, pid int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+up, modeEnv+"="+mode)
+	if n := os.Getenv("SEXTANT_BENCH_GATEWAY_GOMAXPROCS"); n != "" {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+n)
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
