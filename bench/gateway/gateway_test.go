@@ -4,7 +4,10 @@
 //
 //	go test -run '^$' -bench Gateway -benchtime 1x -v ./bench/gateway
 //
-// (needs wrk; SEXTANT_GATEWAY_ROUNDS sets the alternating rounds, default 3).
+// (needs wrk; SEXTANT_GATEWAY_ROUNDS sets the alternating rounds, default 3;
+// SEXTANT_BENCH_GATEWAY_GOMAXPROCS the gateway processes' GOMAXPROCS;
+// SEXTANT_BENCH_GATEWAY_CPUPROFILE=<path> writes <path>.fast and
+// <path>.nethttp).
 // When nginx is installed, the same route through nginx (Admin Router's
 // own proxy, without its Lua auth) is measured in the same rounds as the
 // peer. The gateway runs twice in the same rounds: as the role serves
