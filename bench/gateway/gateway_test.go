@@ -4,10 +4,15 @@
 //
 //	go test -run '^$' -bench Gateway -benchtime 1x -v ./bench/gateway
 //
-// (needs wrk; SEXTANT_GATEWAY_ROUNDS sets the alternating rounds, default 3).
+// (needs wrk; SEXTANT_GATEWAY_ROUNDS sets the alternating rounds, default 3;
+// SEXTANT_BENCH_GATEWAY_GOMAXPROCS the gateway processes' GOMAXPROCS;
+// SEXTANT_BENCH_GATEWAY_CPUPROFILE=<path> writes <path>.fast and
+// <path>.nethttp).
 // When nginx is installed, the same route through nginx (Admin Router's
 // own proxy, without its Lua auth) is measured in the same rounds as the
-// peer.
+// peer. The gateway runs twice in the same rounds: as the role serves
+// it (gateway.Server, its hot path on internal/httpfast) and on a plain
+// net/http server (the "before" row).
 package gateway
 
 import (
@@ -152,17 +157,20 @@ func BenchmarkGateway(b *testing.B) {
 	// The gateway runs in a process of its own, as nginx does: in the
 	// bench's process it would share the upstream's two Ps, while nginx's
 	// workers get their own share of the machine.
-	gwAddr, tok, gwPid := startGatewayChild(b, up)
+	gwAddr, tok, gwPid := startGatewayChild(b, up, "fast")
+	stdAddr, stdTok, stdPid := startGatewayChild(b, up, "net/http")
 	direct, through := "http://"+up+"/small", "http://"+gwAddr+"/service/bench/small"
+	throughStd := "http://" + stdAddr + "/service/bench/small"
 	nginx, nginxPid := startNginx(b, up)
 	var nginxWorkers []int
 	if nginxPid != 0 {
 		nginxWorkers = append(children(nginxPid), nginxPid)
 	}
-	var dr, gr, nr []wrkResult
+	var dr, gr, sr, nr []wrkResult
 	for i := 0; i < rounds; i++ {
 		dr = append(dr, runWrk(b, wrk, direct, "", nil))
 		gr = append(gr, runWrk(b, wrk, through, tok, []int{gwPid}))
+		sr = append(sr, runWrk(b, wrk, throughStd, stdTok, []int{stdPid}))
 		if nginx != "" {
 			nr = append(nr, runWrk(b, wrk, "http://"+nginx+"/service/bench/small", "", nginxWorkers))
 		}
@@ -188,6 +196,15 @@ func BenchmarkGateway(b *testing.B) {
 	b.ReportMetric(med(dr, p99), "direct-p99-ms")
 	b.ReportMetric(med(gr, p99), "gateway-p99-ms")
 	b.ReportMetric(med(gr, func(r wrkResult) float64 { return r.cpuUS }), "gateway-cpu-µs/req")
+	var sratios []float64
+	for i := range dr {
+		sratios = append(sratios, sr[i].rps/dr[i].rps)
+	}
+	slices.Sort(sratios)
+	b.ReportMetric(med(sr, rps), "nethttp-gateway-req/s")
+	b.ReportMetric(sratios[len(sratios)/2], "nethttp-ratio")
+	b.ReportMetric(med(sr, p99), "nethttp-gateway-p99-ms")
+	b.ReportMetric(med(sr, func(r wrkResult) float64 { return r.cpuUS }), "nethttp-gateway-cpu-µs/req")
 	if len(nr) > 0 {
 		var nratios []float64
 		for i := range dr {
@@ -277,8 +294,12 @@ http {
 	return "", 0
 }
 
-// childEnv names the upstream a child process serves the gateway for.
-const childEnv = "SEXTANT_BENCH_GATEWAY_UPSTREAM"
+// childEnv names the upstream a child process serves the gateway for;
+// modeEnv the server it runs ("fast": gateway.Server, "net/http").
+const (
+	childEnv = "SEXTANT_BENCH_GATEWAY_UPSTREAM"
+	modeEnv  = "SEXTANT_BENCH_GATEWAY_SERVER"
+)
 
 func TestMain(m *testing.M) {
 	if up := os.Getenv(childEnv); up != "" {
@@ -320,10 +341,17 @@ func runGatewayChild(up string) {
 	if err != nil {
 		panic(err)
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	type server interface {
+		Serve(net.Listener) error
+		Close() error
+	}
+	var srv server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	if os.Getenv(modeEnv) == "fast" {
+		srv = gateway.NewServer(gw, &http.Server{ReadHeaderTimeout: 10 * time.Second})
+	}
 	go func() { _ = srv.Serve(ln) }()
 	if prof := os.Getenv("SEXTANT_BENCH_GATEWAY_CPUPROFILE"); prof != "" {
-		if f, err := os.Create(prof); err == nil {
+		if f, err := os.Create(prof + "." + strings.ReplaceAll(os.Getenv(modeEnv), "/", "")); err == nil {
 			_ = pprof.StartCPUProfile(f)
 			defer pprof.StopCPUProfile()
 		}
@@ -333,9 +361,12 @@ func runGatewayChild(up string) {
 	srv.Close()
 }
 
-func startGatewayChild(b *testing.B, up string) (addr, token string, pid int) {
+func startGatewayChild(b *testing.B, up, mode string) (addr, token string, pid int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+up)
+	cmd.Env = append(os.Environ(), childEnv+"="+up, modeEnv+"="+mode)
+	if n := os.Getenv("SEXTANT_BENCH_GATEWAY_GOMAXPROCS"); n != "" {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+n)
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)

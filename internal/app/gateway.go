@@ -93,7 +93,7 @@ func runGateway(ctx context.Context, sub *hub.Subscription, o gatewayOptions) er
 	// subscriptions) end as soon as shutdown starts.
 	serveCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return serveCtx }}
+	srv := gateway.NewServer(gw, &http.Server{ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return serveCtx }})
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = w.Run(serveCtx, sub.Snapshots(serveCtx)) })
 	errc := make(chan error, 1)

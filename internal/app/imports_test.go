@@ -75,6 +75,8 @@ func layerOf(pkg string) layer {
 		return consumer
 	case p == "internal/gateway/auth", p == "internal/gateway/ui":
 		return leaf
+	case p == "internal/httpfast":
+		return leaf
 	case p == "internal/gateway":
 		return consumer
 	}

@@ -23,5 +23,5 @@
 // internal/directory (task DNS names), internal/directory/label,
 // internal/edge (the edge routes the apps' labels configure),
 // internal/gateway/auth, internal/gateway/ui (the dashboard's files),
-// internal/obs.
+// internal/obs, internal/httpfast (the hot path's server loop).
 package gateway

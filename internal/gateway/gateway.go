@@ -150,6 +150,11 @@ type route struct {
 	// servicePrefix ("/service/<name>") rewrites upstream redirects.
 	servicePrefix string
 	reqHost       string
+	// watcher, on the hot path, watches the client for a streamed
+	// response; cancel ends the upstream request when the client leaves.
+	watcher clientWatcher
+	cancel  context.CancelFunc
+	stop    func()
 }
 
 type routeKey struct{}
@@ -421,7 +426,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt *route) {
 	if r.Body != nil && r.ContentLength != 0 {
 		r.Body = http.MaxBytesReader(w, r.Body, g.o.MaxBody)
 	}
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, rt)))
+	g.proxyRoute(w, r, rt)
 }
 
 // rewrite builds the upstream request: target, path, the headers of §1.6.
@@ -493,6 +498,9 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 		resp.Header.Set("Connection", "close")
 	}
 	resp.Header.Del("Server")
+	if rt.watcher != nil && resp.ContentLength < 0 && resp.StatusCode != http.StatusSwitchingProtocols {
+		rt.stop = rt.watcher.WatchClient(rt.cancel)
+	}
 	if rt.servicePrefix != "" {
 		if loc := resp.Header.Get("Location"); loc != "" {
 			resp.Header.Set("Location", rewriteLocation(loc, rt))

@@ -187,9 +187,20 @@ func newFixture(t *testing.T) *fixture {
 		OverlayMaster: f.ups["overlay"].srv.URL, Auth: f.auth, Watch: w})
 	f.snap.Store(f.cluster())
 	w.Update(f.snap.Load())
-	f.srv = httptest.NewServer(f.gw)
-	t.Cleanup(f.srv.Close)
+	f.srv = serveGateway(t, f.gw)
 	return f
+}
+
+// serveGateway serves gw as the gateway role does, through Server: the
+// hot path on httpfast, the rest handed to net/http.
+func serveGateway(t *testing.T, gw *Gateway) *httptest.Server {
+	ts := httptest.NewUnstartedServer(gw)
+	gs := NewServer(gw, ts.Config)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = gs.Serve(ts.Listener) }()
+	ts.URL = "http://" + ts.Listener.Addr().String()
+	t.Cleanup(func() { _ = gs.Close(); <-done })
+	return ts
 }
 
 var noRedirect = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -346,7 +346,7 @@ func (g *Gateway) service(w http.ResponseWriter, r *http.Request, raw, tok strin
 		}
 	}
 	rt.reqHost = r.Host
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, rt)))
+	g.proxyRoute(w, r, rt)
 	return rt.upstream
 }
 

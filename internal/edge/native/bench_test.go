@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -157,21 +156,4 @@ func BenchmarkApplyOneChange(b *testing.B) {
 		apply += time.Since(start)
 	}
 	b.ReportMetric(float64(apply.Microseconds())/float64(b.N)/1000, "apply-ms/op")
-}
-
-// BenchmarkReadRequest is the client side's parse of a typical request
-// head (wrk's, with a Host and two headers).
-func BenchmarkReadRequest(b *testing.B) {
-	const req = "GET /index.html HTTP/1.1\r\nHost: web.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
-	in := strings.NewReader("")
-	cc := &clientConn{br: bufio.NewReaderSize(in, 8<<10)}
-	cc.req.Header = http.Header{}
-	b.ReportAllocs()
-	for b.Loop() {
-		in.Reset(req)
-		cc.br.Reset(in)
-		if _, err := cc.readRequest(); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

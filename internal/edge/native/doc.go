@@ -88,5 +88,6 @@
 //
 // # Imports
 //
-// internal/edge, internal/edge/pystr.
+// internal/edge, internal/edge/pystr, internal/httpfast (the client
+// side's server loop).
 package native

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sextantdc/sextant/internal/edge"
+	"github.com/sextantdc/sextant/internal/httpfast"
 )
 
 // Options configure the native engine. The zero value serves nothing
@@ -286,12 +287,13 @@ type listener struct {
 	addr    string
 	ln      net.Listener
 	h       *handler
+	srv     *httpfast.Server
 	done    chan struct{}
 	once    sync.Once
 	closing atomic.Bool
 
 	mu     sync.Mutex
-	conns  map[*clientConn]struct{}
+	conns  map[*httpfast.Conn]struct{}
 	active atomic.Int64
 }
 
@@ -301,7 +303,8 @@ func (e *Engine) listen(addr string) (*listener, error) {
 		return nil, err
 	}
 	l := &listener{e: e, addr: addr, ln: ln, h: &handler{e: e, addr: addr}, done: make(chan struct{}),
-		conns: map[*clientConn]struct{}{}}
+		conns: map[*httpfast.Conn]struct{}{}}
+	l.srv = l.newServer()
 	go l.accept()
 	return l, nil
 }
@@ -340,9 +343,9 @@ func (l *listener) accept() {
 		case fe.mode == "tcp":
 			go l.e.serveTCP(cc, fe)
 		case fe.certs != nil:
-			go l.serveHTTP(tls.Server(cc, fe.certs.config()))
+			go l.srv.ServeConn(tls.Server(cc, fe.certs.config()))
 		default:
-			go l.serveHTTP(cc)
+			go l.srv.ServeConn(cc)
 		}
 	}
 }

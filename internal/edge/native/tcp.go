@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/sextantdc/sextant/internal/httpfast"
 )
 
 // serveTCP proxies one connection of a tcp frontend to a server of its
@@ -111,9 +113,9 @@ func (e *Engine) tunnel(w http.ResponseWriter, uc *upConn, resp *respHead, sc *c
 	bw := bufio.NewWriter(cc)
 	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
 	_ = w.Header().Write(bw)
-	writeHeader(bw, "Connection", "Upgrade")
+	httpfast.WriteHeader(bw, "Connection", "Upgrade")
 	if resp.upgrade != "" {
-		writeHeader(bw, "Upgrade", resp.upgrade)
+		httpfast.WriteHeader(bw, "Upgrade", resp.upgrade)
 	}
 	bw.WriteString("\r\n")
 	// What either side sent early is still buffered.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sextantdc/sextant/internal/httpfast"
 )
 
 // bodyError is a failure reading the client's request body; clientError
@@ -51,30 +53,30 @@ func (e *Engine) writeRequest(uc *upConn, r *http.Request, fe *frontend, be *bac
 	bw.WriteString("\r\n")
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if skipRequestHeader(k) || len(conn) > 0 && listed(conn, k) {
+		if skipRequestHeader(k) || len(conn) > 0 && httpfast.Listed(conn, k) {
 			continue
 		}
 		if k == "Cookie" && be.sticky {
 			for _, v := range vv {
 				if v = withoutCookie(v, stickyCookie); v != "" {
-					writeHeader(bw, k, v)
+					httpfast.WriteHeader(bw, k, v)
 				}
 			}
 			continue
 		}
 		for _, v := range vv {
-			writeHeader(bw, k, v)
+			httpfast.WriteHeader(bw, k, v)
 		}
 	}
-	if up := r.Header.Get("Upgrade"); up != "" && listed(conn, "Upgrade") {
-		writeHeader(bw, "Connection", "Upgrade")
-		writeHeader(bw, "Upgrade", up)
+	if up := r.Header.Get("Upgrade"); up != "" && httpfast.Listed(conn, "Upgrade") {
+		httpfast.WriteHeader(bw, "Connection", "Upgrade")
+		httpfast.WriteHeader(bw, "Upgrade", up)
 	}
 	if be.http {
-		writeHeader(bw, "X-Forwarded-For", clientIP(r.RemoteAddr))
-		writeHeader(bw, "X-Forwarded-Port", fe.port)
+		httpfast.WriteHeader(bw, "X-Forwarded-For", clientIP(r.RemoteAddr))
+		httpfast.WriteHeader(bw, "X-Forwarded-Port", fe.port)
 		if r.TLS != nil {
-			writeHeader(bw, "X-Forwarded-Proto", "https")
+			httpfast.WriteHeader(bw, "X-Forwarded-Proto", "https")
 		}
 	}
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
@@ -142,27 +144,6 @@ func copyBuffer(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
 			return n, &bodyError{err}
 		}
 	}
-}
-
-func writeHeader(bw *bufio.Writer, k, v string) {
-	bw.WriteString(k)
-	bw.WriteString(": ")
-	bw.WriteString(v)
-	bw.WriteString("\r\n")
-}
-
-// listed reports whether a Connection header names k.
-func listed(conn []string, k string) bool {
-	for _, v := range conn {
-		for v != "" {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(t), k) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func withoutCookie(line, name string) string {
@@ -269,7 +250,7 @@ func readHead(uc *upConn, h http.Header, resp *respHead) error {
 		}
 		switch key {
 		case "Content-Length":
-			n, ok := atoi(v)
+			n, ok := httpfast.Atoi(v)
 			if !ok || resp.length >= 0 && resp.length != n {
 				return errMalformed
 			}
@@ -319,21 +300,6 @@ func readHead(uc *upConn, h http.Header, resp *respHead) error {
 		h[x.key] = backing[i : i+1 : i+1]
 	}
 	return nil
-}
-
-// atoi reads a decimal length without allocating.
-func atoi(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
 
 func atoi3(b []byte) (int, bool) {

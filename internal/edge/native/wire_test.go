@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sextantdc/sextant/internal/httpfast"
 )
 
 func upFrom(s string) *upConn {
@@ -148,56 +150,8 @@ func FuzzPathBeg(f *testing.F) {
 	})
 }
 
-func newTestClientConn(in string) *clientConn {
-	cc := &clientConn{br: bufio.NewReaderSize(strings.NewReader(in), 8<<10), bw: bufio.NewWriter(io.Discard)}
-	cc.req.Header = http.Header{}
-	return cc
-}
-
-func TestReadRequest(t *testing.T) {
-	for _, c := range []struct {
-		name, in string
-		ok, keep bool
-		host     string
-		uri      string
-		clen     int64
-	}{
-		{"get", "GET /a?b HTTP/1.1\r\nHost: x.com\r\nAccept: */*\r\n\r\n", true, true, "x.com", "/a?b", 0},
-		{"http/1.0", "GET / HTTP/1.0\r\n\r\n", true, false, "", "/", 0},
-		{"http/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true, true, "", "/", 0},
-		{"close", "GET / HTTP/1.1\r\nConnection: close\r\nHost: y\r\n\r\n", true, false, "y", "/", 0},
-		{"body", "POST /p HTTP/1.1\r\nHost: z\r\nContent-Length: 3\r\n\r\nabc", true, true, "z", "/p", 3},
-		{"chunked", "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", true, false, "", "/p", -1},
-		{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", false, false, "", "", 0},
-		{"two lengths", "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", false, false, "", "", 0},
-		{"bad length", "POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", false, false, "", "", 0},
-		{"gzip coding", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", false, false, "", "", 0},
-		{"http/2 line", "PRI * HTTP/2.0\r\n\r\n", false, false, "", "", 0},
-		{"no target", "GET HTTP/1.1\r\n\r\n", false, false, "", "", 0},
-		{"no colon", "GET / HTTP/1.1\r\nbroken\r\n\r\n", false, false, "", "", 0},
-		{"truncated", "GET / HTTP/1.1\r\nHost: a", false, false, "", "", 0},
-		{"huge", "GET /" + strings.Repeat("a", 9<<10) + " HTTP/1.1\r\n\r\n", false, false, "", "", 0},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			cc := newTestClientConn(c.in)
-			keep, err := cc.readRequest()
-			if (err == nil) != c.ok {
-				t.Fatalf("err %v, want ok %v", err, c.ok)
-			}
-			if !c.ok {
-				return
-			}
-			r := &cc.req
-			if keep != c.keep || r.Host != c.host || r.RequestURI != c.uri || r.ContentLength != c.clen {
-				t.Errorf("keep %v host %q uri %q length %d", keep, r.Host, r.RequestURI, r.ContentLength)
-			}
-			if c.clen != 0 {
-				if b, err := io.ReadAll(r.Body); err != nil || string(b) != "abc" {
-					t.Errorf("body %q, %v", b, err)
-				}
-			}
-		})
-	}
+func newTestClientConn(in string) *httpfast.Conn {
+	return httpfast.NewConn(bufio.NewReaderSize(strings.NewReader(in), 8<<10), bufio.NewWriter(io.Discard))
 }
 
 func FuzzRequest(f *testing.F) {
@@ -206,11 +160,11 @@ func FuzzRequest(f *testing.F) {
 	f.Add("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		cc := newTestClientConn(in)
-		if _, err := cc.readRequest(); err != nil {
+		if _, err := cc.ReadRequest(); err != nil {
 			return
 		}
-		_, _ = io.Copy(io.Discard, cc.req.Body)
-		q := newRequest(&cc.req)
+		_, _ = io.Copy(io.Discard, cc.Request().Body)
+		q := newRequest(cc.Request())
 		_ = rawPath(q.path)
 	})
 }
