@@ -60,6 +60,10 @@ type NodeDNSConfig struct {
 	// "off": none); L4LBLoopback its --l4lb-loopback.
 	L4LBPlane    string
 	L4LBLoopback bool
+	// MesosAgent is the local Mesos agent's base URL (--mesos-agent):
+	// this agent then gossips the backends of its own tasks (per-writer
+	// sets, §0.6). Empty: off.
+	MesosAgent string
 	Version      string
 	// Overlay is the overlay role (--overlay-*), run beside the DNS role
 	// by both commands.
@@ -180,6 +184,9 @@ func Agent(ctx context.Context, c NodeDNSConfig, log *slog.Logger, ready func(Re
 		return err
 	}
 	if err := addAgentL4LB(pl, c.L4LBPlane, c.L4LBLoopback, o.NodeIP, log.With("role", "l4lb")); err != nil {
+		return err
+	}
+	if err := addBackendWriter(pl, c.MesosAgent, o.NodeIP, log.With("role", "l4lb-writer")); err != nil {
 		return err
 	}
 	return pl.run(ctx)
