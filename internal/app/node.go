@@ -60,11 +60,12 @@ type NodeDNSConfig struct {
 	// "off": none); L4LBLoopback its --l4lb-loopback.
 	L4LBPlane    string
 	L4LBLoopback bool
+	Version      string
+
 	// MesosAgent is the local Mesos agent's base URL (--mesos-agent):
 	// this agent then gossips the backends of its own tasks (per-writer
 	// sets, §0.6). Empty: off.
 	MesosAgent string
-	Version      string
 	// Overlay is the overlay role (--overlay-*), run beside the DNS role
 	// by both commands.
 	Overlay OverlayConfig
