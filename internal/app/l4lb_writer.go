@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/sextantdc/sextant/internal/dcosdns"
 	"github.com/sextantdc/sextant/internal/gossip"
@@ -107,4 +109,44 @@ func selfIP(c *gossip.Node) netip.Addr {
 		}
 	}
 	return netip.Addr{}
+}
+
+// liveWriter is the load balancer's test of a per-writer set's writer: an
+// alive gossip member with that node IP.
+func liveWriter(cluster func() *gossip.Node) func(netip.Addr) bool {
+	return func(ip netip.Addr) bool {
+		c := cluster()
+		return c != nil && c.Reachable(ip)
+	}
+}
+
+// watchAlive calls changed whenever the set of alive members' node IPs
+// changes (a writer joining makes its set count), until ctx ends.
+func watchAlive(ctx context.Context, cluster func() *gossip.Node, changed func()) {
+	t := time.NewTicker(reachabilityPoll)
+	defer t.Stop()
+	var last []netip.Addr
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c := cluster()
+		if c == nil {
+			continue
+		}
+		var alive []netip.Addr
+		for _, m := range c.Members() {
+			if m.State == gossip.StateAlive && m.IP.IsValid() {
+				alive = append(alive, m.IP)
+			}
+		}
+		slices.SortFunc(alive, netip.Addr.Compare)
+		alive = slices.Compact(alive)
+		if !slices.Equal(alive, last) {
+			last = alive
+			changed()
+		}
+	}
 }

@@ -197,7 +197,7 @@ func (l *LB) Run(ctx context.Context, snaps <-chan *model.Snapshot) error {
 			var table *vip.Table
 			var probs []model.Problem
 			if l.o.FromItems {
-				table = vip.MergeWriters(items.table(latest, l.log), items.liveWriters(latest, unreachableSet(l.o.Config), l.log))
+				table = vip.MergeWriters(items.table(latest, l.log), items.liveWriters(latest, unreachableSet(l.o.Config), l.o.LiveWriter, l.log))
 			} else {
 				table, probs = vip.BuildTable(latest, l.o.VIP)
 			}
@@ -324,8 +324,9 @@ func sameWriterVersions(held map[netip.Addr]writerSet, s *model.Snapshot) bool {
 // liveWriters reads the per-writer items of s (a bad version keeps that
 // writer's last good set; a writer whose item is gone is forgotten) and
 // returns the sets of the writers not in down: a writer the failure
-// detector reports dead or gone takes its backends with it.
-func (t *tableItems) liveWriters(s *model.Snapshot, down map[netip.Addr]bool, log *slog.Logger) map[netip.Addr]*vip.Table {
+// detector reports dead or gone, or that is no live member (a writer
+// that died before this node joined), takes its backends with it.
+func (t *tableItems) liveWriters(s *model.Snapshot, down map[netip.Addr]bool, live func(netip.Addr) bool, log *slog.Logger) map[netip.Addr]*vip.Table {
 	next := make(map[netip.Addr]writerSet, len(t.writers))
 	for _, it := range s.Items {
 		w, ok := vip.ParseWriterItem(it.Name)
@@ -347,7 +348,7 @@ func (t *tableItems) liveWriters(s *model.Snapshot, down map[netip.Addr]bool, lo
 	t.writers = next
 	var out map[netip.Addr]*vip.Table
 	for w, ws := range next {
-		if ws.good == nil || down[w] {
+		if ws.good == nil || down[w] || (live != nil && !live(w)) {
 			continue
 		}
 		if out == nil {

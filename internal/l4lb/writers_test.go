@@ -35,7 +35,7 @@ func TestLiveWriters(t *testing.T) {
 		t.Fatal("first snapshot: no change")
 	}
 	ti.table(s1, log)
-	if got := ti.liveWriters(s1, nil, log); len(got) != 2 || got[a] == nil || got[b] == nil {
+	if got := ti.liveWriters(s1, nil, nil, log); len(got) != 2 || got[a] == nil || got[b] == nil {
 		t.Fatalf("writers %v", got)
 	}
 	if ti.changed(s1) {
@@ -46,7 +46,7 @@ func TestLiveWriters(t *testing.T) {
 	if !ti.changed(s2) {
 		t.Error("a new version is a change")
 	}
-	got := ti.liveWriters(s2, map[netip.Addr]bool{b: true}, log)
+	got := ti.liveWriters(s2, map[netip.Addr]bool{b: true}, nil, log)
 	if len(got) != 1 || got[a] == nil || got[a].VIPs[0].Backends[0].Port != 1 {
 		t.Fatalf("bad version of a must keep a's last good set, b (down) left out: %v", got)
 	}
@@ -54,10 +54,13 @@ func TestLiveWriters(t *testing.T) {
 	if !ti.changed(s3) {
 		t.Error("a writer's item gone is a change")
 	}
-	if got := ti.liveWriters(s3, nil, log); len(got) != 1 || got[a] == nil {
+	if got := ti.liveWriters(s3, nil, nil, log); len(got) != 1 || got[a] == nil {
 		t.Fatalf("b's item gone: %v", got)
 	}
-	svcs, _, _ := desiredFrom(vip.MergeWriters(&vip.Table{}, ti.liveWriters(s3, nil, log)), nil, s3, Config{})
+	if got := ti.liveWriters(s3, nil, func(netip.Addr) bool { return false }, log); len(got) != 0 {
+		t.Fatalf("a writer that is no live member: %v", got)
+	}
+	svcs, _, _ := desiredFrom(vip.MergeWriters(&vip.Table{}, ti.liveWriters(s3, nil, nil, log)), nil, s3, Config{})
 	if len(svcs) != 1 || len(svcs[0].Backends) != 1 || svcs[0].Backends[0].Addr != netip.AddrPortFrom(a, 1) {
 		t.Errorf("services %+v", svcs)
 	}
