@@ -60,3 +60,24 @@ func TestMergeWriters(t *testing.T) {
 		t.Errorf("no base: only the writers' IP VIPs: %+v", e.VIPs)
 	}
 }
+
+func FuzzParseWriterItem(f *testing.F) {
+	f.Add(WriterItem(netip.MustParseAddr("10.0.0.1")))
+	f.Add(WriterItem(netip.MustParseAddr("fd00::1")))
+	f.Add("_vip_backends/::ffff:10.0.0.1")
+	f.Add(TableItem)
+	f.Fuzz(func(t *testing.T, name string) {
+		ip, ok := ParseWriterItem(name)
+		if !ok {
+			return
+		}
+		// Every accepted name names one writer, and that writer's own
+		// item name parses back to it.
+		if !ip.IsValid() || ip.Is4In6() {
+			t.Fatalf("%q: writer %v", name, ip)
+		}
+		if back, ok := ParseWriterItem(WriterItem(ip)); !ok || back != ip {
+			t.Fatalf("%q: %v does not round-trip", name, ip)
+		}
+	})
+}
