@@ -42,6 +42,7 @@ func (f *dnsFlags) register(fs *flag.FlagSet, agent bool) {
 	if agent {
 		fs.StringVar(&c.L4LBPlane, "l4lb-plane", app.PlaneAuto, "VIP load balancer data plane: "+app.L4LBPlanes+" (auto: eBPF socket LB with nftables when root and loadable, nftables when root, userspace otherwise)")
 		fs.BoolVar(&c.L4LBLoopback, "l4lb-loopback", false, "userspace plane: serve VIP 11.a.b.c on 127.a.b.c instead of adding VIP addresses (the default without root)")
+		fs.StringVar(&c.MesosAgent, "mesos-agent", "", "local Mesos agent base URL (http://ip:5051): gossip the VIP backends of this agent's own tasks (per-writer sets); empty: off")
 		fs.BoolVar(&c.SpartanIPv6, "spartan-ipv6", false, "with --spartan, also add and listen on fd01:d::c633:6401")
 		fs.BoolVar(&c.Spartan, "spartan", false, "create the spartan interface with 198.51.100.1-3 (on lo when the kernel has no dummy driver) and listen there, on port 53 unless --config sets udp_port/tcp_port; needs root")
 	}

@@ -241,9 +241,10 @@ func addAgentL4LB(pl *pipeline, want string, loopback bool, nodeIP netip.Addr, l
 			return *d
 		}
 		return nil
-	}}
+	}, LiveWriter: liveWriter(cluster.Load)}
 	poll := func(lb *l4lb.LB) func(context.Context) {
 		return func(ctx context.Context) {
+			go watchAlive(ctx, cluster.Load, lb.Resync)
 			watchReachability(ctx, cluster.Load, func(d []netip.Addr) {
 				down.Store(&d)
 				lb.Resync()

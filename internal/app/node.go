@@ -61,6 +61,11 @@ type NodeDNSConfig struct {
 	L4LBPlane    string
 	L4LBLoopback bool
 	Version      string
+
+	// MesosAgent is the local Mesos agent's base URL (--mesos-agent):
+	// this agent then gossips the backends of its own tasks (per-writer
+	// sets, §0.6). Empty: off.
+	MesosAgent string
 	// Overlay is the overlay role (--overlay-*), run beside the DNS role
 	// by both commands.
 	Overlay OverlayConfig
@@ -180,6 +185,9 @@ func Agent(ctx context.Context, c NodeDNSConfig, log *slog.Logger, ready func(Re
 		return err
 	}
 	if err := addAgentL4LB(pl, c.L4LBPlane, c.L4LBLoopback, o.NodeIP, log.With("role", "l4lb")); err != nil {
+		return err
+	}
+	if err := addBackendWriter(pl, c.MesosAgent, o.NodeIP, log.With("role", "l4lb-writer")); err != nil {
 		return err
 	}
 	return pl.run(ctx)

@@ -10,7 +10,9 @@
 //
 // # Versions
 //
-// Only the leader publishes. The leader is the alive member with role
+// Only the leader publishes, except per-writer zones (PublishOwn): a zone
+// whose name carries its one writer, such as an agent's own VIP backends,
+// which any member publishes with the same versioning. The leader is the alive member with role
 // master whose name sorts lowest: every node computes it from its own
 // membership view, with no coordination. A publish gets version
 // max(highest version this node has seen for the zone, its own last) + 1,

@@ -392,10 +392,25 @@ func (n *Node) Publish(name string, payload []byte) (uint64, error) {
 	if len(payload) > n.cfg.MaxPayload {
 		return 0, fmt.Errorf("gossip publish %s: payload of %d bytes exceeds the %d-byte limit", name, len(payload), n.cfg.MaxPayload)
 	}
-	return n.publish(name, payload, false)
+	return n.publish(name, payload, false, false)
 }
 
-func (n *Node) publish(name string, payload []byte, reassert bool) (uint64, error) {
+// PublishOwn is Publish for a per-writer zone: one that only this node
+// writes (its name carries the writer, as the load balancer's per-agent
+// backend sets do), so any member may publish it, leader or not. The
+// versioning is Publish's; a per-writer zone has no competing publisher,
+// so it is never re-asserted.
+func (n *Node) PublishOwn(name string, payload []byte) (uint64, error) {
+	if err := checkName("zone", "name", name); err != nil {
+		return 0, fmt.Errorf("gossip publish: %w", err)
+	}
+	if len(payload) > n.cfg.MaxPayload {
+		return 0, fmt.Errorf("gossip publish %s: payload of %d bytes exceeds the %d-byte limit", name, len(payload), n.cfg.MaxPayload)
+	}
+	return n.publish(name, payload, false, true)
+}
+
+func (n *Node) publish(name string, payload []byte, reassert, own bool) (uint64, error) {
 	n.publishMu.Lock()
 	defer n.publishMu.Unlock()
 	// A newer version can arrive between choosing a version and installing
@@ -403,7 +418,7 @@ func (n *Node) publish(name string, payload []byte, reassert bool) (uint64, erro
 	// publisher can cause it, and it loses the next round.
 	for range 3 {
 		n.mu.Lock()
-		if n.leader != n.self {
+		if n.leader != n.self && !own {
 			n.mu.Unlock()
 			return 0, ErrNotLeader
 		}
@@ -438,7 +453,9 @@ func (n *Node) publish(name string, payload []byte, reassert bool) (uint64, erro
 			continue
 		}
 		n.zones[name] = z
-		n.localPub[name] = z
+		if !own {
+			n.localPub[name] = z
+		}
 		n.outbound[outKey{name: name}] = struct{}{}
 		n.met.zoneVersion.WithLabelValues(name).Set(float64(v)) // under mu: never goes back
 		n.mu.Unlock()
@@ -558,7 +575,7 @@ func (n *Node) handleZone(b []byte) {
 		lp := n.localPub[z.Name]
 		n.mu.Unlock()
 		n.log.Info("zone overtaken by another publisher; re-publishing ours", "zone", z.Name, "theirs", st, "ours", lp.stamp)
-		if _, err := n.publish(z.Name, lp.payload, true); err != nil && !errors.Is(err, ErrNotLeader) {
+		if _, err := n.publish(z.Name, lp.payload, true, false); err != nil && !errors.Is(err, ErrNotLeader) {
 			n.log.Warn("zone re-publish failed", "zone", z.Name, "err", err)
 		}
 	}

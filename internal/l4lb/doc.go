@@ -21,6 +21,19 @@
 //     table is the cluster item vip.TableItem the leading master's zone
 //     builder gossips, decoded (a bad one keeps the last good table)
 //     instead of built from the snapshot's tasks.
+//   - Per-writer backend sets (agents, §0.6): the items vip.WriterItem(ip)
+//     that each agent running its local Mesos agent source gossips, the
+//     backends of its own tasks. With FromItems, the table served is
+//     vip.MergeWriters(master's table, live writers' sets): for an agent
+//     that publishes a set, its set wins over the master's table for its
+//     backends (it reads its own Mesos agent, so it is at least as fresh,
+//     and it vanishes with the agent: a writer in the Unreachable answer
+//     is left out whole, not kept as unreachable), while VIP names and
+//     addresses stay the master's (the only allocation every node shares;
+//     a writer's named VIP the master has not allocated yet waits, an IP
+//     VIP is added at once). Agents that publish nothing keep the master's
+//     backends and the §B.5 filter. A bad version of a writer's item keeps
+//     that writer's last good set.
 //   - The balancing mode: the task label L4LB_BALANCE ("random", the
 //     default, or "maglev") of the tasks behind a VIP; from a gossiped
 //     table, which has no tasks, the label values it carries

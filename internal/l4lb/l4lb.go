@@ -75,6 +75,11 @@ type Config struct {
 	// gossiped) instead of building it from the snapshots' tasks. A bad
 	// item keeps the last good table.
 	FromItems bool
+	// LiveWriter reports whether the writer of a per-writer backend set
+	// (vip.WriterItem) is a live member now; a set whose writer is not, or
+	// is in Unreachable, is left out. nil: every writer not in Unreachable
+	// is live. Call LB.Resync when the answer changes.
+	LiveWriter func(netip.Addr) bool
 }
 
 // Report is what Desired found besides the services.

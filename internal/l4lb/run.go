@@ -197,7 +197,7 @@ func (l *LB) Run(ctx context.Context, snaps <-chan *model.Snapshot) error {
 			var table *vip.Table
 			var probs []model.Problem
 			if l.o.FromItems {
-				table = items.table(latest, l.log)
+				table = vip.MergeWriters(items.table(latest, l.log), items.liveWriters(latest, unreachableSet(l.o.Config), l.o.LiveWriter, l.log))
 			} else {
 				table, probs = vip.BuildTable(latest, l.o.VIP)
 			}
@@ -253,6 +253,9 @@ type tableItems struct {
 	seen    bool
 	version uint64
 	good    *vip.Table
+	// writers are the per-writer backend sets (vip.WriterItem) of the
+	// last snapshot read, each the last good version of its item.
+	writers map[netip.Addr]writerSet
 }
 
 func tableItem(s *model.Snapshot) (model.Item, bool) {
@@ -267,11 +270,11 @@ func tableItem(s *model.Snapshot) (model.Item, bool) {
 // changed reports whether s carries another version of the item than the
 // one last read.
 func (t *tableItems) changed(s *model.Snapshot) bool {
-	it, ok := tableItem(s)
-	if !ok {
-		return !t.seen
+	if !t.seen || !sameWriterVersions(t.writers, s) {
+		return true
 	}
-	return !t.seen || it.Version != t.version
+	it, ok := tableItem(s)
+	return ok && it.Version != t.version
 }
 
 // table decodes the item of s; a bad one keeps the last good table, and
@@ -292,4 +295,66 @@ func (t *tableItems) table(s *model.Snapshot, log *slog.Logger) *vip.Table {
 		return &vip.Table{}
 	}
 	return t.good
+}
+
+// writerSet is one agent's backend set as last read: the item's version
+// and its last good table.
+type writerSet struct {
+	version uint64
+	good    *vip.Table
+}
+
+// sameWriterVersions reports whether s carries exactly the per-writer
+// items, at the versions, that held records.
+func sameWriterVersions(held map[netip.Addr]writerSet, s *model.Snapshot) bool {
+	n := 0
+	for _, it := range s.Items {
+		w, ok := vip.ParseWriterItem(it.Name)
+		if !ok {
+			continue
+		}
+		n++
+		if h, ok := held[w]; !ok || h.version != it.Version {
+			return false
+		}
+	}
+	return n == len(held)
+}
+
+// liveWriters reads the per-writer items of s (a bad version keeps that
+// writer's last good set; a writer whose item is gone is forgotten) and
+// returns the sets of the writers not in down: a writer the failure
+// detector reports dead or gone, or that is no live member (a writer
+// that died before this node joined), takes its backends with it.
+func (t *tableItems) liveWriters(s *model.Snapshot, down map[netip.Addr]bool, live func(netip.Addr) bool, log *slog.Logger) map[netip.Addr]*vip.Table {
+	next := make(map[netip.Addr]writerSet, len(t.writers))
+	for _, it := range s.Items {
+		w, ok := vip.ParseWriterItem(it.Name)
+		if !ok {
+			continue
+		}
+		cur := t.writers[w]
+		if cur.good == nil || cur.version != it.Version {
+			cur.version = it.Version
+			var tab vip.Table
+			if err := tab.UnmarshalBinary(it.Payload); err != nil {
+				log.Warn("gossiped backend set rejected; keeping the writer's last good one", "writer", w, "version", it.Version, "err", err)
+			} else {
+				cur.good = &tab
+			}
+		}
+		next[w] = cur
+	}
+	t.writers = next
+	var out map[netip.Addr]*vip.Table
+	for w, ws := range next {
+		if ws.good == nil || down[w] || (live != nil && !live(w)) {
+			continue
+		}
+		if out == nil {
+			out = map[netip.Addr]*vip.Table{}
+		}
+		out[w] = ws.good
+	}
+	return out
 }

@@ -13,6 +13,12 @@
 // `/myapp:80` are one VIP; address collisions are resolved in sorted key
 // order so every node agrees without coordination.
 //
+// Per-writer sets (§0.6): each agent gossips the table of its own tasks
+// as the item WriterItem(node IP); MergeWriters unions the live writers'
+// sets into the leading master's table, the writers' backends replacing
+// the master's view of those agents, the master's names and addresses
+// kept (see MergeWriters).
+//
 // Imports of Sextant's own packages: internal/directory/label, internal/model; nothing else of
 // Sextant.
 package vip
