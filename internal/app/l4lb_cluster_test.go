@@ -61,8 +61,44 @@ func TestAgentL4LBFromGossip(t *testing.T) {
 	}
 	srv.Set(body)
 
+	c := startL4LBCluster(t, srv, "", "")
+
+	var listen string
+	testutil.Eventually(t, 60*time.Second, "agent a serving the gossiped VIP with both backends up", func() bool {
+		v := c.vips()
+		if len(v) != 1 || len(v[0].Listen) != 1 || v[0].Plane != PlaneUserspace {
+			return false
+		}
+		listen = v[0].Listen[0]
+		s := c.states()
+		return s["127.0.0.1"] == "up" && s["127.0.0.2"] == "up"
+	})
+	if !strings.HasPrefix(listen, "127.") || !strings.HasSuffix(listen, fmt.Sprint(":", vipPort)) {
+		t.Fatalf("listen %s: want the 127.x mapping of the VIP", listen)
+	}
+	reachesBoth(t, listen)
+
+	// Agent b leaves: its backend is reported unreachable and gets no
+	// more connections.
+	c.stopB()
+	testutil.Eventually(t, 60*time.Second, "agent b's backend unreachable", func() bool { return c.states()["127.0.0.2"] == "unreachable" })
+	onlyReaches(t, listen, "a", 20)
+}
+
+// l4lbCluster is a master reading a state server and two agents gossiping
+// with it on loopback: a on 127.0.0.1 with the userspace load balancer on
+// the 127.x mapping (the host is untouched), b on 127.0.0.2.
+type l4lbCluster struct {
+	a     NodeDNSConfig
+	stopB context.CancelFunc
+}
+
+// startL4LBCluster starts the cluster; agentA and agentB are the agents'
+// --mesos-agent URLs ("" for none).
+func startL4LBCluster(t *testing.T, srv *testutil.StateServer, agentA, agentB string) *l4lbCluster {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
+	t.Cleanup(cancel)
 	log := slog.New(slog.DiscardHandler)
 	run := func(name string, f func(context.Context) error) context.CancelFunc {
 		cctx, ccancel := context.WithCancel(ctx)
@@ -97,44 +133,42 @@ func TestAgentL4LBFromGossip(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("master not ready")
 	}
-	ac := dnsCfg("agent-a", "127.0.0.1", []string{join})
-	ac.L4LBPlane, ac.L4LBLoopback = PlaneUserspace, true
-	run("agent a", func(ctx context.Context) error { return Agent(ctx, ac, log, nil) })
+	c := &l4lbCluster{a: dnsCfg("agent-a", "127.0.0.1", []string{join})}
+	c.a.L4LBPlane, c.a.L4LBLoopback, c.a.MesosAgent = PlaneUserspace, true, agentA
+	run("agent a", func(ctx context.Context) error { return Agent(ctx, c.a, log, nil) })
 	bc := dnsCfg("agent-b", "127.0.0.2", []string{join})
-	stopB := run("agent b", func(ctx context.Context) error { return Agent(ctx, bc, log, nil) })
+	bc.MesosAgent = agentB
+	c.stopB = run("agent b", func(ctx context.Context) error { return Agent(ctx, bc, log, nil) })
+	return c
+}
 
-	vips := func() []APIVIP {
-		resp, err := http.Get("http://" + ac.APIAddr + "/v1/vips")
-		if err != nil {
-			return nil
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		v, _, _ := ParseVIPs(b)
-		return v
+// vips is agent a's /v1/vips (nil while it does not answer).
+func (c *l4lbCluster) vips() []APIVIP {
+	resp, err := http.Get("http://" + c.a.APIAddr + "/v1/vips")
+	if err != nil {
+		return nil
 	}
-	states := func() map[string]string {
-		out := map[string]string{}
-		for _, v := range vips() {
-			for _, b := range v.Backend {
-				out[b.IP] = b.State
-			}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	v, _, _ := ParseVIPs(b)
+	return v
+}
+
+// states is the state of every backend agent a's /v1/vips lists, by IP.
+func (c *l4lbCluster) states() map[string]string {
+	out := map[string]string{}
+	for _, v := range c.vips() {
+		for _, b := range v.Backend {
+			out[b.IP] = b.State
 		}
-		return out
 	}
-	var listen string
-	testutil.Eventually(t, 60*time.Second, "agent a serving the gossiped VIP with both backends up", func() bool {
-		v := vips()
-		if len(v) != 1 || len(v[0].Listen) != 1 || v[0].Plane != PlaneUserspace {
-			return false
-		}
-		listen = v[0].Listen[0]
-		s := states()
-		return s["127.0.0.1"] == "up" && s["127.0.0.2"] == "up"
-	})
-	if !strings.HasPrefix(listen, "127.") || !strings.HasSuffix(listen, fmt.Sprint(":", vipPort)) {
-		t.Fatalf("listen %s: want the 127.x mapping of the VIP", listen)
-	}
+	return out
+}
+
+// reachesBoth waits until connections through listen have reached both
+// backends ("a" and "b").
+func reachesBoth(t *testing.T, listen string) {
+	t.Helper()
 	seen := map[string]bool{}
 	testutil.Eventually(t, 30*time.Second, "both backends through "+listen, func() bool {
 		if c, err := net.DialTimeout("tcp", listen, 2*time.Second); err == nil {
@@ -144,20 +178,21 @@ func TestAgentL4LBFromGossip(t *testing.T) {
 		}
 		return seen["a"] && seen["b"]
 	})
+}
 
-	// Agent b leaves: its backend is reported unreachable and gets no
-	// more connections.
-	stopB()
-	testutil.Eventually(t, 60*time.Second, "agent b's backend unreachable", func() bool { return states()["127.0.0.2"] == "unreachable" })
-	for i := 0; i < 20; i++ {
+// onlyReaches makes n connections through listen and fails unless every
+// one reached the backend named name.
+func onlyReaches(t *testing.T, listen, name string, n int) {
+	t.Helper()
+	for i := range n {
 		c, err := net.DialTimeout("tcp", listen, 2*time.Second)
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
 		b, _ := io.ReadAll(c)
 		c.Close()
-		if string(b) != "a" {
-			t.Fatalf("connection %d went to %q after agent b left", i, b)
+		if string(b) != name {
+			t.Fatalf("connection %d went to %q, want only %q", i, b, name)
 		}
 	}
 }
